@@ -1,0 +1,7 @@
+"""`python -m patchorch` runs the CLI."""
+
+import sys
+
+from patchorch.cli._app import main
+
+sys.exit(main())

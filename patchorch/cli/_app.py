@@ -1,0 +1,99 @@
+"""The typer application, global options and the error boundary."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from patchorch.cli._common import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, State, console_err
+from patchorch.errors import InputError, PatchorchError, RunStateError
+
+app = typer.Typer(
+    name="patchorch",
+    help=(
+        "Staged, gated and recorded patch rollouts over Ansible.\n\n"
+        "Exit statuses: 0 success; 1 findings, halted rollout or host failures; 2 bad input (nothing ran); "
+        "3 awaiting approval; 4 internal error; 130 interrupted."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Project file (default: ./patchorch.yml when present).")
+    ] = None,
+    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Where state and logs live.")] = None,
+    store_url: Annotated[str | None, typer.Option("--store-url", help="SQLAlchemy URL of the store.")] = None,
+    log_format: Annotated[str | None, typer.Option("--log-format", help="console (default) or json.")] = None,
+) -> None:
+    """Global options; every command reads its settings through them."""
+    ctx.obj = State(config=config, state_dir=state_dir, store_url=store_url, log_format=log_format)
+
+
+def _register() -> None:
+    # Command modules register themselves on import; each adds one group or command.
+    from patchorch.cli import _commands  # noqa: F401  # side effect: registration
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit status instead of raising (the console script exits with it)."""
+    _register()
+    try:
+        app(args=argv, prog_name="patchorch", standalone_mode=False)
+    except SystemExit as exc:  # typer.Exit and click's own exits
+        return int(exc.code or 0) if isinstance(exc.code, int | None) else 1
+    except KeyboardInterrupt:
+        console_err.print("interrupted")
+        return EXIT_INTERRUPTED
+    except InputError as exc:
+        console_err.print(f"error: {exc}", markup=False, highlight=False)
+        return EXIT_BAD_INPUT
+    except RunStateError as exc:
+        console_err.print(f"error: {exc}", markup=False, highlight=False)
+        return EXIT_BAD_INPUT
+    except PatchorchError as exc:
+        return _internal(exc, expected=True)
+    except Exception as exc:
+        # click raises its own usage errors as exceptions in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show(file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if isinstance(exc, click.exceptions.Abort):
+            console_err.print("aborted")
+            return EXIT_INTERRUPTED
+        return _internal(exc, expected=False)
+    return 0
+
+
+def _internal(exc: BaseException, *, expected: bool) -> int:
+    """Print one line, keep the traceback in a debug file."""
+    from patchorch.cli._common import debug_dir
+
+    directory = debug_dir()
+    path = directory / f"error-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}.log"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        where = f" (traceback in {path})"
+    except OSError:
+        where = ""
+    kind = "error" if expected else "internal error"
+    console_err.print(f"{kind}: {exc}{where}", markup=False, highlight=False)
+    return EXIT_INTERNAL
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

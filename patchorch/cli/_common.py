@@ -1,0 +1,96 @@
+"""What every command shares: settings, consoles, exit statuses and the common options."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+import typer
+from rich.console import Console
+
+from patchorch.config import Settings, default_state_dir, load_settings
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_BAD_INPUT = 2
+EXIT_AWAITING_APPROVAL = 3
+EXIT_INTERNAL = 4
+EXIT_INTERRUPTED = 130
+
+console = Console(highlight=False)
+console_err = Console(stderr=True, highlight=False)
+
+InventoryOption = Annotated[
+    list[Path] | None,
+    typer.Option("-i", "--inventory", help="Inventory source (file, directory or script); repeatable."),
+]
+LimitOption = Annotated[
+    str | None, typer.Option("-l", "--limit", help="Only hosts matching this Ansible host pattern.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+PolicyOption = Annotated[Path | None, typer.Option("--policy", help="Policy file (default: from settings).")]
+
+
+@dataclass
+class State:
+    """Global options, resolved into Settings on first use."""
+
+    config: Path | None = None
+    state_dir: Path | None = None
+    store_url: str | None = None
+    log_format: str | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    def settings(self, **flags: Any) -> Settings:
+        """Settings with this command's flags applied on top (flags win)."""
+        overrides = {
+            "state_dir": self.state_dir,
+            "store_url": self.store_url,
+            "log_format": self.log_format,
+            **flags,
+        }
+        settings = load_settings(config_file=self.config, overrides=overrides)
+        configure_logging(settings.log_format)
+        return settings
+
+
+def state(ctx: typer.Context) -> State:
+    """The State the global callback stored (a fresh one when a command is invoked on its own in tests)."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, State) else State()
+
+
+def configure_logging(log_format: str) -> None:
+    """structlog to stderr: readable console lines by default, JSON lines with --log-format json."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if log_format == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.DEBUG if os.environ.get("PATCHORCH_DEBUG") else logging.INFO
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def debug_dir() -> Path:
+    """Where tracebacks of unexpected errors are kept."""
+    return Path(os.environ.get("PATCHORCH_STATE_DIR") or default_state_dir(os.environ)) / "debug"
+
+
+def print_json(data: Any) -> None:
+    """Print JSON data to stdout, sorted and indented, without rich markup."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")

@@ -1,0 +1,131 @@
+"""Settings: a project file `patchorch.yml`, `PATCHORCH_*` environment variables, then flags (flags win).
+
+The project file is found in the working directory (or given with `--config`). Every key is optional:
+
+    inventory: [inventories/example-mail]   # one path or a list; relative paths are relative to the file
+    policy: inventories/example-mail/policy.yml
+    state_dir: .patchorch                   # SQLite store, run directories, debug logs
+    store_url: postgresql+psycopg://...     # instead of SQLite in state_dir
+    template_dir: my-templates              # overrides of patchorch's stage templates
+    log_format: console                     # or json
+
+Environment: PATCHORCH_INVENTORY (paths separated by ':'), PATCHORCH_POLICY, PATCHORCH_STATE_DIR, PATCHORCH_STORE_URL,
+PATCHORCH_TEMPLATE_DIR, PATCHORCH_LOG_FORMAT. Without any of them the state lives in `$XDG_STATE_HOME/patchorch`
+(`~/.local/state/patchorch`), which needs no set-up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from patchorch.errors import ConfigError, Problem
+
+PROJECT_FILE = "patchorch.yml"
+_ENV_PREFIX = "PATCHORCH_"
+
+
+class Settings(BaseModel):
+    """Resolved settings for one invocation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    inventory: tuple[Path, ...] = ()
+    policy: Path | None = None
+    state_dir: Path
+    store_url: str | None = None
+    template_dir: Path | None = None
+    log_format: Literal["console", "json"] = "console"
+    config_file: Path | None = None
+
+    @field_validator("inventory", mode="before")
+    @classmethod
+    def _paths(cls, value: Any) -> Any:
+        if isinstance(value, str | Path):
+            return (value,)
+        return value
+
+    @property
+    def database_url(self) -> str:
+        """The store's SQLAlchemy URL: `store_url`, or SQLite in the state directory."""
+        return self.store_url or f"sqlite:///{self.state_dir / 'patchorch.db'}"
+
+
+def default_state_dir(environ: Mapping[str, str]) -> Path:
+    """`$XDG_STATE_HOME/patchorch`, else `~/.local/state/patchorch`."""
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "patchorch"
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge the project file, the environment and `overrides` (flags; None values are ignored), flags winning."""
+    environ = os.environ if environ is None else environ
+    cwd = cwd or Path.cwd()
+    merged: dict[str, Any] = {}
+    found = config_file or (cwd / PROJECT_FILE if (cwd / PROJECT_FILE).is_file() else None)
+    if found is not None:
+        merged.update(_read_project_file(found))
+        merged["config_file"] = found
+    merged.update(_from_environment(environ))
+    merged.update({k: v for k, v in (overrides or {}).items() if v not in (None, (), [])})
+    merged.setdefault("state_dir", default_state_dir(environ))
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        problems = [
+            Problem(
+                error["msg"],
+                file=str(found) if found else None,
+                field=".".join(str(p) for p in error["loc"]),
+                value=error.get("input"),
+            )
+            for error in exc.errors()
+        ]
+        raise ConfigError(problems, summary="invalid settings") from None
+
+
+def _read_project_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([Problem("no such file", file=str(path))]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(f"not valid YAML: {exc}", file=str(path))]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([Problem("expected a mapping of settings", file=str(path))])
+    base = path.parent
+    result: dict[str, Any] = dict(data)
+    for key in ("policy", "state_dir", "template_dir"):
+        if isinstance(result.get(key), str):
+            result[key] = base / result[key]
+    inventory = result.get("inventory")
+    if isinstance(inventory, str):
+        inventory = [inventory]
+    if isinstance(inventory, list):
+        result["inventory"] = [base / str(item) for item in inventory]
+    return result
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key in ("policy", "state_dir", "store_url", "template_dir", "log_format"):
+        value = environ.get(_ENV_PREFIX + key.upper())
+        if value:
+            result[key] = value
+    inventory = environ.get(_ENV_PREFIX + "INVENTORY")
+    if inventory:
+        result["inventory"] = [part for part in inventory.split(":") if part]
+    return result

@@ -1,0 +1,378 @@
+"""The fleet: hosts with the patch metadata an operator declared for them in the inventory.
+
+Every field here is read from an inventory variable named `patchorch_<field>` (docs/INVENTORY.md is the reference).
+Values are validated strictly; hosts that declare nothing get documented defaults, and `Host.defaulted` names every
+field that was defaulted so reports can say so instead of guessing silently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import time, timedelta
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from patchorch.domain.quantity import Budget
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Criticality(StrEnum):
+    """How much the business loses when the host is down or compromised."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for low ... 3 for critical."""
+        return _CRITICALITY_ORDER.index(self)
+
+
+_CRITICALITY_ORDER = (Criticality.LOW, Criticality.MEDIUM, Criticality.HIGH, Criticality.CRITICAL)
+
+
+class Exposure(StrEnum):
+    """Who can reach the host: internet-facing hosts are patched first in an emergency."""
+
+    INTERNET = "internet"
+    PARTNER = "partner"
+    INTERNAL = "internal"
+    ISOLATED = "isolated"
+
+    @property
+    def rank(self) -> int:
+        """0 for internet (most exposed) ... 3 for isolated."""
+        return _EXPOSURE_ORDER.index(self)
+
+
+_EXPOSURE_ORDER = (Exposure.INTERNET, Exposure.PARTNER, Exposure.INTERNAL, Exposure.ISOLATED)
+
+
+class Lifecycle(StrEnum):
+    """Where the host is in its life: decommissioned hosts are never patched but stay known."""
+
+    ACTIVE = "active"
+    DECOMMISSIONING = "decommissioning"
+    DECOMMISSIONED = "decommissioned"
+
+
+class RebootPolicy(StrEnum):
+    """When the patch role reboots the host after an update."""
+
+    IF_REQUIRED = "if-required"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+class PackageManager(StrEnum):
+    """Which package manager applies updates; `auto` uses Ansible's `ansible_pkg_mgr` fact."""
+
+    AUTO = "auto"
+    APT = "apt"
+    DNF = "dnf"
+    YUM = "yum"
+    ZYPPER = "zypper"
+
+
+class Weekday(StrEnum):
+    """Days of the week as written in maintenance windows."""
+
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+    @property
+    def number(self) -> int:
+        """0 for Monday, as `datetime.weekday()` counts."""
+        return list(Weekday).index(self)
+
+
+class Owner(BaseModel):
+    """The team responsible for a host and how to reach them at 3 a.m."""
+
+    model_config = _FROZEN
+
+    team: Annotated[str, Field(min_length=1)]
+    contact: Annotated[str, Field(min_length=1)]
+
+
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Read a duration written as minutes (`90`), `"2h"`, `"30m"` or `"1h30m"`; must be positive."""
+    if isinstance(value, timedelta):
+        result = value
+    elif isinstance(value, bool):
+        raise ValueError("expected a duration like 90 (minutes), '2h' or '1h30m'")
+    elif isinstance(value, int):
+        result = timedelta(minutes=value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match or not any(match.groups()):
+            raise ValueError(f"expected a duration like 90 (minutes), '2h' or '1h30m', not {value!r}")
+        result = timedelta(hours=int(match.group(1) or 0), minutes=int(match.group(2) or 0))
+    else:
+        raise ValueError(f"expected a duration like 90 (minutes), '2h' or '1h30m', not {value!r}")
+    if result <= timedelta(0):
+        raise ValueError(f"a duration must be positive, not {value!r}")
+    return result
+
+
+class MaintenanceWindow(BaseModel):
+    """A weekly window: on `days`, from `start` local time in `timezone`, for `duration`."""
+
+    model_config = _FROZEN
+
+    days: tuple[Weekday, ...] = Field(min_length=1)
+    start: time
+    duration: timedelta
+    timezone: str = "UTC"
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.replace(",", " ").split()]
+        if isinstance(value, list | tuple):
+            return tuple(str(day).lower()[:3] if isinstance(day, str) else day for day in value)
+        return value
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"expected a start time HH:MM (00:00 to 23:59), not {value!r}")
+        if isinstance(value, int):
+            # YAML 1.1 reads an unquoted 02:00 as the sexagesimal integer 120.
+            raise ValueError(f"expected a quoted start time like '02:00', not the number {value!r}")
+        return value
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        result = parse_duration(value)
+        if result > timedelta(days=7):
+            raise ValueError(f"a weekly window lasts at most 7 days, not {value!r}")
+        return result
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like 'Europe/Berlin' or 'UTC')") from None
+        return value
+
+
+class TcpCheck(BaseModel):
+    """The host accepts TCP connections on `port` (probed from the host itself)."""
+
+    model_config = _FROZEN
+
+    kind: Literal["tcp"] = "tcp"
+    port: int = Field(ge=1, le=65535)
+    address: str = "127.0.0.1"
+    timeout: int = Field(default=5, ge=1, le=300)
+
+
+class HttpCheck(BaseModel):
+    """GET `url` from the host itself answers `status`, and its body contains `body` when given."""
+
+    model_config = _FROZEN
+
+    kind: Literal["http"] = "http"
+    url: str = Field(pattern=r"^https?://")
+    status: int = Field(default=200, ge=100, le=599)
+    body: str | None = None
+    timeout: int = Field(default=5, ge=1, le=300)
+
+
+class CommandCheck(BaseModel):
+    """A read-only command on the host exits 0 (it must not start or change what it checks)."""
+
+    model_config = _FROZEN
+
+    kind: Literal["command"] = "command"
+    command: tuple[str, ...] = Field(min_length=1)
+    timeout: int = Field(default=30, ge=1, le=3600)
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _argv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            # Commands run without a shell; a string is split on white space.
+            return tuple(value.split())
+        return value
+
+
+HealthCheck = Annotated[TcpCheck | HttpCheck | CommandCheck, Field(discriminator="kind")]
+
+_CHECK_KINDS = ("tcp", "http", "command")
+
+
+def _normalise_check(value: Any) -> Any:
+    """Accept the short forms `{tcp: 25}`, `{http: URL, ...}`, `{command: ...}` as well as `{kind: ..., ...}`."""
+    if not isinstance(value, Mapping) or "kind" in value:
+        return value
+    present = [kind for kind in _CHECK_KINDS if kind in value]
+    if len(present) != 1:
+        raise ValueError(f"a health check names exactly one of tcp, http, command; got keys {sorted(value)}")
+    kind = present[0]
+    rest = {k: v for k, v in value.items() if k != kind}
+    target_key = {"tcp": "port", "http": "url", "command": "command"}[kind]
+    return {"kind": kind, target_key: value[kind], **rest}
+
+
+class Host(BaseModel):
+    """One host of the fleet and everything patchorch knows about it from the inventory."""
+
+    model_config = _FROZEN
+
+    name: str = Field(min_length=1)
+    groups: tuple[str, ...] = ()
+    owner: Owner | None = None
+    criticality: Criticality = Criticality.MEDIUM
+    exposure: Exposure = Exposure.INTERNAL
+    services: tuple[str, ...] = ()
+    cluster: str | None = None
+    cluster_budget: Budget | None = None
+    lifecycle: Lifecycle = Lifecycle.ACTIVE
+    maintenance_windows: tuple[MaintenanceWindow, ...] = ()
+    risk_class: str | None = None
+    canary: bool = False
+    exclude: bool = False
+    exclude_reason: str | None = None
+    unavailable: bool = False
+    unavailable_reason: str | None = None
+    package_manager: PackageManager = PackageManager.AUTO
+    reboot: RebootPolicy = RebootPolicy.IF_REQUIRED
+    health_checks: tuple[HealthCheck, ...] = ()
+    os_family: str | None = None
+    os_version: str | None = None
+    # Names of the fields above that were not declared and took their default (owner, criticality, exposure).
+    defaulted: frozenset[str] = frozenset()
+
+    @field_validator("services", "groups", mode="before")
+    @classmethod
+    def _strings(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return (value,)
+        return value
+
+    @field_validator("health_checks", mode="before")
+    @classmethod
+    def _checks(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            value = [value]
+        if isinstance(value, list | tuple):
+            return tuple(_normalise_check(item) for item in value)
+        return value
+
+    @field_validator("maintenance_windows", mode="before")
+    @classmethod
+    def _windows(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return (value,)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Host:
+        if self.cluster_budget is not None and self.cluster is None:
+            raise ValueError("patchorch_cluster_budget is set but patchorch_cluster is not")
+        return self
+
+    @property
+    def os_label(self) -> str:
+        """`debian 12`, or `unknown` when the inventory says nothing (facts can fill this in)."""
+        if not self.os_family:
+            return "unknown"
+        return f"{self.os_family} {self.os_version}" if self.os_version else self.os_family
+
+
+class Cluster(BaseModel):
+    """A redundancy group: members that serve the same thing, of which at most `budget` may be down at once."""
+
+    model_config = _FROZEN
+
+    name: str
+    members: tuple[str, ...]
+    budget: Budget | None = None
+
+    @property
+    def allowed_down(self) -> int:
+        """How many members may be down at once: the budget, at least 1 so patching can progress.
+
+        Without a declared budget a cluster of n allows n-1 (never the whole cluster), and 1 when n is 1.
+        """
+        size = len(self.members)
+        if self.budget is None:
+            return max(1, size - 1)
+        return self.budget.of(size, minimum=1)
+
+
+class Fleet(BaseModel):
+    """All hosts an inventory declares, sorted by name so that inventory order never changes a plan."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hosts: tuple[Host, ...] = ()
+    source: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _sorted_unique(self) -> Fleet:
+        names = [host.name for host in self.hosts]
+        if len(set(names)) != len(names):
+            raise ValueError("host names must be unique")
+        if names != sorted(names):
+            object.__setattr__(self, "hosts", tuple(sorted(self.hosts, key=lambda h: h.name)))
+        return self
+
+    @cached_property
+    def _by_name(self) -> dict[str, Host]:
+        return {host.name: host for host in self.hosts}
+
+    def __iter__(self) -> Iterator[Host]:  # type: ignore[override]  # iterate hosts, not pydantic fields
+        return iter(self.hosts)
+
+    def __len__(self) -> int:
+        return len(self.hosts)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def get(self, name: str) -> Host:
+        """The host called `name`; KeyError if there is none."""
+        return self._by_name[name]
+
+    @cached_property
+    def clusters(self) -> dict[str, Cluster]:
+        """Clusters by name, members sorted; the budget is the one the members declare (validated to agree)."""
+        members: dict[str, list[Host]] = {}
+        for host in self.hosts:
+            if host.cluster is not None:
+                members.setdefault(host.cluster, []).append(host)
+        result = {}
+        for name in sorted(members):
+            budgets = {h.cluster_budget for h in members[name] if h.cluster_budget is not None}
+            budget = next(iter(budgets)) if len(budgets) == 1 else None
+            result[name] = Cluster(name=name, members=tuple(h.name for h in members[name]), budget=budget)
+        return result
+
+    def subset(self, names: Iterable[str]) -> Fleet:
+        """A fleet of only the named hosts (unknown names are ignored)."""
+        wanted = set(names)
+        return Fleet(hosts=tuple(h for h in self.hosts if h.name in wanted), source=self.source)
