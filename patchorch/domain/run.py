@@ -1,0 +1,133 @@
+"""The life of a rollout run as recorded: run and stage states, attempts, approvals.
+
+These are the records the store keeps and the orchestrator reads back on resume; they are values, never live objects.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from patchorch.domain.outcomes import HostOutcome, HostStatus
+from patchorch.domain.plan import Mode
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class RunState(StrEnum):
+    """Where a run stands. Only `running` dispatches hosts; every other state waits for an operator or is final."""
+
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting-approval"
+    PAUSED = "paused"  # an inconclusive gate: results are missing, so it neither proceeds nor fails
+    HALTED = "halted"  # a gate failed (canary, failure budget): no host is dispatched until resume or abort
+    INTERRUPTED = "interrupted"  # Ctrl-C or a crash: resume reconciles and continues
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+
+    @property
+    def is_final(self) -> bool:
+        """Completed and aborted runs never dispatch again."""
+        return self in (RunState.COMPLETED, RunState.ABORTED)
+
+
+class StageState(StrEnum):
+    """Where one stage stands."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SOAKING = "soaking"
+    COMPLETED = "completed"
+    HALTED = "halted"
+    CANCELLED = "cancelled"
+
+
+class RunInputs(BaseModel):
+    """What a run was started from, kept so that an operator can see it and resume can re-render."""
+
+    model_config = _FROZEN
+
+    inventory: tuple[str, ...] = ()
+    policy: str | None = None
+    limit: str | None = None
+    advisory: str | None = None
+    check: bool = False
+    template_dir: str | None = None
+    retries: int = Field(default=2, ge=0, le=10)
+
+
+class RunRecord(BaseModel):
+    """One rollout run as the store holds it."""
+
+    model_config = _FROZEN
+
+    id: str
+    created_at: datetime
+    created_by: str
+    mode: Mode
+    state: RunState
+    state_reason: str = ""
+    plan_hash: str
+    inputs: RunInputs = RunInputs()
+    updated_at: datetime
+
+
+class StageRecord(BaseModel):
+    """One stage of a run as the store holds it."""
+
+    model_config = _FROZEN
+
+    run_id: str
+    name: str
+    index: int
+    state: StageState
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    soak_until: datetime | None = None
+
+
+class AttemptRecord(BaseModel):
+    """One dispatch of one host: the intent (status None) and, once there is evidence, the outcome."""
+
+    model_config = _FROZEN
+
+    run_id: str
+    stage: str
+    batch: int
+    attempt: int
+    host: str
+    dispatched_at: datetime
+    status: HostStatus | None = None
+    outcome: HostOutcome | None = None
+    evidence: str | None = None
+    finished_at: datetime | None = None
+
+
+class ApprovalRecord(BaseModel):
+    """Who approved which stage of which run, and when."""
+
+    model_config = _FROZEN
+
+    run_id: str
+    stage: str
+    approver: str
+    comment: str = ""
+    at: datetime
+
+
+class AuditRecord(BaseModel):
+    """One append-only audit entry; `hash` chains it to the previous entry."""
+
+    model_config = _FROZEN
+
+    seq: int
+    run_id: str | None
+    at: datetime
+    actor: str
+    event: str
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str

@@ -1,0 +1,326 @@
+"""AnsibleRunnerExecutor: the only module that imports ansible_runner.
+
+Every attempt gets a fresh private data directory (mode 0700) that is removed afterwards; no password or key is
+written into it (connection credentials stay in the user's inventory and SSH agent). Runner events are folded into
+typed outcomes here, at the border: raw event dicts never leave this module, and stdout is never parsed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import structlog
+from pydantic import ValidationError
+
+from patchorch.domain.outcomes import BatchOutcome, CheckResult, HostOutcome, HostStatus, RoleResult
+from patchorch.errors import ExecutionError
+from patchorch.execution.base import (
+    RUN_MARKER_ENV,
+    BatchRequest,
+    CancelCheck,
+    EventCallback,
+    FactsRequest,
+    FactsResult,
+    HostEvent,
+    TaskStatus,
+)
+
+log = structlog.get_logger(__name__)
+
+RESULT_FACT = "patchorch_result"
+# How often ansible-runner asks whether to cancel, in seconds: the delay between Ctrl-C and the playbook stopping.
+_CANCEL_POLL = 0.5
+
+_EVENT_STATUS = {
+    "runner_on_ok": TaskStatus.OK,
+    "runner_on_failed": TaskStatus.FAILED,
+    "runner_on_unreachable": TaskStatus.UNREACHABLE,
+    "runner_on_skipped": TaskStatus.SKIPPED,
+}
+
+
+@dataclass
+class _HostTrack:
+    """What the events said about one host so far."""
+
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    changed: bool = False
+    unreachable: str | None = None
+    failed_task: str | None = None
+    failed_message: str | None = None
+    result: RoleResult | None = None
+    result_error: str | None = None
+    facts: dict[str, Any] | None = None
+
+
+@dataclass
+class _EventFold:
+    """Folds runner events into per-host tracks; called from ansible-runner's thread."""
+
+    request_hosts: tuple[str, ...]
+    stage: str
+    batch: int
+    attempt: int
+    fact: str = RESULT_FACT
+    on_event: EventCallback | None = None
+    hosts: dict[str, _HostTrack] = field(default_factory=dict)
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    stats_seen: bool = False
+
+    def __call__(self, event: Mapping[str, Any]) -> bool:
+        name = event.get("event")
+        data = event.get("event_data") or {}
+        if name == "playbook_on_stats":
+            self.stats_seen = True
+            for key in ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored"):
+                for host, count in (data.get(key) or {}).items():
+                    self.stats.setdefault(str(host), {})[key] = int(count)
+            return False
+        status = _EVENT_STATUS.get(str(name))
+        if status is None:
+            return False  # playbook/play/task start events carry no host result
+        host = str(data.get("host", ""))
+        track = self.hosts.setdefault(host, _HostTrack())
+        created = _timestamp(event.get("created"))
+        if created is not None:
+            track.first_seen = track.first_seen or created
+            track.last_seen = created
+        res = data.get("res") or {}
+        task = str(data.get("task") or "")
+        if status is TaskStatus.OK and res.get("changed"):
+            status = TaskStatus.CHANGED
+            track.changed = True
+        if status is TaskStatus.UNREACHABLE:
+            track.unreachable = _message(res) or "unreachable"
+        elif status is TaskStatus.FAILED and not data.get("ignore_errors"):
+            if track.failed_task is None:
+                track.failed_task = task
+                track.failed_message = _message(res)
+        elif status is TaskStatus.OK:
+            self._read_fact(track, res)
+        if self.on_event is not None:
+            self.on_event(HostEvent(self.stage, self.batch, self.attempt, host, task, status))
+        return False  # nothing needs the event on disk: the directory is removed after the attempt
+
+    def _read_fact(self, track: _HostTrack, res: Mapping[str, Any]) -> None:
+        facts = res.get("ansible_facts")
+        if not isinstance(facts, Mapping) or self.fact not in facts:
+            return
+        value = facts[self.fact]
+        if self.fact != RESULT_FACT:
+            track.facts = dict(value) if isinstance(value, Mapping) else {"value": value}
+            return
+        try:
+            track.result = RoleResult.model_validate(value)
+        except ValidationError as exc:
+            track.result_error = f"the role exported a malformed {RESULT_FACT}: {exc.errors()[0]['msg']}"
+
+    def outcomes(self, *, check: bool, cancelled: bool) -> tuple[HostOutcome, ...]:
+        """One outcome per requested host, each resting on the evidence the events gave."""
+        return tuple(self._outcome(host, check=check, cancelled=cancelled) for host in self.request_hosts)
+
+    def _outcome(self, host: str, *, check: bool, cancelled: bool) -> HostOutcome:
+        track = self.hosts.get(host, _HostTrack())
+        stats = self.stats.get(host, {})
+        result = track.result
+        base: dict[str, Any] = {
+            "host": host,
+            "started_at": track.first_seen,
+            "finished_at": track.last_seen,
+            "check_mode": check,
+            "changed": track.changed,
+        }
+        if result is not None:
+            base.update(
+                versions_before=dict(result.versions_before),
+                versions_after=dict(result.versions_after),
+                rebooted=result.rebooted,
+                checks=tuple(CheckResult.model_validate(c.model_dump()) for c in result.checks),
+                failed_step=result.failed_step,
+                changed=result.changed or track.changed,
+            )
+        if track.unreachable is not None or stats.get("dark"):
+            return HostOutcome(
+                status=HostStatus.UNREACHABLE,
+                message=track.unreachable or "unreachable",
+                **base,
+            )
+        failed = bool(track.failed_task) or bool(stats.get("failures")) or bool(result and result.failed_step)
+        if failed:
+            return HostOutcome(
+                status=HostStatus.FAILED,
+                failed_task=track.failed_task,
+                message=(result.message if result and result.message else track.failed_message) or "failed",
+                **base,
+            )
+        if result is None:
+            # No exported result and no failure: the play never finished for this host (cancelled, crashed, lost).
+            reason = track.result_error or ("cancelled before the host finished" if cancelled else "no result")
+            return HostOutcome(status=HostStatus.UNKNOWN, message=reason, **base)
+        status = HostStatus.PATCHED if base["changed"] else HostStatus.UNCHANGED
+        return HostOutcome(status=status, **base)
+
+
+def _timestamp(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _message(res: Mapping[str, Any]) -> str | None:
+    for key in ("msg", "stderr", "module_stderr", "reason"):
+        value = res.get(key)
+        if value:
+            text = str(value).strip()
+            return text if len(text) <= 2000 else text[:2000] + "..."
+    return None
+
+
+class AnsibleRunnerExecutor:
+    """Runs stage playbooks with ansible-runner, one batch per call, in a fresh private directory each time."""
+
+    def __init__(self, *, work_dir: Path | None = None, ansible_bin_dir: Path | None = None) -> None:
+        self._work_dir = work_dir
+        # ansible-playbook is found beside the running interpreter first (a virtualenv), then on PATH.
+        self._bin_dir = ansible_bin_dir or Path(sys.executable).parent
+
+    def run_batch(
+        self,
+        request: BatchRequest,
+        *,
+        on_event: EventCallback | None = None,
+        cancelled: CancelCheck | None = None,
+    ) -> BatchOutcome:
+        """Run the stage playbook limited to the batch's hosts and fold the events into outcomes."""
+        fold = _EventFold(request.hosts, request.stage, request.batch, request.attempt, on_event=on_event)
+        was_cancelled = self._run(
+            playbook=request.playbook,
+            inventory=request.inventory,
+            hosts=request.hosts,
+            ansible_cfg=request.ansible_cfg,
+            run_id=request.run_id,
+            check=request.check,
+            forks=request.forks,
+            timeout=request.timeout,
+            fold=fold,
+            cancelled=cancelled,
+        )
+        return BatchOutcome(
+            stage=request.stage,
+            batch=request.batch,
+            attempt=request.attempt,
+            outcomes=fold.outcomes(check=request.check, cancelled=was_cancelled),
+            cancelled=was_cancelled,
+        )
+
+    def gather(self, request: FactsRequest) -> FactsResult:
+        """Run a read-only play that exports `request.fact`; hosts that did not export it are listed as failed."""
+        fold = _EventFold(request.hosts, "facts", 1, 1, fact=request.fact)
+        self._run(
+            playbook=request.playbook,
+            inventory=request.inventory,
+            hosts=request.hosts,
+            ansible_cfg=request.ansible_cfg,
+            run_id=request.run_id,
+            check=False,
+            forks=request.forks,
+            timeout=None,
+            fold=fold,
+            cancelled=None,
+            extra_vars=request.extra_vars,
+        )
+        facts: dict[str, Mapping[str, Any]] = {}
+        failed: dict[str, str] = {}
+        for host in request.hosts:
+            track = fold.hosts.get(host, _HostTrack())
+            if track.facts is not None and not track.unreachable and not track.failed_task:
+                facts[host] = track.facts
+            else:
+                failed[host] = track.unreachable or track.failed_message or "no facts exported"
+        return FactsResult(facts=facts, failed=failed)
+
+    def _run(
+        self,
+        *,
+        playbook: Path,
+        inventory: tuple[Path, ...],
+        hosts: tuple[str, ...],
+        ansible_cfg: Path | None,
+        run_id: str,
+        check: bool,
+        forks: int,
+        timeout: int | None,
+        fold: _EventFold,
+        cancelled: CancelCheck | None,
+        extra_vars: Mapping[str, Any] | None = None,
+    ) -> bool:
+        if not hosts:
+            return False
+        if self._work_dir is not None:
+            self._work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private = Path(tempfile.mkdtemp(prefix=f"patchorch-{run_id}-", dir=self._work_dir))
+        private.chmod(0o700)
+        envvars = {
+            RUN_MARKER_ENV: run_id,
+            "PATH": f"{self._bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "ANSIBLE_FORKS": str(forks),
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        }
+        if ansible_cfg is not None:
+            envvars["ANSIBLE_CONFIG"] = str(ansible_cfg)
+        cmdline = "--check --diff" if check else None
+        flag = threading.Event()
+
+        def cancel_callback() -> bool:
+            if not flag.is_set() and cancelled is not None and cancelled():
+                flag.set()
+            return flag.is_set()
+
+        try:
+            runner = ansible_runner.run(
+                private_data_dir=str(private),
+                playbook=str(playbook),
+                inventory=[str(p) for p in inventory],
+                limit=",".join(hosts),
+                envvars=envvars,
+                extravars=dict(extra_vars) if extra_vars else None,
+                cmdline=cmdline,
+                event_handler=fold,
+                cancel_callback=cancel_callback,
+                quiet=True,
+                timeout=timeout,
+                settings={"pexpect_timeout": _CANCEL_POLL},
+            )
+            if runner.status == "failed" and not fold.stats_seen and not fold.hosts:
+                # ansible-playbook exited before any host ran: a syntax error, a missing inventory, a bad option.
+                raise ExecutionError(
+                    f"ansible-playbook failed before running any host (rc {runner.rc}) for {playbook}: "
+                    + _tail(runner.stdout.read()),
+                    stage=fold.stage,
+                )
+        except ExecutionError:
+            raise
+        except Exception as exc:
+            raise ExecutionError(f"ansible-runner could not run {playbook}: {exc}", stage=fold.stage) from exc
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+        return flag.is_set() or runner.status == "canceled"
+
+
+def _tail(text: str, lines: int = 5) -> str:
+    kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
+    return " | ".join(kept) or "(no output)"

@@ -1,0 +1,108 @@
+"""The executor seam: one protocol, a real implementation over ansible-runner, a simulated one in patchorch.testing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from patchorch.domain.outcomes import BatchOutcome
+
+# The environment variable every ansible-playbook that patchorch starts carries, so that `resume` can find a
+# playbook of a run that outlived a killed orchestrator.
+RUN_MARKER_ENV = "PATCHORCH_RUN_ID"
+
+
+class TaskStatus(StrEnum):
+    """What one task did on one host, as Ansible reports it."""
+
+    OK = "ok"
+    CHANGED = "changed"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class HostEvent:
+    """One task's result on one host, for progress displays and logs (never for outcomes: those need evidence)."""
+
+    stage: str
+    batch: int
+    attempt: int
+    host: str
+    task: str
+    status: TaskStatus
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """Run one stage playbook on the hosts of one batch (one attempt).
+
+    `inventory` lists every source Ansible must combine (the user's inventory and the generated stage groups);
+    `hosts` becomes Ansible's --limit, so the playbook's plays for other batches match no host.
+    """
+
+    run_id: str
+    stage: str
+    batch: int
+    attempt: int
+    hosts: tuple[str, ...]
+    playbook: Path
+    inventory: tuple[Path, ...]
+    ansible_cfg: Path | None = None
+    check: bool = False
+    forks: int = 5
+    timeout: int | None = None  # seconds for the whole batch; None: no limit
+
+
+@dataclass(frozen=True)
+class FactsRequest:
+    """Run a read-only fact-gathering playbook on hosts; the playbook exports the fact named `fact`."""
+
+    run_id: str
+    hosts: tuple[str, ...]
+    playbook: Path
+    inventory: tuple[Path, ...]
+    fact: str
+    ansible_cfg: Path | None = None
+    forks: int = 10
+    extra_vars: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FactsResult:
+    """Facts per host that answered, and the hosts that did not with Ansible's reason."""
+
+    facts: Mapping[str, Mapping[str, Any]]
+    failed: Mapping[str, str]
+
+
+EventCallback = Callable[[HostEvent], None]
+CancelCheck = Callable[[], bool]
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs one batch of one stage and returns typed per-host outcomes; host failures are data, never exceptions.
+
+    `on_event` is called for every task result (from the executor's thread); `cancelled` is polled and, once it
+    returns True, the running playbook is stopped and every host without evidence is reported UNKNOWN.
+    Raises ExecutionError only when the playbook could not be run at all.
+    """
+
+    def run_batch(
+        self,
+        request: BatchRequest,
+        *,
+        on_event: EventCallback | None = None,
+        cancelled: CancelCheck | None = None,
+    ) -> BatchOutcome:
+        """Run the batch and fold what happened into a BatchOutcome."""
+        ...
+
+    def gather(self, request: FactsRequest) -> FactsResult:
+        """Run a read-only play and return the exported fact per host."""
+        ...

@@ -1,0 +1,580 @@
+"""The run store: runs, their frozen plans, stages, per-host attempts and outcomes, approvals and the audit log.
+
+Every change and its audit record are written in one transaction. The audit log is append-only and hash-chained:
+each record's hash covers its content and the previous record's hash, and a head row keeps the count and last hash,
+so `verify_audit()` detects an edited, removed, reordered or truncated record.
+
+SQLite (the default) runs in WAL mode with synchronous=FULL, a busy timeout and `BEGIN IMMEDIATE` for every
+transaction, so two patchorch processes never interleave writes. Any SQLAlchemy URL works; PostgreSQL locks the audit
+head row instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from patchorch.domain.outcomes import HostOutcome, HostStatus
+from patchorch.domain.plan import Mode, RolloutPlan
+from patchorch.domain.run import (
+    ApprovalRecord,
+    AttemptRecord,
+    AuditRecord,
+    RunInputs,
+    RunRecord,
+    RunState,
+    StageRecord,
+    StageState,
+)
+from patchorch.errors import AuditChainError, RunStateError, StoreError
+from patchorch.store.schema import metadata
+
+SCHEMA_VERSION = 1
+_GENESIS = "0" * 64
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", String(40), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("mode", String(20), nullable=False),
+    Column("state", String(30), nullable=False),
+    Column("state_reason", Text, nullable=False, default=""),
+    Column("plan_hash", String(64), nullable=False),
+    Column("plan_json", Text, nullable=False),
+    Column("inputs_json", Text, nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+stages = Table(
+    "stages",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("idx", Integer, nullable=False),
+    Column("state", String(30), nullable=False),
+    Column("started_at", String(40)),
+    Column("finished_at", String(40)),
+    Column("soak_until", String(40)),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False, index=True),
+    Column("stage", String(100), nullable=False),
+    Column("batch", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("dispatched_at", String(40), nullable=False),
+    Column("status", String(30)),
+    Column("outcome_json", Text),
+    Column("evidence", Text),
+    Column("finished_at", String(40)),
+    UniqueConstraint("run_id", "stage", "host", "attempt", name="uq_attempt"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False),
+    Column("stage", String(100), nullable=False),
+    Column("approver", String(200), nullable=False),
+    Column("comment", Text, nullable=False, default=""),
+    Column("at", String(40), nullable=False),
+    UniqueConstraint("run_id", "stage", name="uq_approval"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("run_id", String(64)),
+    Column("at", String(40), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("event", String(60), nullable=False),
+    Column("data_json", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", String(50), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+class Clock(Protocol):
+    """What the store needs of a clock: the current time, timezone-aware UTC."""
+
+    def now(self) -> datetime:
+        """The current time."""
+        ...
+
+
+class _UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return value.astimezone(UTC).isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _must_dt(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _audit_hash(prev_hash: str, seq: int, run_id: str | None, at: str, actor: str, event_: str, data: str) -> str:
+    payload = _canonical([prev_hash, seq, run_id, at, actor, event_, data])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL, synchronous=FULL, a busy timeout and BEGIN IMMEDIATE transactions."""
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            poolclass=StaticPool if memory else None,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # We issue BEGIN ourselves so that every transaction takes the write lock up front.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class RunStore:
+    """Runs and everything recorded about them, over any SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine, *, actor: str, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.actor = actor
+        self._clock = clock or _UtcClock()
+        try:
+            metadata.create_all(engine)
+            with self._tx() as conn:
+                version = conn.execute(select(store_meta.c.value).where(store_meta.c.key == "schema")).scalar()
+                if version is None:
+                    conn.execute(insert(store_meta).values(key="schema", value=str(SCHEMA_VERSION)))
+                elif int(version) > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the store was written by a newer patchorch (schema {version}, this one knows "
+                        f"{SCHEMA_VERSION})"
+                    )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the store at {engine.url!r}: {exc}") from exc
+
+    @classmethod
+    def open(cls, url: str, *, actor: str, clock: Clock | None = None) -> RunStore:
+        """Open (and create if needed) the store at `url`."""
+        return cls(create_store_engine(url), actor=actor, clock=clock)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store write failed: {exc}") from exc
+
+    def _now(self) -> str:
+        stamp = _iso(self._clock.now())
+        if stamp is None:  # the clock must return a datetime
+            raise StoreError("clock returned no time")
+        return stamp
+
+    # -- audit -------------------------------------------------------------------------------------------------
+
+    def _audit(self, conn: Connection, run_id: str | None, event_: str, data: dict[str, Any]) -> None:
+        head = conn.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update()).first()
+        seq, prev = (head.seq, head.hash) if head else (0, _GENESIS)
+        seq += 1
+        at = self._now()
+        body = _canonical(data)
+        digest = _audit_hash(prev, seq, run_id, at, self.actor, event_, body)
+        conn.execute(
+            insert(audit).values(
+                seq=seq,
+                run_id=run_id,
+                at=at,
+                actor=self.actor,
+                event=event_,
+                data_json=body,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        if head:
+            conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+        else:
+            conn.execute(insert(audit_head).values(id=1, seq=seq, hash=digest))
+
+    def audit_log(self, run_id: str | None = None) -> list[AuditRecord]:
+        """Audit records in order, for one run or all."""
+        query = select(audit).order_by(audit.c.seq)
+        if run_id is not None:
+            query = query.where(audit.c.run_id == run_id)
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [
+            AuditRecord(
+                seq=r.seq,
+                run_id=r.run_id,
+                at=_must_dt(r.at),
+                actor=r.actor,
+                event=r.event,
+                data=json.loads(r.data_json),
+                prev_hash=r.prev_hash,
+                hash=r.hash,
+            )
+            for r in rows
+        ]
+
+    def verify_audit(self) -> int:
+        """Check the whole chain; return the number of records. Raises AuditChainError naming the first break."""
+        with self._tx() as conn:
+            rows = conn.execute(select(audit).order_by(audit.c.seq)).all()
+            head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
+        prev = _GENESIS
+        for expected_seq, row in enumerate(rows, start=1):
+            if row.seq != expected_seq:
+                raise AuditChainError(
+                    f"audit record {expected_seq} is missing (found {row.seq} next)", seq=expected_seq
+                )
+            if row.prev_hash != prev:
+                raise AuditChainError(f"audit record {row.seq} does not follow record {row.seq - 1}", seq=row.seq)
+            digest = _audit_hash(prev, row.seq, row.run_id, row.at, row.actor, row.event, row.data_json)
+            if digest != row.hash:
+                raise AuditChainError(f"audit record {row.seq} was altered (its hash does not match)", seq=row.seq)
+            prev = row.hash
+        count = len(rows)
+        head_seq, head_hash = (head.seq, head.hash) if head else (0, _GENESIS)
+        if head_seq != count or head_hash != prev:
+            raise AuditChainError(
+                f"the audit log ends at record {count} but its head says {head_seq}: records were removed",
+                seq=count,
+            )
+        return count
+
+    # -- runs --------------------------------------------------------------------------------------------------
+
+    def create_run(self, run_id: str, plan: RolloutPlan, inputs: RunInputs) -> RunRecord:
+        """Record a new run with its frozen plan and its stages (all pending)."""
+        now = self._now()
+        with self._tx() as conn:
+            conn.execute(
+                insert(runs).values(
+                    id=run_id,
+                    created_at=now,
+                    created_by=self.actor,
+                    mode=plan.mode.value,
+                    state=RunState.RUNNING.value,
+                    state_reason="",
+                    plan_hash=plan.content_hash,
+                    plan_json=plan.canonical_json(),
+                    inputs_json=inputs.model_dump_json(),
+                    updated_at=now,
+                )
+            )
+            for stage in plan.stages:
+                conn.execute(
+                    insert(stages).values(
+                        run_id=run_id, name=stage.name, idx=stage.index, state=StageState.PENDING.value
+                    )
+                )
+            self._audit(
+                conn,
+                run_id,
+                "run-created",
+                {"plan_hash": plan.content_hash, "mode": plan.mode.value, "inputs": inputs.model_dump(mode="json")},
+            )
+        return self.run(run_id)
+
+    def run(self, run_id: str) -> RunRecord:
+        """The run called `run_id`; RunStateError if there is none."""
+        with self._tx() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise RunStateError(f"no run {run_id!r} in the store", run=run_id)
+        return _run_record(row)
+
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        """The newest runs first."""
+        with self._tx() as conn:
+            rows = conn.execute(select(runs).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)).all()
+        return [_run_record(r) for r in rows]
+
+    def plan(self, run_id: str) -> RolloutPlan:
+        """The frozen plan of a run, checked against the hash recorded with it."""
+        with self._tx() as conn:
+            row = conn.execute(select(runs.c.plan_json, runs.c.plan_hash).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise RunStateError(f"no run {run_id!r} in the store", run=run_id)
+        plan = RolloutPlan.from_json(row.plan_json)
+        if plan.content_hash != row.plan_hash:
+            raise StoreError(f"the stored plan of run {run_id} does not match its recorded hash", run=run_id)
+        return plan
+
+    def set_run_state(self, run_id: str, state: RunState, reason: str = "") -> None:
+        """Move a run to `state`, with the reason an operator will read."""
+        with self._tx() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(state=state.value, state_reason=reason, updated_at=self._now())
+            )
+            self._audit(conn, run_id, "run-state", {"state": state.value, "reason": reason})
+
+    # -- stages ------------------------------------------------------------------------------------------------
+
+    def stages(self, run_id: str) -> list[StageRecord]:
+        """The stages of a run in order."""
+        with self._tx() as conn:
+            rows = conn.execute(select(stages).where(stages.c.run_id == run_id).order_by(stages.c.idx)).all()
+        return [
+            StageRecord(
+                run_id=r.run_id,
+                name=r.name,
+                index=r.idx,
+                state=StageState(r.state),
+                started_at=_dt(r.started_at),
+                finished_at=_dt(r.finished_at),
+                soak_until=_dt(r.soak_until),
+            )
+            for r in rows
+        ]
+
+    def set_stage_state(
+        self,
+        run_id: str,
+        stage: str,
+        state: StageState,
+        *,
+        soak_until: datetime | None = None,
+        reason: str = "",
+    ) -> None:
+        """Move a stage to `state`; started and finished times are set on the way."""
+        now = self._now()
+        values: dict[str, Any] = {"state": state.value}
+        if state is StageState.RUNNING:
+            values["started_at"] = now
+        if state in (StageState.COMPLETED, StageState.SOAKING, StageState.HALTED, StageState.CANCELLED):
+            values["finished_at"] = now
+        if soak_until is not None:
+            values["soak_until"] = _iso(soak_until)
+        with self._tx() as conn:
+            result = conn.execute(
+                update(stages).where(stages.c.run_id == run_id, stages.c.name == stage).values(**values)
+            )
+            if result.rowcount != 1:
+                raise RunStateError(f"run {run_id} has no stage {stage!r}", run=run_id, stage=stage)
+            data: dict[str, Any] = {"stage": stage, "state": state.value}
+            if soak_until is not None:
+                data["soak_until"] = _iso(soak_until)
+            if reason:
+                data["reason"] = reason
+            self._audit(conn, run_id, "stage-state", data)
+
+    # -- attempts ----------------------------------------------------------------------------------------------
+
+    def record_intent(self, run_id: str, stage: str, batch: int, attempt: int, hosts: Sequence[str]) -> None:
+        """Record that these hosts are about to be dispatched; written before Ansible starts."""
+        now = self._now()
+        with self._tx() as conn:
+            for host in hosts:
+                conn.execute(
+                    insert(attempts).values(
+                        run_id=run_id, stage=stage, batch=batch, attempt=attempt, host=host, dispatched_at=now
+                    )
+                )
+            self._audit(
+                conn, run_id, "dispatch", {"stage": stage, "batch": batch, "attempt": attempt, "hosts": list(hosts)}
+            )
+
+    def record_outcomes(
+        self, run_id: str, stage: str, attempt: int, outcomes: Sequence[HostOutcome], *, evidence: str
+    ) -> None:
+        """Record the outcome of each host of an attempt whose intent was recorded; `evidence` says what it rests on.
+
+        An outcome without a matching intent, or for a host that already has one, is refused: nothing is recorded
+        twice and nothing without its dispatch.
+        """
+        now = self._now()
+        with self._tx() as conn:
+            for outcome in outcomes:
+                result = conn.execute(
+                    update(attempts)
+                    .where(
+                        attempts.c.run_id == run_id,
+                        attempts.c.stage == stage,
+                        attempts.c.host == outcome.host,
+                        attempts.c.attempt == attempt,
+                        attempts.c.status.is_(None),
+                    )
+                    .values(
+                        status=outcome.status.value,
+                        outcome_json=outcome.model_dump_json(),
+                        evidence=evidence,
+                        finished_at=now,
+                    )
+                )
+                if result.rowcount != 1:
+                    raise RunStateError(
+                        f"no open dispatch of {outcome.host} in stage {stage} attempt {attempt} of run {run_id}",
+                        run=run_id,
+                        stage=stage,
+                        host=outcome.host,
+                    )
+            self._audit(
+                conn,
+                run_id,
+                "outcomes",
+                {
+                    "stage": stage,
+                    "attempt": attempt,
+                    "evidence": evidence,
+                    "hosts": {
+                        o.host: {
+                            "status": o.status.value,
+                            "before": o.versions_before,
+                            "after": o.versions_after,
+                            **({"message": o.message} if o.message else {}),
+                        }
+                        for o in outcomes
+                    },
+                },
+            )
+
+    def attempts(self, run_id: str) -> list[AttemptRecord]:
+        """Every attempt of a run in dispatch order."""
+        with self._tx() as conn:
+            rows = conn.execute(select(attempts).where(attempts.c.run_id == run_id).order_by(attempts.c.id)).all()
+        return [
+            AttemptRecord(
+                run_id=r.run_id,
+                stage=r.stage,
+                batch=r.batch,
+                attempt=r.attempt,
+                host=r.host,
+                dispatched_at=_must_dt(r.dispatched_at),
+                status=HostStatus(r.status) if r.status else None,
+                outcome=HostOutcome.model_validate_json(r.outcome_json) if r.outcome_json else None,
+                evidence=r.evidence,
+                finished_at=_dt(r.finished_at),
+            )
+            for r in rows
+        ]
+
+    # -- approvals ---------------------------------------------------------------------------------------------
+
+    def approve(self, run_id: str, stage: str, approver: str, comment: str = "") -> ApprovalRecord:
+        """Record an approval of `stage`; a second approval of the same stage is refused."""
+        now = self._now()
+        with self._tx() as conn:
+            existing = conn.execute(
+                select(approvals).where(approvals.c.run_id == run_id, approvals.c.stage == stage)
+            ).first()
+            if existing is not None:
+                raise RunStateError(
+                    f"stage {stage} of run {run_id} was already approved by {existing.approver}",
+                    run=run_id,
+                    stage=stage,
+                )
+            conn.execute(
+                insert(approvals).values(run_id=run_id, stage=stage, approver=approver, comment=comment, at=now)
+            )
+            self._audit(conn, run_id, "approval", {"stage": stage, "approver": approver, "comment": comment})
+        return ApprovalRecord(run_id=run_id, stage=stage, approver=approver, comment=comment, at=_must_dt(now))
+
+    def approvals(self, run_id: str) -> list[ApprovalRecord]:
+        """Approvals of a run in the order they were given."""
+        with self._tx() as conn:
+            rows = conn.execute(select(approvals).where(approvals.c.run_id == run_id).order_by(approvals.c.id)).all()
+        return [
+            ApprovalRecord(run_id=r.run_id, stage=r.stage, approver=r.approver, comment=r.comment, at=_must_dt(r.at))
+            for r in rows
+        ]
+
+    def note(self, run_id: str | None, event_: str, data: dict[str, Any]) -> None:
+        """Append an audit record that changes no other table (retries, reconciliation, gate decisions)."""
+        with self._tx() as conn:
+            self._audit(conn, run_id, event_, data)
+
+
+def _run_record(row: Any) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        created_at=_must_dt(row.created_at),
+        created_by=row.created_by,
+        mode=Mode(row.mode),
+        state=RunState(row.state),
+        state_reason=row.state_reason,
+        plan_hash=row.plan_hash,
+        inputs=RunInputs.model_validate_json(row.inputs_json),
+        updated_at=_must_dt(row.updated_at),
+    )
