@@ -11,6 +11,8 @@ The command line is `python -m patchorch.testing.fleet {create,status,destroy,fa
 
 from __future__ import annotations
 
+import shutil
+
 from patchorch.testing.fleet._errors import FleetError
 from patchorch.testing.fleet._fleet import (
     DEFAULT_BASE_PORT,
@@ -25,6 +27,7 @@ from patchorch.testing.fleet._fleet import (
 )
 from patchorch.testing.fleet._image import ImageBuild
 from patchorch.testing.fleet._inventory import BOOT_TIME_COMMAND, REBOOT_COMMAND, FleetHost
+from patchorch.testing.fleet._podman import Podman
 from patchorch.testing.fleet._probe import HealthAnswer, port_free
 from patchorch.testing.fleet._repo import PackageVersion, available_versions, initial_versions
 
@@ -48,7 +51,15 @@ __all__ = [
     "default_state_dir",
     "free_base_port",
     "initial_versions",
+    "podman_unavailable",
 ]
+
+
+def podman_unavailable() -> str | None:
+    """None when podman can run containers here; else why not (no podman binary, or `podman info` fails)."""
+    if shutil.which("podman") is None:
+        return "podman is not installed (scripts/install-fleet-deps.sh installs it)"
+    return Podman().available()
 
 
 def free_base_port(size: int, start: int = 44000, step: int = 50, attempts: int = 200) -> int:
