@@ -91,6 +91,8 @@ class Stage(BaseModel):
     approval_required: bool = False
     earliest_start: datetime | None = None
     reason: str = ""
+    # Failed hosts this stage tolerates (the risk class's budget over the stage's hosts); None: only the plan's.
+    failure_budget: int | None = Field(default=None, ge=0)
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -122,6 +124,8 @@ class ExclusionReason(StrEnum):
     OUTSIDE_LIMIT = "outside-limit"
     UNAVAILABLE = "unavailable"
     NOT_AFFECTED = "not-affected"
+    # Its cluster's unavailable members already use the whole disruption budget: patching it would exceed it.
+    CLUSTER_BUDGET = "cluster-budget"
 
 
 class Exclusion(BaseModel):
