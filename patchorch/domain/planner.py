@@ -1,0 +1,525 @@
+"""The staged rollout planner: fleet + policy + now -> a frozen `RolloutPlan`. Pure: no files, no clock.
+
+    >>> from datetime import UTC, datetime
+    >>> rollout = plan(fleet, policy, mode=Mode.REGULAR, now=datetime(2025, 3, 5, 12, 0, tzinfo=UTC))  # doctest: +SKIP
+    >>> [stage.name for stage in rollout.stages]                                                      # doctest: +SKIP
+    ['canary', 'wave-1-critical', 'wave-2-high', 'wave-3-medium', 'wave-4-low']
+
+How a plan is made:
+
+1. **Exclusions.** Each host of the fleet is left out for the first reason that applies, in this order:
+   decommissioned, excluded in the inventory, outside `--limit`, not among the given targets (not affected),
+   unavailable, and finally `cluster-budget` when the cluster's unavailable members already use its whole disruption
+   budget (patching any other member would exceed it). Every exclusion says why in words.
+2. **Risk.** Every target gets a risk class (`patchorch.domain.risk`): an inventory override wins, else the first
+   matching rule, else the policy's default class.
+3. **Canary.** A representative sample of the targets: it covers each distinct (OS, service) pair present, most
+   common pairs first, as far as the size allows; among candidates it prefers canary-eligible hosts, then lower
+   criticality, then the name. Size: the policy's count or percentage of the targets rounded up, at least 1, and
+   never every target when there are two or more.
+4. **Waves.** The other targets, grouped by risk class in the policy's wave order (regular), or by exposure
+   (internet-facing first) and then risk class (emergency). Within a wave, hosts are packed first-fit into batches,
+   in order of their maintenance window's opening (regular) or name (emergency).
+
+**Cluster budgets, and "held by the canary".** A cluster may have `allowed_down` members down at once; members
+already unavailable count against it, so each batch may take at most `room = allowed_down - unavailable` members of
+the cluster. The canary stage is different: its hosts stay held (patched but under observation, and possibly broken)
+until the canary's soak ends, so the canary stage *as a whole*, not only each of its batches, takes at most `room`
+members of a cluster. The canary stage runs first and finishes before wave 1 starts, so canary hosts do not count
+against the waves' batches. A cluster whose room is 0 or less cannot lose another member: its available members are
+left out with `cluster-budget`.
+
+**Windows.** In a regular rollout a host with maintenance windows can start when its next window opens within the
+policy's horizon; a stage's `earliest_start` is the earliest opening among its hosts (`now` when one of them has no
+window). Hosts whose window does not open within the horizon stay in their wave, flagged `outside_horizon`, last in
+the wave, and are listed in the warnings. An emergency rollout ignores windows and says so.
+
+Everything is sorted (hosts by name, stages by order), so the plan's JSON does not depend on inventory order or
+PYTHONHASHSEED. The cost is O(n log n) in the number of hosts: risk and window answers are cached per distinct
+input, batches are packed with a union-find over "next batch with room", and plan values are built with
+`model_construct` because the planner only produces values that are valid by construction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+from patchorch.domain.fleet import Fleet, Host, Lifecycle, MaintenanceWindow
+from patchorch.domain.plan import (
+    PLAN_SCHEMA_VERSION,
+    Batch,
+    Exclusion,
+    ExclusionReason,
+    Mode,
+    PlannedHost,
+    RolloutPlan,
+    Stage,
+    StageKind,
+    UpdateSpec,
+)
+from patchorch.domain.policy import CanaryPolicy, Policy, format_span
+from patchorch.domain.risk import RiskAssessment, assess, check_overrides
+from patchorch.domain.vulnerability import HostVulnerability
+from patchorch.domain.windows import next_opening
+from patchorch.errors import PlanError
+
+# Warnings list at most this many host names, then "and N more"; every host is flagged in `hosts` anyway.
+_NAMES_SHOWN = 10
+
+_ALWAYS = datetime.min.replace(tzinfo=UTC)
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+# An (OS, service) pair a canary should cover: ("debian 12", "smtp"); service "" for a host without services.
+Pair = tuple[str, str]
+
+
+@dataclass(slots=True)
+class _Target:
+    """One host that will be patched, with what the planner worked out about it."""
+
+    host: Host
+    risk: RiskAssessment
+    rank: int
+    windowed: bool = False
+    opens: datetime | None = None
+    due: datetime | None = None
+    stage: str = ""
+    batch: int = 0
+    reason: str = ""
+    pairs: tuple[Pair, ...] = field(default=())
+
+    @property
+    def outside(self) -> bool:
+        return self.windowed and self.opens is None
+
+
+def plan(
+    fleet: Fleet,
+    policy: Policy,
+    *,
+    mode: Mode,
+    now: datetime,
+    in_limit: Iterable[str] | None = None,
+    targets: Iterable[str] | None = None,
+    update: UpdateSpec = UpdateSpec(),  # noqa: B008  # a frozen value, safe to share
+    vulnerabilities: Iterable[HostVulnerability] | None = None,
+    limit: str | None = None,
+) -> RolloutPlan:
+    """Plan a rollout of `update` over `fleet` under `policy`, as of `now` (timezone-aware).
+
+    `in_limit` names the hosts matching `--limit` (None: no limit; `limit` is the pattern, recorded in the plan).
+    `targets` names the affected hosts of an advisory rollout; the others are excluded as not affected.
+    `vulnerabilities` feed the policy's CVSS / known-exploited / decision rules.
+    Raises `PlanError` when `now` is naive or an inventory override names a class the policy does not define.
+    """
+    if now.tzinfo is None:
+        raise PlanError("the planning time must be timezone-aware (UTC)", field="now")
+    now = now.astimezone(UTC)
+    mode = Mode(mode)
+    emergency = mode is Mode.EMERGENCY
+    vulns = _index_vulnerabilities(vulnerabilities)
+    check_overrides(fleet.hosts, policy)
+
+    limited = frozenset(in_limit) if in_limit is not None else None
+    wanted = frozenset(targets) if targets is not None else None
+    room = _cluster_room(fleet)
+    exclusions: list[Exclusion] = []
+    chosen: list[_Target] = []
+    risk_cache: dict[object, RiskAssessment] = {}
+    window_cache: dict[tuple[MaintenanceWindow, ...], datetime | None] = {}
+    for host in fleet.hosts:
+        excluded = _exclusion(host, limited, limit, wanted, update, room)
+        if excluded is not None:
+            exclusions.append(excluded)
+            continue
+        vulnerability = vulns.get(host.name)
+        key = (
+            host.risk_class,
+            host.criticality,
+            host.exposure,
+            host.services,
+            None
+            if vulnerability is None
+            else (vulnerability.max_cvss, vulnerability.known_exploited, vulnerability.decision),
+        )
+        risk = risk_cache.get(key)
+        if risk is None:
+            risk = risk_cache[key] = assess(host, policy, vulnerability)
+        target = _Target(host=host, risk=risk, rank=policy.class_rank(risk.risk_class))
+        target.due = _due(now + policy.classes[risk.risk_class].sla, vulnerability)
+        if not emergency and host.maintenance_windows:
+            target.windowed = True
+            windows = host.maintenance_windows
+            if windows not in window_cache:
+                window_cache[windows] = next_opening(windows, now, policy.horizon)
+            target.opens = window_cache[windows]
+        chosen.append(target)
+
+    canary_policy = policy.emergency.canary if emergency else policy.canary
+    canary, uncovered = _select_canary(chosen, canary_policy, room)
+    in_canary = {id(target) for target in canary}
+    rest = [target for target in chosen if id(target) not in in_canary]
+
+    stages: list[Stage] = []
+    if canary:
+        stages.append(_canary_stage(canary, canary_policy, room, now, emergency))
+    # Waves exist only when there are targets, and then the canary (never empty) is stage 1.
+    for wave, (wave_key, members) in enumerate(_waves(rest, emergency), start=1):
+        stages.append(_wave_stage(wave, wave_key, members, policy, room, now, emergency))
+
+    failure_budget = (policy.emergency.failure_budget if emergency else None) or policy.failure_budget
+    hosts = tuple(
+        PlannedHost.model_construct(
+            name=t.host.name,
+            stage=t.stage,
+            batch=t.batch,
+            risk_class=t.risk.risk_class,
+            risk_class_overridden=t.risk.overridden,
+            reason=t.reason,
+            due=t.due,
+            window_opens=t.opens,
+            outside_horizon=t.outside,
+        )
+        for t in chosen  # fleet order: sorted by name
+    )
+    return RolloutPlan.model_construct(
+        schema_version=PLAN_SCHEMA_VERSION,
+        mode=mode,
+        planned_at=now,
+        horizon=policy.horizon,
+        update=update,
+        limit=limit,
+        policy_digest=policy.digest,
+        fleet_digest=fleet_digest(fleet),
+        failure_budget=failure_budget.of(len(chosen)),
+        stages=tuple(stages),
+        hosts=hosts,
+        exclusions=tuple(exclusions),
+        warnings=_warnings(chosen, wanted, fleet, uncovered, canary, canary_policy, emergency, policy),
+    )
+
+
+def fleet_digest(fleet: Fleet) -> str:
+    """SHA-256 of the fleet's canonical JSON (hosts by name, keys sorted, sets sorted)."""
+    hosts = []
+    for host in fleet.hosts:
+        data = host.model_dump(mode="json")
+        data["defaulted"] = sorted(host.defaulted)
+        hosts.append(data)
+    text = json.dumps({"hosts": hosts}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _index_vulnerabilities(vulnerabilities: Iterable[HostVulnerability] | None) -> dict[str, HostVulnerability]:
+    index: dict[str, HostVulnerability] = {}
+    for record in vulnerabilities or ():
+        if record.host in index:
+            raise PlanError(f"host {record.host}: two vulnerability records; merge them first", host=record.host)
+        index[record.host] = record
+    return index
+
+
+def _cluster_room(fleet: Fleet) -> dict[str, int]:
+    """Members each cluster may still lose at once: its allowed_down minus members already unavailable."""
+    unavailable = Counter(host.cluster for host in fleet.hosts if host.unavailable and host.cluster is not None)
+    return {name: cluster.allowed_down - unavailable[name] for name, cluster in fleet.clusters.items()}
+
+
+def _exclusion(
+    host: Host,
+    limited: frozenset[str] | None,
+    limit: str | None,
+    wanted: frozenset[str] | None,
+    update: UpdateSpec,
+    room: Mapping[str, int],
+) -> Exclusion | None:
+    name = host.name
+    if host.lifecycle is Lifecycle.DECOMMISSIONED:
+        return _excluded(name, ExclusionReason.DECOMMISSIONED, "lifecycle is decommissioned")
+    if host.exclude:
+        return _excluded(name, ExclusionReason.EXCLUDED, host.exclude_reason or "excluded in the inventory (no reason)")
+    if limited is not None and name not in limited:
+        return _excluded(
+            name, ExclusionReason.OUTSIDE_LIMIT, f"outside --limit {limit}" if limit else "outside --limit"
+        )
+    if wanted is not None and name not in wanted:
+        what = f"not affected by {update.advisory}" if update.advisory else "not among the targets"
+        return _excluded(name, ExclusionReason.NOT_AFFECTED, what)
+    if host.unavailable:
+        return _excluded(name, ExclusionReason.UNAVAILABLE, host.unavailable_reason or "marked unavailable")
+    if host.cluster is not None and room[host.cluster] <= 0:
+        return _excluded(
+            name,
+            ExclusionReason.CLUSTER_BUDGET,
+            f"cluster {host.cluster}: its unavailable members already use the whole disruption budget"
+            f" ({room[host.cluster]} left); patching it would take one more down",
+        )
+    return None
+
+
+def _excluded(host: str, reason: ExclusionReason, detail: str) -> Exclusion:
+    return Exclusion.model_construct(host=host, reason=reason, detail=detail)
+
+
+def _due(sla_due: datetime, vulnerability: HostVulnerability | None) -> datetime:
+    """The time-to-patch target; a KEV due date (end of that day, UTC) wins when it is earlier."""
+    if vulnerability is None or vulnerability.kev_due is None:
+        return sla_due
+    kev = datetime.combine(vulnerability.kev_due + timedelta(days=1), time.min, tzinfo=UTC)
+    return min(sla_due, kev)
+
+
+def _pairs(host: Host) -> tuple[Pair, ...]:
+    os_label = host.os_label
+    return tuple((os_label, service) for service in sorted(set(host.services))) or ((os_label, ""),)
+
+
+def _pair_label(pair: Pair) -> str:
+    return f"{pair[0]}/{pair[1]}" if pair[1] else pair[0]
+
+
+def canary_size(policy: CanaryPolicy, targets: int) -> int:
+    """How many hosts the canary takes of `targets`: rounded up, at least 1, never all when there are two or more."""
+    if targets == 0:
+        return 0
+    size = max(1, policy.size.of_rounding_up(targets))
+    return min(size, targets - 1) if targets > 1 else 1
+
+
+def _select_canary(
+    targets: Sequence[_Target], policy: CanaryPolicy, room: Mapping[str, int]
+) -> tuple[list[_Target], list[Pair]]:
+    """Pick the canary (see the module docstring); return it and the pairs it could not cover."""
+    size = canary_size(policy, len(targets))
+    if size == 0:
+        return [], []
+    ordered = sorted(targets, key=lambda t: (not t.host.canary, t.host.criticality.rank, t.host.name))
+    holders: dict[Pair, list[_Target]] = {}
+    for target in ordered:
+        target.pairs = _pairs(target.host)
+        for pair in target.pairs:
+            holders.setdefault(pair, []).append(target)
+    held: Counter[str] = Counter()
+    covered: set[Pair] = set()
+    picked: list[_Target] = []
+    taken: set[int] = set()
+
+    def fits(target: _Target) -> bool:
+        cluster = target.host.cluster
+        return cluster is None or held[cluster] < room[cluster]
+
+    def take(target: _Target, why: str) -> None:
+        picked.append(target)
+        taken.add(id(target))
+        covered.update(target.pairs)
+        if target.host.cluster is not None:
+            held[target.host.cluster] += 1
+        eligible = "canary-eligible, " if target.host.canary else ""
+        target.reason = f"canary: {why}; {eligible}criticality {target.host.criticality}"
+
+    # Most common pairs first: with a small canary, the configurations most of the fleet runs are proved first.
+    for pair in sorted(holders, key=lambda p: (-len(holders[p]), p)):
+        if len(picked) >= size:
+            break
+        if pair in covered:
+            continue
+        for target in holders[pair]:
+            # A host already picked would have covered the pair, so only cluster room can rule one out here.
+            if fits(target):
+                new = [_pair_label(p) for p in target.pairs if p not in covered]
+                take(target, "covers " + ", ".join(new))
+                break
+    for target in ordered:
+        if len(picked) >= size:
+            break
+        if id(target) not in taken and fits(target):
+            take(target, f"fills the canary to {size} host{'s' if size > 1 else ''}")
+    uncovered = sorted(pair for pair in holders if pair not in covered)
+    return picked, uncovered
+
+
+def _pack(members: Sequence[_Target], concurrency: int, room: Mapping[str, int]) -> list[list[_Target]]:
+    """First-fit batches: at most `concurrency` hosts, and at most `room[c]` members of each cluster c, per batch.
+
+    `free[i]` points towards the first batch at or after i that is not full (a union-find with path compression),
+    and each cluster remembers the first batch it may still join: nearly O(n) instead of O(n x batches).
+    """
+    batches: list[list[_Target]] = []
+    free: list[int] = []
+    in_batch: dict[tuple[str, int], int] = {}
+    first_for: dict[str, int] = {}
+
+    def find(index: int) -> int:
+        root = index
+        while root < len(free) and free[root] != root:
+            root = free[root]
+        while index < len(free) and free[index] != index:
+            free[index], index = root, free[index]
+        return root
+
+    for target in members:
+        cluster = target.host.cluster
+        index = find(first_for.get(cluster, 0) if cluster is not None else 0)
+        if index == len(batches):
+            batches.append([])
+            free.append(index)
+        batches[index].append(target)
+        if len(batches[index]) >= concurrency:
+            free[index] = index + 1
+        if cluster is not None:
+            count = in_batch[(cluster, index)] = in_batch.get((cluster, index), 0) + 1
+            first_for[cluster] = index + 1 if count >= room[cluster] else index
+    return batches
+
+
+def _earliest_start(members: Sequence[_Target], now: datetime, emergency: bool) -> datetime | None:
+    if emergency:
+        return now
+    openings = [now if not t.windowed else t.opens for t in members]
+    known = [opening for opening in openings if opening is not None]
+    return min(known) if known else None
+
+
+def _batches(stage: str, groups: list[list[_Target]]) -> tuple[Batch, ...]:
+    result = []
+    for number, group in enumerate(groups, start=1):
+        names = []
+        for target in group:
+            target.stage = stage
+            target.batch = number
+            names.append(target.host.name)
+        result.append(Batch.model_construct(index=number, hosts=tuple(names)))
+    return tuple(result)
+
+
+def _canary_stage(
+    canary: list[_Target], policy: CanaryPolicy, room: Mapping[str, int], now: datetime, emergency: bool
+) -> Stage:
+    members = sorted(canary, key=lambda t: t.host.name)
+    for target in members:
+        target.reason += f"; risk {target.risk.risk_class}: {target.risk.reason}"
+    return Stage.model_construct(
+        name="canary",
+        kind=StageKind.CANARY,
+        index=1,
+        risk_class=None,
+        batches=_batches("canary", _pack(members, policy.concurrency, room)),
+        concurrency=policy.concurrency,
+        soak=policy.soak,
+        approval_required=policy.approval,
+        earliest_start=_earliest_start(members, now, emergency),
+        reason=f"{_count(len(members), 'representative host')} {'prove' if len(members) > 1 else 'proves'}"
+        f" the update first; soak {format_span(policy.soak)}",
+        failure_budget=policy.failure_budget.of(len(members)),
+    )
+
+
+def _waves(rest: Sequence[_Target], emergency: bool) -> list[tuple[tuple[int, str, str], list[_Target]]]:
+    """Targets grouped into waves, in wave order: key (exposure rank or 0, exposure or "", class) -> members."""
+    waves: dict[tuple[int, int, str], list[_Target]] = {}
+    for target in rest:
+        exposure = target.host.exposure
+        key = (exposure.rank, target.rank, str(exposure)) if emergency else (0, target.rank, "")
+        waves.setdefault(key, []).append(target)
+    result = []
+    for key in sorted(waves):
+        members = waves[key]
+        if emergency:
+            members.sort(key=lambda t: t.host.name)
+        else:
+            # Windows opening first go first (unrestricted hosts count as open now); hosts outside the horizon last.
+            members.sort(key=lambda t: (t.outside, t.opens or _NEVER if t.windowed else _ALWAYS, t.host.name))
+        result.append(((key[0], key[2], members[0].risk.risk_class), members))
+    return result
+
+
+def _wave_stage(
+    wave: int,
+    key: tuple[int, str, str],
+    members: list[_Target],
+    policy: Policy,
+    room: Mapping[str, int],
+    now: datetime,
+    emergency: bool,
+) -> Stage:
+    _, exposure, risk_class = key
+    rules = policy.classes[risk_class]
+    name = f"wave-{wave}-{exposure}-{risk_class}" if exposure else f"wave-{wave}-{risk_class}"
+    soak = policy.emergency.soak if emergency and policy.emergency.soak is not None else rules.soak
+    for target in members:
+        where = f"exposure {exposure}, risk {risk_class}" if exposure else f"risk {risk_class}"
+        target.reason = f"wave {wave}, {where}: {target.risk.reason}"
+    reason = f"risk {risk_class}: patch within {format_span(rules.sla)}"
+    if exposure:
+        reason = f"exposure {exposure}, " + reason
+    return Stage.model_construct(
+        name=name,
+        kind=StageKind.WAVE,
+        index=wave + 1,
+        risk_class=risk_class,
+        batches=_batches(name, _pack(members, rules.concurrency, room)),
+        concurrency=rules.concurrency,
+        soak=soak,
+        approval_required=rules.approval,
+        earliest_start=_earliest_start(members, now, emergency),
+        reason=reason,
+        failure_budget=rules.failure_budget.of(len(members)),
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _names(hosts: Sequence[str]) -> str:
+    shown = ", ".join(hosts[:_NAMES_SHOWN])
+    return shown + (f" and {len(hosts) - _NAMES_SHOWN} more" if len(hosts) > _NAMES_SHOWN else "")
+
+
+def _warnings(
+    chosen: Sequence[_Target],
+    wanted: frozenset[str] | None,
+    fleet: Fleet,
+    uncovered: Sequence[Pair],
+    canary: Sequence[_Target],
+    canary_policy: CanaryPolicy,
+    emergency: bool,
+    policy: Policy,
+) -> tuple[str, ...]:
+    warnings: list[str] = []
+    if not chosen:
+        warnings.append("no targets: every host of the inventory is excluded, nothing to patch")
+    if emergency:
+        windowed = sum(1 for t in chosen if t.host.maintenance_windows)
+        warnings.append(
+            f"emergency: maintenance windows are ignored ({_count(windowed, 'target host')} with windows);"
+            " approvals still apply as the policy says"
+        )
+    outside = [t.host.name for t in chosen if t.outside]
+    if outside:
+        warnings.append(
+            f"{_count(len(outside), 'host')} without a maintenance window opening within"
+            f" {format_span(policy.horizon)} (outside_horizon): {_names(outside)}"
+        )
+    late = [t.host.name for t in chosen if t.opens is not None and t.due is not None and t.opens > t.due]
+    if late:
+        warnings.append(
+            f"{_count(len(late), 'host')} whose next maintenance window opens after the time-to-patch target:"
+            f" {_names(late)}"
+        )
+    if uncovered:
+        labels = [_pair_label(pair) for pair in uncovered]
+        warnings.append(
+            f"the canary ({_count(len(canary), 'host')}, size {canary_policy.size}) does not cover"
+            f" {_count(len(labels), 'OS/service pair')}: {_names(labels)}"
+        )
+    if wanted is not None:
+        unknown = sorted(name for name in wanted if name not in fleet)
+        if unknown:
+            warnings.append(f"{_count(len(unknown), 'target')} not in the inventory: {_names(unknown)}")
+    return tuple(warnings)

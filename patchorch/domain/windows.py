@@ -1,0 +1,53 @@
+"""Maintenance windows: when is a host next allowed to be patched?
+
+Windows are weekly and local to their time zone (daylight saving time shifts them in UTC, as it should). The answer
+is computed from an injected `now`; the domain never reads the clock.
+
+    >>> from datetime import UTC, datetime, timedelta
+    >>> from patchorch.domain.fleet import MaintenanceWindow
+    >>> sunday_night = MaintenanceWindow(days=["sun"], start="02:00", duration="2h")
+    >>> next_opening((sunday_night,), datetime(2025, 3, 5, 12, 0, tzinfo=UTC), timedelta(days=7))
+    datetime.datetime(2025, 3, 9, 2, 0, tzinfo=datetime.timezone.utc)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from patchorch.domain.fleet import MaintenanceWindow
+
+
+def next_opening(windows: Iterable[MaintenanceWindow], now: datetime, horizon: timedelta) -> datetime | None:
+    """The earliest moment in [now, now + horizon] at which one of `windows` is open, in UTC; None if none opens.
+
+    A window that is open at `now` gives `now` itself. Hosts without windows are unrestricted: callers treat them
+    apart (an empty `windows` returns None here, like a window that never opens).
+    """
+    now = now.astimezone(UTC)
+    best: datetime | None = None
+    for window in windows:
+        opening = _window_opening(window, now, horizon)
+        if opening is not None and (best is None or opening < best):
+            best = opening
+    return best
+
+
+def _window_opening(window: MaintenanceWindow, now: datetime, horizon: timedelta) -> datetime | None:
+    zone = ZoneInfo(window.timezone)
+    today = now.astimezone(zone).date()
+    day_numbers = {day.number for day in window.days}
+    # A window that started up to 7 days ago may still be open (a duration is at most 7 days).
+    first = -8
+    last = horizon.days + 2
+    for offset in range(first, last):
+        day = today + timedelta(days=offset)
+        if day.weekday() not in day_numbers:
+            continue
+        start = datetime.combine(day, window.start, tzinfo=zone).astimezone(UTC)
+        if start <= now < start + window.duration:
+            return now
+        if now < start:
+            return start if start <= now + horizon else None
+    return None
