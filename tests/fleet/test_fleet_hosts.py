@@ -52,7 +52,8 @@ def test_reboot_changes_boot_id_and_clears_reboot_required(test_fleet: TestFleet
 
     assert (reboot["imap1"].status, reboot["imap1"].result.get("rebooted")) == ("CHANGED", True), reboot.output
     after = test_fleet.exec("imap1", "cat", "/run/fleet/boot_id").stdout.strip()
-    assert after and after != before
+    assert after
+    assert after != before
     # The host was really down for the reboot downtime, not just told it had rebooted.
     assert reboot["imap1"].result["elapsed"] >= int(test_fleet.reboot_downtime)
     assert test_fleet.exec("imap1", "test", "-e", "/run/reboot-required", check=False).returncode != 0
