@@ -88,6 +88,7 @@ class HostOutcome(BaseModel):
     versions_before: dict[str, str] = Field(default_factory=dict)
     versions_after: dict[str, str] = Field(default_factory=dict)
     changed: bool = False
+    reboot_required: bool = False
     rebooted: bool = False
     checks: tuple[CheckResult, ...] = ()
     failed_task: str | None = None

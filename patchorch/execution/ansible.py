@@ -26,6 +26,7 @@ from patchorch.domain.outcomes import BatchOutcome, CheckResult, HostOutcome, Ho
 from patchorch.errors import ExecutionError
 from patchorch.execution.base import (
     RUN_MARKER_ENV,
+    BatchInterrupted,
     BatchRequest,
     CancelCheck,
     EventCallback,
@@ -146,6 +147,7 @@ class _EventFold:
                 versions_before=dict(result.versions_before),
                 versions_after=dict(result.versions_after),
                 rebooted=result.rebooted,
+                reboot_required=result.reboot_required,
                 checks=tuple(CheckResult.model_validate(c.model_dump()) for c in result.checks),
                 failed_step=result.failed_step,
                 changed=result.changed or track.changed,
@@ -290,8 +292,9 @@ class AnsibleRunnerExecutor:
                 flag.set()
             return flag.is_set()
 
+        interrupted = False
         try:
-            runner = ansible_runner.run(
+            thread, runner = ansible_runner.run_async(
                 private_data_dir=str(private),
                 playbook=str(playbook),
                 inventory=[str(p) for p in inventory],
@@ -305,6 +308,14 @@ class AnsibleRunnerExecutor:
                 timeout=timeout,
                 settings={"pexpect_timeout": _CANCEL_POLL},
             )
+            # The playbook runs in runner's thread; this one waits, so Ctrl-C lands here and stops the child
+            # (ansible-playbook runs in its own session and would otherwise outlive us).
+            while thread.is_alive():
+                try:
+                    thread.join(_CANCEL_POLL)
+                except KeyboardInterrupt:
+                    interrupted = True
+                    flag.set()
             if runner.status == "failed" and not fold.stats_seen and not fold.hosts:
                 # ansible-playbook exited before any host ran: a syntax error, a missing inventory, a bad option.
                 raise ExecutionError(
@@ -318,6 +329,8 @@ class AnsibleRunnerExecutor:
             raise ExecutionError(f"ansible-runner could not run {playbook}: {exc}", stage=fold.stage) from exc
         finally:
             shutil.rmtree(private, ignore_errors=True)
+        if interrupted:
+            raise BatchInterrupted(fold.outcomes(check=check, cancelled=True))
         return flag.is_set() or runner.status == "canceled"
 
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from patchorch.domain.outcomes import BatchOutcome
+from patchorch.domain.outcomes import BatchOutcome, HostOutcome
 
 # The environment variable every ansible-playbook that patchorch starts carries, so that `resume` can find a
 # playbook of a run that outlived a killed orchestrator.
@@ -78,6 +78,14 @@ class FactsResult:
 
     facts: Mapping[str, Mapping[str, Any]]
     failed: Mapping[str, str]
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C reached the executor: the playbook was stopped; `outcomes` holds what the events proved so far."""
+
+    def __init__(self, outcomes: tuple[HostOutcome, ...]) -> None:
+        super().__init__("interrupted")
+        self.outcomes = outcomes
 
 
 EventCallback = Callable[[HostEvent], None]

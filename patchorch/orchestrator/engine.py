@@ -1,0 +1,529 @@
+"""The orchestrator: drives a recorded run stage by stage, batch by batch, through the gates.
+
+Invariants it keeps:
+- intent before dispatch: a host's attempt is recorded before Ansible starts on it, its outcome only after, and
+  only with evidence (runner events, or a check-mode reconciliation run);
+- a halted, paused or approval-waiting run dispatches nothing until an operator resumes, approves or aborts it;
+- resume first makes sure no ansible-playbook of the run is still alive, reconciles every host whose outcome is
+  unknown with a read-only play, and never dispatches the update again to a host that has it;
+- unreachable hosts (only those) are retried with back-off through tenacity, each attempt recorded.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential
+
+from patchorch.domain.gates import GateContext, GateDecision, Verdict, after_batch, before_stage
+from patchorch.domain.outcomes import HostOutcome, HostStatus
+from patchorch.domain.plan import Batch, RolloutPlan, Stage
+from patchorch.domain.run import ApprovalRecord, AttemptRecord, RunInputs, RunState, StageRecord, StageState
+from patchorch.errors import RunStateError
+from patchorch.execution.base import BatchInterrupted, BatchRequest, Executor, HostEvent
+from patchorch.orchestrator.clock import Clock, SystemClock
+from patchorch.orchestrator.locks import run_lock
+from patchorch.orchestrator.observers import Observer
+from patchorch.orchestrator.processes import run_processes, terminate
+from patchorch.store.runs import RunStore
+
+EVIDENCE_EVENTS = "ansible-runner events"
+EVIDENCE_RECONCILED = "check-mode reconciliation"
+
+
+class StageContent(Protocol):
+    """The rendered Ansible content of a run (rendering.RenderedRun satisfies this)."""
+
+    def stage_playbook(self, stage: str) -> Path:
+        """The playbook of one stage."""
+        ...
+
+    @property
+    def inventory_sources(self) -> tuple[Path, ...]:
+        """Every inventory source ansible-playbook must combine."""
+        ...
+
+    @property
+    def ansible_cfg(self) -> Path | None:
+        """The ansible.cfg of the run directory."""
+        ...
+
+
+@dataclass(frozen=True)
+class RolloutReport:
+    """Where a run stands after the orchestrator stopped driving it, and every target host's latest status."""
+
+    run_id: str
+    state: RunState
+    reason: str
+    plan: RolloutPlan
+    hosts: Mapping[str, HostStatus | None] = field(default_factory=dict)
+
+    @property
+    def failed_hosts(self) -> tuple[str, ...]:
+        """Target hosts whose latest attempt failed or was unreachable."""
+        return tuple(h for h, s in self.hosts.items() if s is not None and s.counts_as_failure)
+
+    @property
+    def patched_hosts(self) -> tuple[str, ...]:
+        """Target hosts patched or already up to date."""
+        return tuple(h for h, s in self.hosts.items() if s is not None and s.is_success)
+
+    @property
+    def succeeded(self) -> bool:
+        """The run completed and every target host is patched or up to date."""
+        return self.state is RunState.COMPLETED and len(self.patched_hosts) == len(self.plan.targets)
+
+
+def new_run_id(now: datetime) -> str:
+    """A sortable, readable run id: UTC time plus four random hex digits."""
+    return f"{now.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+class _Stopped(Exception):  # internal control flow, never leaves this module
+    """The run stops here (halt, pause, approval, cancel); the state is already recorded."""
+
+
+class Orchestrator:
+    """Drives runs recorded in `store` with `executor`; `observers` watch every event.
+
+    >>> orchestrator = Orchestrator(store, AnsibleRunnerExecutor(), lock_dir=state / "locks")  # doctest: +SKIP
+    >>> report = orchestrator.start(plan, render_run(plan, run_dir, inventory_sources=[inv]))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        store: RunStore,
+        executor: Executor,
+        *,
+        lock_dir: Path,
+        clock: Clock | None = None,
+        observers: Iterable[Observer] = (),
+        retry_backoff: float = 2.0,
+        process_grace: float = 600.0,
+    ) -> None:
+        self.store = store
+        self.executor = executor
+        self.clock: Clock = clock or SystemClock()
+        self.observers = tuple(observers)
+        self._lock_dir = lock_dir
+        self._retry_backoff = retry_backoff
+        self._process_grace = process_grace
+        self._cancel = threading.Event()
+
+    # -- operator actions ---------------------------------------------------------------------------------------
+
+    def start(
+        self, plan: RolloutPlan, content: StageContent, inputs: RunInputs, *, run_id: str | None = None
+    ) -> RolloutReport:
+        """Record a new run of `plan` and drive it as far as the gates allow."""
+        run_id = run_id or new_run_id(self.clock.now())
+        with run_lock(self._lock_dir, run_id):
+            self.store.create_run(run_id, plan, inputs)
+            return self._drive(run_id, content)
+
+    def resume(self, run_id: str, content: StageContent, *, retry_failed: bool = False) -> RolloutReport:
+        """Continue a run that halted, paused, awaited approval or was interrupted (even by kill -9).
+
+        Failures recorded before the resume are acknowledged: they no longer spend the failure budget, and the
+        hosts are not dispatched again unless `retry_failed`.
+        """
+        with run_lock(self._lock_dir, run_id):
+            run = self.store.run(run_id)
+            if run.state.is_final:
+                raise RunStateError(f"run {run_id} is {run.state.value}; it cannot be resumed", run=run_id)
+            self._guard_processes(run_id)
+            failed = sorted(self._failed_now(run_id))
+            if failed and not retry_failed:
+                self.store.note(run_id, "failures-acknowledged", {"hosts": failed})
+            self._reconcile(run_id, content)
+            return self._drive(run_id, content, retry_failed=retry_failed)
+
+    def approve(self, run_id: str, approver: str, *, stage: str | None = None, comment: str = "") -> ApprovalRecord:
+        """Approve `stage`, or the stage the run is waiting for; the run continues on `resume`."""
+        run = self.store.run(run_id)
+        if run.state.is_final:
+            raise RunStateError(f"run {run_id} is {run.state.value}; nothing to approve", run=run_id)
+        plan = self.store.plan(run_id)
+        approved = {a.stage for a in self.store.approvals(run_id)}
+        if stage is None:
+            done = {s.name for s in self.store.stages(run_id) if s.state is StageState.COMPLETED}
+            waiting = [s for s in plan.stages if s.approval_required and s.name not in approved | done]
+            if not waiting:
+                raise RunStateError(f"run {run_id} has no stage waiting for approval", run=run_id)
+            stage = waiting[0].name
+        try:
+            target = plan.stage(stage)
+        except KeyError:
+            names = ", ".join(s.name for s in plan.stages)
+            raise RunStateError(f"run {run_id} has no stage {stage!r} (stages: {names})", run=run_id) from None
+        if not target.approval_required:
+            raise RunStateError(f"stage {stage} of run {run_id} does not require approval", run=run_id, stage=stage)
+        return self.store.approve(run_id, stage, approver, comment)
+
+    def abort(self, run_id: str, reason: str) -> None:
+        """End a run for good: nothing more is dispatched; pending stages are marked cancelled."""
+        with run_lock(self._lock_dir, run_id):
+            run = self.store.run(run_id)
+            if run.state.is_final:
+                raise RunStateError(f"run {run_id} is already {run.state.value}", run=run_id)
+            for record in self.store.stages(run_id):
+                if record.state in (StageState.PENDING, StageState.RUNNING, StageState.HALTED):
+                    self.store.set_stage_state(run_id, record.name, StageState.CANCELLED, reason=reason)
+            self._set_state(run_id, RunState.ABORTED, reason)
+
+    def cancel(self) -> None:
+        """Ask the running batch to stop (thread-safe); the run ends interrupted, as with Ctrl-C."""
+        self._cancel.set()
+
+    def report(self, run_id: str) -> RolloutReport:
+        """The run's state and every target host's latest status."""
+        run = self.store.run(run_id)
+        plan = self.store.plan(run_id)
+        latest = _latest(self.store.attempts(run_id))
+        hosts = {h: (latest[h].status if h in latest else None) for h in plan.targets}
+        return RolloutReport(run_id, run.state, run.state_reason, plan, hosts)
+
+    # -- driving ------------------------------------------------------------------------------------------------
+
+    def _drive(self, run_id: str, content: StageContent, *, retry_failed: bool = False) -> RolloutReport:
+        plan = self.store.plan(run_id)
+        inputs = self.store.run(run_id).inputs
+        self._set_state(run_id, RunState.RUNNING, "")
+        records = {r.name: r for r in self.store.stages(run_id)}
+        previous: StageRecord | None = None
+        try:
+            for stage in plan.stages:
+                record = records[stage.name]
+                if record.state in (StageState.COMPLETED, StageState.SOAKING):
+                    previous = record
+                    continue
+                self._wait_before(run_id, plan, stage, previous)
+                if previous is not None and previous.state is StageState.SOAKING:
+                    self.store.set_stage_state(run_id, previous.name, StageState.COMPLETED)
+                if record.state is not StageState.RUNNING:
+                    self.store.set_stage_state(run_id, stage.name, StageState.RUNNING)
+                self._notify(lambda o, s=stage: o.stage_started(run_id, s))
+                for batch in stage.batches:
+                    self._run_batch(run_id, plan, stage, batch, content, inputs, retry_failed=retry_failed)
+                previous = self._finish_stage(run_id, plan, stage)
+        except _Stopped:
+            return self.report(run_id)
+        if previous is not None and previous.state is StageState.SOAKING:
+            self.store.set_stage_state(run_id, previous.name, StageState.COMPLETED)
+        report = self.report(run_id)
+        failed = report.failed_hosts
+        summary = f"{len(report.patched_hosts)} of {len(plan.targets)} host(s) patched or up to date"
+        if failed:
+            summary += f"; failed within the budget: {', '.join(failed)}"
+        self._set_state(run_id, RunState.COMPLETED, summary)
+        return self.report(run_id)
+
+    def _wait_before(self, run_id: str, plan: RolloutPlan, stage: Stage, previous: StageRecord | None) -> None:
+        soak_until = previous.soak_until if previous is not None and previous.state is StageState.SOAKING else None
+        while True:
+            approvals = frozenset(a.stage for a in self.store.approvals(run_id))
+            context = GateContext(
+                plan=plan,
+                stage=stage,
+                results={},
+                now=self.clock.now(),
+                approvals=approvals,
+                soak_until=soak_until,
+            )
+            decision = before_stage().check(context)
+            if decision.verdict is Verdict.PROCEED:
+                return
+            self._notify(lambda o, d=decision: o.gate(run_id, stage, d))
+            if decision.verdict is Verdict.WAIT and decision.until is not None:
+                self._wait_until(run_id, decision.until, decision.reason)
+                continue
+            self._set_state(run_id, RunState.AWAITING_APPROVAL, decision.reason)
+            raise _Stopped
+
+    def _wait_until(self, run_id: str, until: datetime, reason: str) -> None:
+        self._notify(lambda o: o.waiting(run_id, until, reason))
+        remaining = (until - self.clock.now()).total_seconds()
+        if remaining > 0:
+            self.clock.sleep(remaining)
+
+    def _finish_stage(self, run_id: str, plan: RolloutPlan, stage: Stage) -> StageRecord:
+        last = stage.index == len(plan.stages)
+        if stage.soak > timedelta(0) and not last:
+            until = self.clock.now() + stage.soak
+            self.store.set_stage_state(run_id, stage.name, StageState.SOAKING, soak_until=until)
+            state = StageState.SOAKING
+        else:
+            self.store.set_stage_state(run_id, stage.name, StageState.COMPLETED)
+            state = StageState.COMPLETED
+        self._notify(lambda o: o.stage_finished(run_id, stage, state))
+        return next(r for r in self.store.stages(run_id) if r.name == stage.name)
+
+    def _run_batch(
+        self,
+        run_id: str,
+        plan: RolloutPlan,
+        stage: Stage,
+        batch: Batch,
+        content: StageContent,
+        inputs: RunInputs,
+        *,
+        retry_failed: bool,
+    ) -> None:
+        attempts = [a for a in self.store.attempts(run_id) if a.stage == stage.name and a.host in batch.hosts]
+        latest = _latest(attempts)
+        todo = tuple(h for h in batch.hosts if _needs_dispatch(latest.get(h), retry_failed=retry_failed))
+        if todo:
+            first_attempt = 1 + max((a.attempt for a in attempts), default=0)
+            self._dispatch_with_retries(run_id, stage, batch, content, inputs, todo, first_attempt)
+        self._gate_after_batch(run_id, plan, stage)
+
+    def _dispatch_with_retries(
+        self,
+        run_id: str,
+        stage: Stage,
+        batch: Batch,
+        content: StageContent,
+        inputs: RunInputs,
+        hosts: tuple[str, ...],
+        first_attempt: int,
+    ) -> None:
+        pending = _Pending(hosts, first_attempt)
+
+        def dispatch_once() -> tuple[str, ...]:
+            unreachable = self._dispatch(run_id, stage, batch, content, inputs, pending.hosts, pending.attempt)
+            pending.hosts = unreachable
+            pending.attempt += 1
+            return unreachable
+
+        def before_sleep(state: RetryCallState) -> None:
+            wait = state.next_action.sleep if state.next_action else 0.0
+            hosts_left = list(pending.hosts)
+            self.store.note(
+                run_id,
+                "retry-scheduled",
+                {"stage": stage.name, "batch": batch.index, "hosts": hosts_left, "in_seconds": wait},
+            )
+            self._notify(lambda o: o.waiting(run_id, self.clock.now() + timedelta(seconds=wait), f"retry {hosts_left}"))
+
+        retrying = Retrying(
+            stop=stop_after_attempt(1 + inputs.retries),
+            wait=wait_exponential(multiplier=self._retry_backoff, max=300),
+            retry=retry_if_result(bool),
+            sleep=self.clock.sleep,
+            before_sleep=before_sleep,
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else (),
+        )
+        retrying(dispatch_once)
+
+    def _dispatch(
+        self,
+        run_id: str,
+        stage: Stage,
+        batch: Batch,
+        content: StageContent,
+        inputs: RunInputs,
+        hosts: tuple[str, ...],
+        attempt: int,
+    ) -> tuple[str, ...]:
+        """Record intent, run one attempt, record what the evidence proves; return the unreachable hosts."""
+        self.store.record_intent(run_id, stage.name, batch.index, attempt, hosts)
+        self._notify(lambda o: o.batch_started(run_id, stage, batch.index, attempt, hosts))
+        request = BatchRequest(
+            run_id=run_id,
+            stage=stage.name,
+            batch=batch.index,
+            attempt=attempt,
+            hosts=hosts,
+            playbook=content.stage_playbook(stage.name),
+            inventory=content.inventory_sources,
+            ansible_cfg=content.ansible_cfg,
+            check=inputs.check,
+            forks=stage.concurrency,
+        )
+        try:
+            outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=self._cancel.is_set)
+        except BatchInterrupted as interrupted:
+            self._record(run_id, stage, attempt, interrupted.outcomes)
+            self._interrupted(run_id, stage, "interrupted by the operator (Ctrl-C)")
+            raise KeyboardInterrupt from None
+        self._record(run_id, stage, attempt, outcome.outcomes)
+        self._notify(lambda o: o.batch_finished(run_id, stage, outcome))
+        if outcome.cancelled:
+            self._interrupted(run_id, stage, "cancelled")
+            raise _Stopped
+        return outcome.unreachable_hosts
+
+    def _record(self, run_id: str, stage: Stage, attempt: int, outcomes: Sequence[HostOutcome]) -> None:
+        # Hosts without evidence keep their intent open; resume reconciles them.
+        proven = [o for o in outcomes if o.status is not HostStatus.UNKNOWN]
+        if proven:
+            self.store.record_outcomes(run_id, stage.name, attempt, proven, evidence=EVIDENCE_EVENTS)
+
+    def _interrupted(self, run_id: str, stage: Stage, reason: str) -> None:
+        self.store.set_stage_state(run_id, stage.name, StageState.CANCELLED, reason=reason)
+        self._set_state(run_id, RunState.INTERRUPTED, reason)
+
+    def _gate_after_batch(self, run_id: str, plan: RolloutPlan, stage: Stage) -> None:
+        attempts = self.store.attempts(run_id)
+        acknowledged = self._acknowledged(run_id)
+        results = {h: a.status for h, a in _latest(attempts).items() if h not in acknowledged}
+        context = GateContext(plan=plan, stage=stage, results=results, now=self.clock.now())
+        decision = after_batch().check(context)
+        if decision.verdict is Verdict.PROCEED:
+            return
+        self._notify(lambda o: o.gate(run_id, stage, decision))
+        self._stop_on(run_id, stage, decision)
+
+    def _stop_on(self, run_id: str, stage: Stage, decision: GateDecision) -> None:
+        if decision.verdict is Verdict.PAUSE:
+            self._set_state(run_id, RunState.PAUSED, decision.reason)
+        else:
+            self.store.set_stage_state(run_id, stage.name, StageState.HALTED, reason=decision.reason)
+            self._notify(lambda o: o.stage_finished(run_id, stage, StageState.HALTED))
+            self._set_state(run_id, RunState.HALTED, decision.reason)
+        raise _Stopped
+
+    # -- resume helpers -----------------------------------------------------------------------------------------
+
+    def _guard_processes(self, run_id: str) -> None:
+        """Wait (bounded) for any ansible-playbook of this run that outlived its orchestrator; then stop it."""
+        pids = run_processes(run_id)
+        if not pids:
+            return
+        self.store.note(run_id, "survivors-found", {"pids": pids})
+        # Real processes finish in real time, so this polls the real clock, bounded by the grace period.
+        deadline = time.monotonic() + self._process_grace
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.2)
+            pids = run_processes(run_id)
+        if pids:
+            terminate(pids)
+            deadline = time.monotonic() + 30
+            while pids and time.monotonic() < deadline:
+                time.sleep(0.2)
+                pids = run_processes(run_id)
+            self.store.note(run_id, "survivors-terminated", {"pids": pids or []})
+        if pids:
+            raise RunStateError(f"ansible-playbook of run {run_id} still running (pids {pids})", run=run_id)
+
+    def _reconcile(self, run_id: str, content: StageContent) -> None:
+        """Settle every open intent with a read-only check-mode run of its stage on the host."""
+        open_attempts = [a for a in self.store.attempts(run_id) if a.status is None]
+        groups: dict[tuple[str, int, int], list[str]] = {}
+        for record in open_attempts:
+            groups.setdefault((record.stage, record.batch, record.attempt), []).append(record.host)
+        plan = self.store.plan(run_id)
+        for (stage_name, batch, attempt), hosts in sorted(groups.items()):
+            stage = plan.stage(stage_name)
+            request = BatchRequest(
+                run_id=run_id,
+                stage=stage_name,
+                batch=batch,
+                attempt=attempt,
+                hosts=tuple(hosts),
+                playbook=content.stage_playbook(stage_name),
+                inventory=content.inventory_sources,
+                ansible_cfg=content.ansible_cfg,
+                check=True,
+                forks=stage.concurrency,
+            )
+            outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=self._cancel.is_set)
+            settled = [r for r in (_reconciled(o) for o in outcome.outcomes) if r is not None]
+            self.store.note(
+                run_id,
+                "reconciled",
+                {"stage": stage_name, "attempt": attempt, "hosts": {o.host: o.status.value for o in settled}},
+            )
+            if settled:
+                self.store.record_outcomes(run_id, stage_name, attempt, settled, evidence=EVIDENCE_RECONCILED)
+
+    def _failed_now(self, run_id: str) -> set[str]:
+        acknowledged = self._acknowledged(run_id)
+        latest = _latest(self.store.attempts(run_id))
+        return {
+            h
+            for h, a in latest.items()
+            if a.status is not None and a.status.counts_as_failure and h not in acknowledged
+        }
+
+    def _acknowledged(self, run_id: str) -> set[str]:
+        acknowledged: set[str] = set()
+        for record in self.store.audit_log(run_id):
+            if record.event == "failures-acknowledged":
+                acknowledged.update(str(h) for h in record.data.get("hosts", []))
+        return acknowledged
+
+    # -- plumbing -----------------------------------------------------------------------------------------------
+
+    def _set_state(self, run_id: str, state: RunState, reason: str) -> None:
+        self.store.set_run_state(run_id, state, reason)
+        self._notify(lambda o: o.run_state(run_id, state, reason))
+
+    def _on_event(self, event: HostEvent) -> None:
+        for observer in self.observers:
+            observer.host_event(event)
+
+    def _notify(self, call: _ObserverCall) -> None:
+        for observer in self.observers:
+            call(observer)
+
+
+@dataclass
+class _Pending:
+    """The hosts the next retry dispatches, and its attempt number."""
+
+    hosts: tuple[str, ...]
+    attempt: int
+
+
+class _ObserverCall(Protocol):
+    def __call__(self, observer: Observer, /) -> None: ...
+
+
+def _latest(attempts: Iterable[AttemptRecord]) -> dict[str, AttemptRecord]:
+    """The latest attempt of each host across the run (attempts come in dispatch order)."""
+    latest: dict[str, AttemptRecord] = {}
+    for record in attempts:
+        latest[record.host] = record
+    return latest
+
+
+def _needs_dispatch(latest: AttemptRecord | None, *, retry_failed: bool) -> bool:
+    if latest is None:
+        return True
+    if latest.status is None:
+        return False  # an open intent: reconciliation decides; until then the results gate pauses the run
+    if latest.status is HostStatus.SKIPPED:
+        return True
+    return retry_failed and latest.status.counts_as_failure
+
+
+def _reconciled(check: HostOutcome) -> HostOutcome | None:
+    """Turn a check-mode outcome into the outcome of the interrupted attempt, or None when it proves nothing."""
+    note = "reconciled after an interruption: "
+    if check.status in (HostStatus.UNREACHABLE, HostStatus.UNKNOWN):
+        return None
+    if check.status is HostStatus.FAILED:
+        return check.model_copy(update={"message": note + (check.message or "a check failed"), "check_mode": False})
+    if check.status is HostStatus.UNCHANGED and not check.reboot_required:
+        return check.model_copy(
+            update={
+                "status": HostStatus.PATCHED,
+                "versions_after": dict(check.versions_before),
+                "versions_before": {},
+                "message": note + "the update is in place",
+                "check_mode": False,
+            }
+        )
+    pending = "a reboot is pending" if check.status is HostStatus.UNCHANGED else "the update is not applied"
+    return check.model_copy(
+        update={"status": HostStatus.SKIPPED, "message": note + pending + "; dispatching again", "check_mode": False}
+    )
