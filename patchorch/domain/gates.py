@@ -111,12 +111,13 @@ class AllOf(Gate):
 
 
 class FailureBudget(Gate):
-    """Halts when more hosts have failed, across the whole rollout, than the plan's failure budget tolerates."""
+    """Halts when more hosts have failed than a budget tolerates: the rollout's, counted across every stage and batch
+    so far, or the stage's own (its risk class's budget over its hosts)."""
 
     name = "failure-budget"
 
     def check(self, context: GateContext) -> GateDecision:
-        """Unreachable hosts count as failed; the count spans every stage and batch so far."""
+        """Unreachable hosts count as failed."""
         budget = context.plan.failure_budget if context.failure_budget is None else context.failure_budget
         failed = context.failed_hosts
         if len(failed) > budget:
@@ -125,6 +126,17 @@ class FailureBudget(Gate):
                 self.name,
                 f"{len(failed)} host(s) failed ({', '.join(failed)}), more than the failure budget of {budget}",
             )
+        stage_budget = context.stage.failure_budget
+        if stage_budget is not None:
+            members = set(context.stage.hosts)
+            in_stage = [h for h in failed if h in members]
+            if len(in_stage) > stage_budget:
+                return GateDecision(
+                    Verdict.HALT,
+                    self.name,
+                    f"{len(in_stage)} host(s) of stage {context.stage.name} failed ({', '.join(in_stage)}), "
+                    f"more than its failure budget of {stage_budget}",
+                )
         return self._proceed()
 
 
