@@ -1,0 +1,506 @@
+"""Advisories normalised from CSAF, CISA KEV and OSV, the installed-package facts they are matched against, and the
+SSVC-style deployer decision that turns a match into an urgency.
+
+Everything here is pure. Version ordering differs between package managers and needs libraries the domain may not
+import, so `match` takes a `VersionComparator`; `patchorch.sources.versions` implements it for dpkg and rpm.
+
+Matching follows the OSV evaluation rules: an affected package carries the events of one range (`introduced`,
+`fixed`, `last_affected`, `limit`), sorted by version, and an installed version is affected when the last event at or
+below it opened the range; explicitly listed `versions` are affected too. A package matches an installed one when the
+ecosystem (deb or rpm) is the same, the distribution is the same (or the advisory names none), and the name equals the
+installed binary package or its source package.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from enum import StrEnum
+from functools import cmp_to_key
+from typing import Annotated, Literal, Protocol
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from patchorch.domain.fleet import Criticality, Exposure, Fleet
+from patchorch.domain.vulnerability import Decision, HostVulnerability
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(value: str) -> str:
+    # Text from advisories reaches terminals, logs and generated vars files: no control characters.
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Text = Annotated[str, Field(max_length=2000), AfterValidator(_printable)]
+Identifier = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+CveId = Annotated[str, Field(pattern=r"^CVE-[0-9]{4}-[0-9]{4,}$", max_length=40)]
+VersionText = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s]+$"), AfterValidator(_printable)]
+
+
+class AdvisorySource(StrEnum):
+    """The public format an advisory was read from."""
+
+    CSAF = "csaf"
+    KEV = "kev"
+    OSV = "osv"
+
+
+class Exploitation(StrEnum):
+    """SSVC exploitation: no evidence, a public proof of concept, or active exploitation in the wild."""
+
+    NONE = "none"
+    POC = "poc"
+    ACTIVE = "active"
+
+    @property
+    def rank(self) -> int:
+        """0 for none ... 2 for active."""
+        return list(Exploitation).index(self)
+
+
+class Ecosystem(StrEnum):
+    """Which package manager's version ordering applies."""
+
+    DEB = "deb"
+    RPM = "rpm"
+
+
+class VersionComparator(Protocol):
+    """Orders two versions of one ecosystem: negative, zero or positive; ValueError when one is not a version."""
+
+    def compare(self, ecosystem: Ecosystem, left: str, right: str) -> int: ...
+
+
+# Distribution families by the names Ansible facts, CSAF purls and OSV ecosystems use for them.
+_FAMILY_ALIASES = {
+    "redhat": "rhel",
+    "red hat": "rhel",
+    "red hat enterprise linux": "rhel",
+    "enterprise_linux": "rhel",
+    "rocky linux": "rocky",
+    "oraclelinux": "ol",
+    "oracle linux": "ol",
+    "opensuse leap": "opensuse-leap",
+    "suse linux enterprise server": "sles",
+}
+_DEB_FAMILIES = frozenset({"debian", "ubuntu", "raspbian", "linuxmint", "kali", "devuan"})
+_RPM_FAMILIES = frozenset(
+    {"rhel", "centos", "rocky", "almalinux", "fedora", "ol", "amazon", "opensuse-leap", "opensuse", "sles", "suse"}
+)
+# Ubuntu's releases are YY.MM; every other family is matched on its major version.
+_FULL_VERSION_FAMILIES = frozenset({"ubuntu"})
+_CODENAMES = {
+    "buster": ("debian", "10"),
+    "bullseye": ("debian", "11"),
+    "bookworm": ("debian", "12"),
+    "trixie": ("debian", "13"),
+    "forky": ("debian", "14"),
+    "focal": ("ubuntu", "20.04"),
+    "jammy": ("ubuntu", "22.04"),
+    "noble": ("ubuntu", "24.04"),
+}
+
+
+def distro_family(family: str) -> str:
+    """`Debian` -> `debian`, `RedHat` -> `rhel`, `Rocky Linux` -> `rocky`."""
+    name = family.strip().lower()
+    return _FAMILY_ALIASES.get(name, name.replace(" ", "-"))
+
+
+def distro_key(family: str, version: str | None) -> str:
+    """The distribution as advisories and facts are compared: `debian-12`, `ubuntu-22.04`, `rhel-9`.
+
+    A bare codename (`bookworm`) or an already formed key (`debian-12.5`) is accepted too.
+    """
+    if version is None:
+        text = family.strip().lower()
+        if text in _CODENAMES:
+            family, version = _CODENAMES[text]
+        else:
+            head, sep, tail = text.rpartition("-")
+            if not sep or not tail[:1].isdigit():
+                return distro_family(text)
+            family, version = head, tail
+    name = distro_family(family)
+    version = version.strip()
+    if name not in _FULL_VERSION_FAMILIES:
+        version = version.split(".", 1)[0]
+    return f"{name}-{version}" if version else name
+
+
+def ecosystem_of(family: str) -> Ecosystem | None:
+    """deb for the Debian family, rpm for the Red Hat and SUSE families, None for anything else."""
+    name = distro_family(family)
+    if name in _DEB_FAMILIES:
+        return Ecosystem.DEB
+    if name in _RPM_FAMILIES:
+        return Ecosystem.RPM
+    return None
+
+
+class RangeEvent(BaseModel):
+    """One OSV-style event: versions from `introduced` are affected until `fixed` (exclusive) or `last_affected`."""
+
+    model_config = _FROZEN
+
+    kind: Literal["introduced", "fixed", "last_affected", "limit"]
+    version: VersionText
+
+
+class AffectedPackage(BaseModel):
+    """One package of one distribution that an advisory affects, with the range of affected versions."""
+
+    model_config = _FROZEN
+
+    ecosystem: Ecosystem
+    distro: Identifier | None = None
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9+.:_-]*$", max_length=200)]
+    events: tuple[RangeEvent, ...] = Field(default=(), max_length=1000)
+    versions: tuple[VersionText, ...] = Field(default=(), max_length=10000)
+    cves: tuple[CveId, ...] = ()
+    cvss: float | None = Field(default=None, ge=0, le=10)
+
+    @property
+    def fixed_versions(self) -> tuple[str, ...]:
+        """Every version the advisory names as fixed, in document order."""
+        return tuple(event.version for event in self.events if event.kind == "fixed")
+
+
+class KevEntry(BaseModel):
+    """One entry of CISA's Known Exploited Vulnerabilities catalogue."""
+
+    model_config = _FROZEN
+
+    cve: CveId
+    vendor_project: Text
+    product: Text
+    date_added: date
+    due_date: date
+    required_action: Text
+    short_description: Annotated[str, Field(max_length=20000), AfterValidator(_printable)] = ""
+    known_ransomware: bool = False
+
+
+class Advisory(BaseModel):
+    """An advisory in one shape whatever its format: what it affects, how bad, and whether it is exploited.
+
+    `revision` is the source's own version label (CSAF tracking.version, OSV modified, KEV catalogVersion);
+    `revision_key` orders revisions of the same advisory so a newer one supersedes an older one.
+    """
+
+    model_config = _FROZEN
+
+    id: Identifier
+    source: AdvisorySource
+    revision: Identifier
+    revision_key: tuple[int, ...]
+    title: Text = ""
+    status: Literal["draft", "interim", "final"] = "final"
+    published: datetime | None = None
+    updated: datetime | None = None
+    withdrawn: datetime | None = None
+    cves: tuple[CveId, ...] = ()
+    cvss: float | None = Field(default=None, ge=0, le=10)
+    exploitation: Exploitation = Exploitation.NONE
+    affected: tuple[AffectedPackage, ...] = ()
+    kev: KevEntry | None = None
+    # Products the document names that could not be turned into a package to match (no purl, unknown type).
+    unresolved: tuple[Identifier, ...] = Field(default=(), max_length=10000)
+
+    def same_content(self, other: Advisory) -> bool:
+        """Whether two revisions say the same thing (ignoring the revision labels and the update time)."""
+        ignore = {"revision", "revision_key", "updated"}
+        return self.model_dump(exclude=ignore) == other.model_dump(exclude=ignore)
+
+
+class PackageFact(BaseModel):
+    """One installed package as gathered from a host: binary name, full version, architecture, source package."""
+
+    model_config = _FROZEN
+
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+    version: VersionText
+    arch: Annotated[str, Field(max_length=50), AfterValidator(_printable)] | None = None
+    source: Annotated[str, Field(max_length=200), AfterValidator(_printable)] | None = None
+
+
+class OsRelease(BaseModel):
+    """The distribution a host runs, as Ansible reports it (`ansible_distribution`, `ansible_distribution_version`)."""
+
+    model_config = _FROZEN
+
+    family: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
+    version: Annotated[str, Field(max_length=50), AfterValidator(_printable)] = ""
+
+    @property
+    def distro(self) -> str:
+        """`debian-12`, `ubuntu-22.04`, `rhel-9`."""
+        return distro_key(self.family, self.version)
+
+    @property
+    def ecosystem(self) -> Ecosystem | None:
+        """The package format of the distribution, None when patchorch does not know it."""
+        return ecosystem_of(self.family)
+
+
+class PackageInstall(BaseModel):
+    """A package installed on a host: the fact joined with the host's distribution."""
+
+    model_config = _FROZEN
+
+    host: str
+    name: str
+    version: str
+    arch: str | None = None
+    source: str | None = None
+    distro: str
+    ecosystem: Ecosystem | None
+
+
+def installs(host: str, os: OsRelease, packages: Iterable[PackageFact]) -> tuple[PackageInstall, ...]:
+    """The facts of one host as `PackageInstall`s, sorted by package name and version."""
+    result = (
+        PackageInstall(
+            host=host,
+            name=fact.name,
+            version=fact.version,
+            arch=fact.arch,
+            source=fact.source,
+            distro=os.distro,
+            ecosystem=os.ecosystem,
+        )
+        for fact in packages
+    )
+    return tuple(sorted(result, key=lambda p: (p.name, p.version, p.arch or "")))
+
+
+class FindingStatus(StrEnum):
+    """Affected, or cannot tell because a version does not parse."""
+
+    AFFECTED = "affected"
+    UNKNOWN = "unknown"
+
+
+class Finding(BaseModel):
+    """One advisory affecting one installed package on one host."""
+
+    model_config = _FROZEN
+
+    host: str
+    advisory: str
+    source: AdvisorySource
+    status: FindingStatus = FindingStatus.AFFECTED
+    package: str
+    installed: str
+    fixed: str | None = None
+    distro: str
+    cves: tuple[str, ...] = ()
+    cvss: float | None = None
+    exploitation: Exploitation = Exploitation.NONE
+    known_exploited: bool = False
+    kev_due: date | None = None
+    published: datetime | None = None
+    reason: str = ""
+
+
+def _kev_index(advisories: Iterable[Advisory]) -> dict[str, KevEntry]:
+    index: dict[str, KevEntry] = {}
+    for advisory in advisories:
+        if advisory.kev is not None and advisory.withdrawn is None:
+            known = index.get(advisory.kev.cve)
+            if known is None or advisory.kev.due_date < known.due_date:
+                index[advisory.kev.cve] = advisory.kev
+    return index
+
+
+class _Unorderable(Exception):
+    """A version that the comparator refuses."""
+
+
+def _evaluate(package: AffectedPackage, installed: str, comparator: VersionComparator) -> tuple[bool, str | None]:
+    """Whether `installed` is in the package's range or list, and the first fixed version above it."""
+
+    def compare(left: str, right: str) -> int:
+        try:
+            return comparator.compare(package.ecosystem, left, right)
+        except ValueError as exc:
+            raise _Unorderable(str(exc)) from None
+
+    def event_order(a: RangeEvent, b: RangeEvent) -> int:
+        # OSV: introduced "0" sorts before every version.
+        if a.kind == "introduced" and a.version == "0":
+            return 0 if (b.kind == "introduced" and b.version == "0") else -1
+        if b.kind == "introduced" and b.version == "0":
+            return 1
+        return compare(a.version, b.version)
+
+    affected = any(compare(installed, listed) == 0 for listed in package.versions)
+    fixed: str | None = None
+    if package.events:
+        in_range = False
+        for event in sorted(package.events, key=cmp_to_key(event_order)):
+            zero = event.kind == "introduced" and event.version == "0"
+            if event.kind == "limit" and compare(installed, event.version) >= 0:
+                in_range = False
+                break
+            if event.kind == "introduced" and (zero or compare(installed, event.version) >= 0):
+                in_range = True
+            elif (event.kind == "fixed" and compare(installed, event.version) >= 0) or (
+                event.kind == "last_affected" and compare(installed, event.version) > 0
+            ):
+                in_range = False
+        affected = affected or in_range
+        above = [v for v in package.fixed_versions if compare(v, installed) > 0]
+        if above:
+            fixed = min(above, key=cmp_to_key(compare))
+    return affected, fixed
+
+
+def _names(install: PackageInstall) -> set[str]:
+    return {install.name} | ({install.source} if install.source else set())
+
+
+def match(
+    installed: Iterable[PackageInstall], advisories: Iterable[Advisory], comparator: VersionComparator
+) -> tuple[Finding, ...]:
+    """Every (host, advisory, package) where an installed version is affected, sorted by host, advisory, package.
+
+    Withdrawn advisories match nothing. KEV entries name no packages; they mark the findings of other advisories that
+    share a CVE as known exploited (active exploitation) and bring the KEV due date. A version the comparator cannot
+    order gives an UNKNOWN finding rather than silence.
+    """
+    advisories = tuple(advisories)
+    kev = _kev_index(advisories)
+    by_name: dict[tuple[Ecosystem, str], list[tuple[Advisory, AffectedPackage]]] = {}
+    for advisory in advisories:
+        if advisory.withdrawn is not None:
+            continue
+        for package in advisory.affected:
+            by_name.setdefault((package.ecosystem, package.name), []).append((advisory, package))
+
+    findings: dict[tuple[str, str, str, str], Finding] = {}
+    for install in installed:
+        if install.ecosystem is None:
+            continue
+        for name in sorted(_names(install)):
+            for advisory, package in by_name.get((install.ecosystem, name), ()):
+                if package.distro is not None and package.distro != install.distro:
+                    continue
+                try:
+                    affected, fixed = _evaluate(package, install.version, comparator)
+                    status, reason = FindingStatus.AFFECTED, ""
+                except _Unorderable as exc:
+                    affected, fixed = True, None
+                    status, reason = FindingStatus.UNKNOWN, f"cannot order versions: {exc}"
+                if not affected:
+                    continue
+                cves = package.cves or advisory.cves
+                entries = [kev[cve] for cve in cves if cve in kev]
+                exploitation = advisory.exploitation
+                if entries:
+                    exploitation = Exploitation.ACTIVE
+                finding = Finding(
+                    host=install.host,
+                    advisory=advisory.id,
+                    source=advisory.source,
+                    status=status,
+                    package=install.name,
+                    installed=install.version,
+                    fixed=fixed,
+                    distro=install.distro,
+                    cves=tuple(sorted(cves)),
+                    cvss=package.cvss if package.cvss is not None else advisory.cvss,
+                    exploitation=exploitation,
+                    known_exploited=bool(entries),
+                    kev_due=min((entry.due_date for entry in entries), default=None),
+                    published=advisory.published,
+                    reason=reason,
+                )
+                key = (finding.host, finding.advisory, finding.package, finding.installed)
+                findings[key] = _worse(findings.get(key), finding)
+    return tuple(findings[key] for key in sorted(findings))
+
+
+def _worse(old: Finding | None, new: Finding) -> Finding:
+    """Two ranges of one advisory may both cover a package: keep the one with a fix to name, else the first."""
+    if old is None:
+        return new
+    if old.status is FindingStatus.UNKNOWN and new.status is FindingStatus.AFFECTED:
+        return new
+    if old.fixed is None and new.fixed is not None and new.status is old.status:
+        return new
+    return old
+
+
+# The deployer decision, SSVC style, from exploitation x exposure x criticality.
+# Exposure maps to SSVC's system exposure (internet = open, partner/internal = controlled, isolated = small) with
+# partner one step above internal; criticality stands for mission and well-being impact. Rows never get less urgent
+# when exploitation, exposure or criticality rises (tests check this).
+#
+#   exploitation  exposure    low           medium        high          critical
+#   none          isolated    defer         defer         defer         scheduled
+#   none          internal    defer         defer         scheduled     scheduled
+#   none          partner     defer         scheduled     scheduled     scheduled
+#   none          internet    scheduled     scheduled     scheduled     out-of-cycle
+#   poc           isolated    defer         defer         scheduled     scheduled
+#   poc           internal    defer         scheduled     scheduled     out-of-cycle
+#   poc           partner     scheduled     scheduled     out-of-cycle  out-of-cycle
+#   poc           internet    scheduled     out-of-cycle  out-of-cycle  immediate
+#   active        isolated    scheduled     scheduled     out-of-cycle  out-of-cycle
+#   active        internal    scheduled     out-of-cycle  out-of-cycle  immediate
+#   active        partner     out-of-cycle  out-of-cycle  immediate     immediate
+#   active        internet    out-of-cycle  immediate     immediate     immediate
+_D, _S, _O, _I = Decision.DEFER, Decision.SCHEDULED, Decision.OUT_OF_CYCLE, Decision.IMMEDIATE
+DECISION_TABLE: Mapping[tuple[Exploitation, Exposure], tuple[Decision, Decision, Decision, Decision]] = {
+    (Exploitation.NONE, Exposure.ISOLATED): (_D, _D, _D, _S),
+    (Exploitation.NONE, Exposure.INTERNAL): (_D, _D, _S, _S),
+    (Exploitation.NONE, Exposure.PARTNER): (_D, _S, _S, _S),
+    (Exploitation.NONE, Exposure.INTERNET): (_S, _S, _S, _O),
+    (Exploitation.POC, Exposure.ISOLATED): (_D, _D, _S, _S),
+    (Exploitation.POC, Exposure.INTERNAL): (_D, _S, _S, _O),
+    (Exploitation.POC, Exposure.PARTNER): (_S, _S, _O, _O),
+    (Exploitation.POC, Exposure.INTERNET): (_S, _O, _O, _I),
+    (Exploitation.ACTIVE, Exposure.ISOLATED): (_S, _S, _O, _O),
+    (Exploitation.ACTIVE, Exposure.INTERNAL): (_S, _O, _O, _I),
+    (Exploitation.ACTIVE, Exposure.PARTNER): (_O, _O, _I, _I),
+    (Exploitation.ACTIVE, Exposure.INTERNET): (_O, _I, _I, _I),
+}
+
+
+def decide(exploitation: Exploitation, exposure: Exposure, criticality: Criticality) -> Decision:
+    """How urgently to patch, from the table above."""
+    return DECISION_TABLE[(Exploitation(exploitation), Exposure(exposure))][Criticality(criticality).rank]
+
+
+def host_vulnerabilities(findings: Iterable[Finding], fleet: Fleet) -> dict[str, HostVulnerability]:
+    """The worst of the findings per host of the fleet: highest CVSS, any KEV entry, most urgent decision.
+
+    Findings for hosts the fleet does not know are left out (there is no exposure or criticality to decide with).
+    """
+    grouped: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.host in fleet:
+            grouped.setdefault(finding.host, []).append(finding)
+    result = {}
+    for name in sorted(grouped):
+        host = fleet.get(name)
+        items = grouped[name]
+        scores = [f.cvss for f in items if f.cvss is not None]
+        decisions = [decide(f.exploitation, host.exposure, host.criticality) for f in items]
+        dues = [f.kev_due for f in items if f.kev_due is not None]
+        result[name] = HostVulnerability(
+            host=name,
+            advisories=tuple(sorted({f.advisory for f in items})),
+            cves=tuple(sorted({cve for f in items for cve in f.cves})),
+            max_cvss=max(scores) if scores else None,
+            known_exploited=any(f.known_exploited for f in items),
+            decision=min(decisions, key=lambda d: d.rank),
+            kev_due=min(dues) if dues else None,
+        )
+    return result
