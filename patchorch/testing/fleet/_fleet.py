@@ -227,7 +227,8 @@ class TestFleet:
         self._write_state(image.tag)
         with ThreadPoolExecutor(max_workers=min(8, max(1, len(to_start)))) as pool:
             list(pool.map(lambda h: self._run_container(h, image.tag, spec, public_key), to_start))
-        self.wait_ready(self.hosts, self.ready_timeout)
+        self.wait_ready(tuple(to_start), self.ready_timeout, health=True)
+        self.wait_ready(tuple(h for h in self.hosts if h.name in keep), self.ready_timeout)
         return CreateReport(
             image=image,
             started=tuple(h.name for h in to_start),
@@ -274,14 +275,25 @@ class TestFleet:
             hosts = tuple(pool.map(probe, self.hosts))
         return FleetStatus(self.name, hosts, strays)
 
-    def wait_ready(self, hosts: tuple[FleetHost, ...] | None = None, timeout: float = 60.0) -> None:
-        """Wait (at most `timeout` seconds) until each host lets root log in over SSH with the fleet key."""
+    def wait_ready(
+        self, hosts: tuple[FleetHost, ...] | None = None, timeout: float = 60.0, *, health: bool = False
+    ) -> None:
+        """Wait (at most `timeout` seconds) until each host lets root log in over SSH with the fleet key.
+
+        With `health`, also until its health endpoint answers (any status): freshly started hosts must have both.
+        """
         deadline = time.monotonic() + timeout
         pending = hosts if hosts is not None else self.hosts
+        if not pending:
+            return
 
         def ready(host: FleetHost) -> str | None:
             while time.monotonic() < deadline:
-                if ssh_answers(host.ssh_port, timeout=1.0) and self._ssh_login(host, deadline):
+                if (
+                    ssh_answers(host.ssh_port, timeout=1.0)
+                    and (not health or get_health(host.health_url, timeout=2.0) is not None)
+                    and self._ssh_login(host, deadline)
+                ):
                     return None
                 time.sleep(0.1)
             return host.name
@@ -291,7 +303,7 @@ class TestFleet:
         if late:
             logs = self.podman.run("logs", "--tail", "20", self.host(late[0]).container, check=False)
             raise FleetError(
-                f"hosts did not answer SSH within {timeout:.0f}s: {', '.join(late)}; "
+                f"hosts did not answer SSH{' and health' if health else ''} within {timeout:.0f}s: {', '.join(late)}; "
                 f"last log lines of {late[0]}: {(logs.stdout + logs.stderr).strip()[-1500:]}",
                 host=late[0],
             )

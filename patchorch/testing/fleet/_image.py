@@ -141,6 +141,7 @@ def ensure_image(podman: Podman, cache: Path | None = None) -> ImageBuild:
             debootstrap_seconds = time.monotonic() - started
         started = time.monotonic()
         _import(podman, base, cache / f"host-{recipe_hash()[:16]}.tar", tag)
+        _prune_old_images(podman, keep=tag)
         return ImageBuild(
             tag,
             debootstrapped=debootstrap_seconds > 0,
@@ -148,6 +149,14 @@ def ensure_image(podman: Podman, cache: Path | None = None) -> ImageBuild:
             debootstrap_seconds=debootstrap_seconds,
             import_seconds=time.monotonic() - started,
         )
+
+
+def _prune_old_images(podman: Podman, keep: str) -> None:
+    """Remove images of older recipes; podman refuses (and we ignore it) while a container still uses one."""
+    listing = podman.run("images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE_REPOSITORY, check=False)
+    for reference in listing.stdout.split():
+        if reference != keep:
+            podman.run("rmi", reference, check=False)
 
 
 def _debootstrap(cache: Path, base: Path) -> None:

@@ -54,7 +54,15 @@ boot() {
         echo "fleet-init: provisioning failed, see /var/log/fleet-provision.log" >&2
         cat /var/log/fleet-provision.log >&2
     fi
-    [ -x /usr/sbin/acme-mta ] && /usr/local/sbin/fleet-service start acme-mta
+    if [ -x /usr/sbin/acme-mta ]; then
+        /usr/local/sbin/fleet-service start acme-mta
+        # Like a service manager's ordering: SSH comes up after acme-mta listens (or fails to within 30 s).
+        local deadline=$((SECONDS + 30))
+        while ((SECONDS < deadline)) && /usr/local/sbin/fleet-service status acme-mta; do
+            (exec 3<>"/dev/tcp/127.0.0.1/$FLEET_HEALTH_PORT") 2>/dev/null && break
+            pause 0.1
+        done
+    fi
     [ -e "$FAULTS/unreachable" ] || /usr/sbin/sshd
 }
 
