@@ -26,6 +26,14 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from patchorch import __version__
+
+        console_err.print(f"patchorch {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global(
     ctx: typer.Context,
@@ -35,6 +43,9 @@ def _global(
     state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Where state and logs live.")] = None,
     store_url: Annotated[str | None, typer.Option("--store-url", help="SQLAlchemy URL of the store.")] = None,
     log_format: Annotated[str | None, typer.Option("--log-format", help="console (default) or json.")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_version)
+    ] = False,
 ) -> None:
     """Global options; every command reads its settings through them."""
     ctx.obj = State(config=config, state_dir=state_dir, store_url=store_url, log_format=log_format)
