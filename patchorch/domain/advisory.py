@@ -231,22 +231,49 @@ class PackageFact(BaseModel):
 
 
 class OsRelease(BaseModel):
-    """The distribution a host runs, as Ansible reports it (`ansible_distribution`, `ansible_distribution_version`)."""
+    """The distribution a host runs, as the facts play reports it.
+
+    `family` is Ansible's `distribution` (`debian`, `ubuntu`, `redhat`, `rocky`), `version` its major version, `release`
+    the full version (`12.5`, `22.04`), `manager` the package database that listed the packages (`dpkg` or `rpm`).
+    """
 
     model_config = _FROZEN
 
     family: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
     version: Annotated[str, Field(max_length=50), AfterValidator(_printable)] = ""
+    release: Annotated[str, Field(max_length=50), AfterValidator(_printable)] = ""
+    manager: Literal["dpkg", "rpm"] | None = None
 
     @property
     def distro(self) -> str:
         """`debian-12`, `ubuntu-22.04`, `rhel-9`."""
-        return distro_key(self.family, self.version)
+        family = distro_family(self.family)
+        version = self.release if family in _FULL_VERSION_FAMILIES and self.release else self.version
+        return distro_key(self.family, version or self.release)
 
     @property
     def ecosystem(self) -> Ecosystem | None:
-        """The package format of the distribution, None when patchorch does not know it."""
+        """The package format: from the package manager when known, else from the family; None when unknown."""
+        if self.manager is not None:
+            return Ecosystem.DEB if self.manager == "dpkg" else Ecosystem.RPM
         return ecosystem_of(self.family)
+
+
+class HostFacts(BaseModel):
+    """What the facts play reports for one host: `{os: {...}, manager: dpkg|rpm, packages: [{...}]}`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    os: OsRelease
+    manager: Literal["dpkg", "rpm"] | None = None
+    packages: tuple[PackageFact, ...] = Field(default=(), max_length=100_000)
+
+    @property
+    def release(self) -> OsRelease:
+        """The OS with the package manager filled in."""
+        if self.manager is None or self.os.manager is not None:
+            return self.os
+        return self.os.model_copy(update={"manager": self.manager})
 
 
 class PackageInstall(BaseModel):

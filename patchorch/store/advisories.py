@@ -91,6 +91,8 @@ fact_hosts_table = Table(
     Column("host", String(255), primary_key=True),
     Column("os_family", String(100), nullable=False),
     Column("os_version", String(50), nullable=False),
+    Column("os_release", String(50), nullable=False),
+    Column("manager", String(10)),
     Column("package_count", Integer, nullable=False),
     Column("gathered_at", UtcDateTime, nullable=False),
     Column("saved_at", UtcDateTime, nullable=False),
@@ -293,6 +295,8 @@ class AdvisoryStore:
         values = {
             "os_family": os.family,
             "os_version": os.version,
+            "os_release": os.release,
+            "manager": os.manager,
             "package_count": len(rows),
             "gathered_at": gathered_at,
             "saved_at": saved_at or gathered_at,
@@ -339,6 +343,8 @@ class AdvisoryStore:
             raise StoreError(f"cannot read package facts: {exc}") from exc
         result = {}
         for row in host_rows:
-            os = OsRelease.model_construct(family=row.os_family, version=row.os_version)
+            os = OsRelease.model_construct(
+                family=row.os_family, version=row.os_version, release=row.os_release, manager=row.manager
+            )
             result[row.host] = (installs(row.host, os, packages[row.host]), row.gathered_at)
         return result

@@ -1,0 +1,256 @@
+"""`patchorch advisories import|list` and `patchorch exposure`.
+
+Exit statuses: 0 success (exposure: nothing affected or unknown); 1 exposure found affected or unknown hosts;
+2 bad input (an advisory file that does not validate: nothing was imported).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import create_engine
+
+from patchorch.cli._app import app
+from patchorch.cli._common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    InventoryOption,
+    JsonOption,
+    LimitOption,
+    console,
+    console_err,
+    print_json,
+    state,
+)
+from patchorch.config import Settings
+from patchorch.domain.fleet import Fleet
+from patchorch.errors import ConfigError, Problem
+from patchorch.orchestrator.exposure import (
+    DEFAULT_MAX_FACT_AGE,
+    ExposureReport,
+    ExposureStatus,
+    exposure,
+    import_advisories,
+)
+from patchorch.sources.inventory import load_fleet
+from patchorch.store.advisories import AdvisoryStore
+
+advisories_app = typer.Typer(
+    help="Import and list security advisories (CSAF 2.0, CISA KEV, OSV).", no_args_is_help=True
+)
+app.add_typer(advisories_app, name="advisories")
+
+MaxFactAgeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--max-fact-age",
+        help=f"Package facts older than this make a host UNKNOWN, e.g. 7d, 12h (default {DEFAULT_MAX_FACT_AGE.days}d).",
+    ),
+]
+
+
+def open_advisory_store(settings: Settings) -> AdvisoryStore:
+    """The advisory store of these settings, tables created. (To become `patchorch.store.open_store(settings)`.)"""
+    if settings.store_url is None:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+    store = AdvisoryStore(create_engine(settings.database_url))
+    store.create_tables()
+    return store
+
+
+_AGE = re.compile(r"^\s*(\d{1,5})\s*([dhm])\s*$")
+
+
+def _max_fact_age(value: str | None) -> timedelta:
+    if value is None:
+        return DEFAULT_MAX_FACT_AGE
+    match = _AGE.match(value)
+    if not match or int(match.group(1)) == 0:
+        raise ConfigError(
+            [Problem(f"expected a positive age like 7d, 12h or 90m, not {value!r}", field="--max-fact-age")]
+        )
+    unit = {"d": "days", "h": "hours", "m": "minutes"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
+
+
+def _fleet(settings: Settings, limit: str | None) -> Fleet | None:
+    if not settings.inventory:
+        return None
+    return load_fleet(settings.inventory, limit=limit).selected
+
+
+def _cell(value: object) -> Text:
+    # Advisory text is untrusted: never interpret it as rich markup.
+    return Text("" if value is None else str(value))
+
+
+@advisories_app.command("import")
+def import_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Advisory files, or directories of *.json files.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Validate and store advisories; the same advisory twice is one advisory, a newer revision replaces it."""
+    settings = state(ctx).settings()
+    store = open_advisory_store(settings)
+    report = import_advisories(paths, store, now=datetime.now(UTC))
+    if json_output:
+        print_json(report.model_dump(mode="json"))
+        return
+    counts = ", ".join(
+        f"{report.count(status)} {status}"
+        for status in ("added", "updated", "unchanged", "older", "conflict")
+        if report.count(status)
+    )
+    console.print(Text(f"{len(report.outcomes)} advisories from {len(report.documents)} files: {counts or 'none'}"))
+    for outcome in report.outcomes:
+        if outcome.status in ("older", "conflict"):
+            note = (
+                f"{outcome.id}: revision {outcome.revision} is older than the stored {outcome.previous_revision}"
+                if outcome.status == "older"
+                else f"{outcome.id}: revision {outcome.revision} differs from the stored one with the same revision"
+            )
+            console_err.print(Text(f"warning: {note} ({outcome.path}); kept the stored one"))
+
+
+@advisories_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    inventory: InventoryOption = None,
+    limit: LimitOption = None,
+    max_fact_age: MaxFactAgeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Stored advisories with the hosts they affect and the owners of those hosts."""
+    settings = state(ctx).settings(inventory=inventory)
+    store = open_advisory_store(settings)
+    now = datetime.now(UTC)
+    fleet = _fleet(settings, limit)
+    report = exposure(fleet, store, now=now, max_fact_age=_max_fact_age(max_fact_age)) if fleet is not None else None
+    items: list[dict[str, Any]] = []
+    for stored in store.list():
+        advisory = stored.advisory
+        rows = [
+            row
+            for row in (report.rows if report else ())
+            if row.status is ExposureStatus.AFFECTED
+            and (row.advisory == advisory.id or (set(row.cves) & set(advisory.cves) and advisory.kev is not None))
+        ]
+        items.append(
+            {
+                "id": advisory.id,
+                "source": advisory.source.value,
+                "revision": advisory.revision,
+                "title": advisory.title,
+                "cves": list(advisory.cves),
+                "cvss": advisory.cvss,
+                "exploitation": advisory.exploitation.value,
+                "kev_due": advisory.kev.due_date.isoformat() if advisory.kev else None,
+                "withdrawn": advisory.withdrawn is not None,
+                "imported_at": stored.imported_at.isoformat(),
+                "affected_hosts": sorted({row.host for row in rows}),
+                "owners": _owners(rows),
+            }
+        )
+    if json_output:
+        print_json({"advisories": items, "inventory": fleet is not None})
+        return
+    if fleet is None:
+        console_err.print("note: no inventory given (-i), so affected hosts and owners are not shown")
+    table = Table("advisory", "source", "revision", "CVEs", "CVSS", "exploited", "hosts", "owners", "title")
+    for item in items:
+        owners = ", ".join(owner["team"] or "(no owner)" for owner in item["owners"])
+        table.add_row(
+            *(
+                _cell(value)
+                for value in (
+                    item["id"],
+                    item["source"],
+                    item["revision"],
+                    " ".join(item["cves"]),
+                    item["cvss"],
+                    item["exploitation"] + (f" (KEV due {item['kev_due']})" if item["kev_due"] else ""),
+                    len(item["affected_hosts"]) if fleet is not None else "?",
+                    owners if fleet is not None else "?",
+                    item["title"] + (" [withdrawn]" if item["withdrawn"] else ""),
+                )
+            )
+        )
+    console.print(table)
+
+
+def _owners(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    owners: dict[tuple[str | None, str | None], set[str]] = {}
+    for row in rows:
+        owners.setdefault((row.owner_team, row.owner_contact), set()).add(row.host)
+    return [
+        {"team": team, "contact": contact, "hosts": sorted(hosts)}
+        for (team, contact), hosts in sorted(owners.items(), key=lambda item: (item[0][0] or "", item[0][1] or ""))
+    ]
+
+
+@app.command("exposure")
+def exposure_command(
+    ctx: typer.Context,
+    advisory: Annotated[str | None, typer.Option("--advisory", help="Only this advisory ID or CVE.")] = None,
+    inventory: InventoryOption = None,
+    limit: LimitOption = None,
+    max_fact_age: MaxFactAgeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Per host: affecting advisories, installed and fixed versions, CVSS, KEV, decision, due date and owner.
+
+    Hosts without fresh package facts are UNKNOWN, never "not affected". Exit 1 when any host is affected or unknown.
+    """
+    settings = state(ctx).settings(inventory=inventory)
+    fleet = _fleet(settings, limit)
+    if fleet is None:
+        raise ConfigError([Problem("no inventory: give -i/--inventory or set inventory in patchorch.yml", field="-i")])
+    store = open_advisory_store(settings)
+    report = exposure(fleet, store, advisory=advisory, now=datetime.now(UTC), max_fact_age=_max_fact_age(max_fact_age))
+    if json_output:
+        print_json(report.to_json_data())
+    else:
+        _print_report(report)
+    raise typer.Exit(EXIT_FINDINGS if report.affected_hosts or report.unknown_hosts else EXIT_OK)
+
+
+def _print_report(report: ExposureReport) -> None:
+    table = Table(
+        "host", "owner", "status", "advisory", "package", "installed", "fixed", "CVSS", "KEV", "decision", "due"
+    )
+    for row in report.rows:
+        owner = f"{row.owner_team} <{row.owner_contact}>" if row.owner_team else "(no owner)"
+        status = row.status.value + (f": {row.reason}" if row.reason else "")
+        table.add_row(
+            *(
+                _cell(value)
+                for value in (
+                    row.host,
+                    owner,
+                    status,
+                    row.advisory,
+                    row.package,
+                    row.installed,
+                    row.fixed or ("no fix" if row.status is ExposureStatus.AFFECTED else ""),
+                    row.cvss,
+                    "yes" if row.known_exploited else "",
+                    row.decision.value if row.decision else "",
+                    row.due.isoformat() if row.due else "",
+                )
+            )
+        )
+    console.print(table)
+    console.print(
+        Text(
+            f"{len(report.affected_hosts)} affected, {len(report.unknown_hosts)} unknown "
+            f"of {len({row.host for row in report.rows})} hosts"
+        )
+    )

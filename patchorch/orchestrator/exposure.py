@@ -1,0 +1,370 @@
+"""Advisory intake and exposure: import advisory files, match them against stored package facts, and say per host
+what is affected, how urgently (the SSVC-style decision), by when and who owns it.
+
+A host whose facts are missing or older than `max_fact_age` is reported UNKNOWN, never "not affected": nobody can
+say what is installed there. `advisory_targets` gives `rollout --advisory ID` its targets, update and risk inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from patchorch.domain.advisory import (
+    Advisory,
+    Exploitation,
+    Finding,
+    FindingStatus,
+    PackageInstall,
+    VersionComparator,
+    decide,
+    host_vulnerabilities,
+    match,
+)
+from patchorch.domain.fleet import Fleet, Host
+from patchorch.domain.plan import PackageSpec, UpdateScope, UpdateSpec
+from patchorch.domain.vulnerability import Decision, HostVulnerability
+from patchorch.errors import PlanError
+from patchorch.sources.advisories import LoadedDocument, documents_in, load_document
+from patchorch.sources.versions import PackageVersions
+from patchorch.store.advisories import AdvisoryStore, ImportOutcome, StoredAdvisory
+
+# How old package facts may be before a host's exposure is UNKNOWN, unless the caller says otherwise.
+DEFAULT_MAX_FACT_AGE = timedelta(days=7)
+
+
+class AdvisoryRepository(Protocol):
+    """What exposure needs from the store (`patchorch.store.advisories.AdvisoryStore` is the real one)."""
+
+    def list(self) -> tuple[StoredAdvisory, ...]: ...
+
+    def all_facts(
+        self, hosts: Iterable[str] | None = None
+    ) -> dict[str, tuple[tuple[PackageInstall, ...], datetime]]: ...
+
+
+# --- import ----------------------------------------------------------------------------------------------------------
+
+
+class ImportReport(BaseModel):
+    """What importing some files did: the documents read and each advisory's outcome."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    documents: tuple[str, ...]
+    outcomes: tuple[ImportOutcome, ...]
+
+    def count(self, status: str) -> int:
+        """How many advisories had this outcome."""
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+
+def import_advisories(paths: Sequence[Path], store: AdvisoryStore, *, now: datetime) -> ImportReport:
+    """Read every advisory file of `paths` (files, or directories of `*.json`), then store them.
+
+    All files are validated before anything is stored: one bad file raises AdvisoryError and nothing is imported.
+    """
+    files: list[Path] = []
+    for path in paths:
+        files.extend(documents_in(path))
+    if not files:
+        raise PlanError(f"no advisory files (*.json) in {', '.join(str(p) for p in paths)}")
+    loaded: list[LoadedDocument] = [load_document(file) for file in files]
+    outcomes: list[ImportOutcome] = []
+    for document in loaded:
+        outcomes.extend(
+            store.import_(
+                document.advisories,
+                document_hash=document.sha256,
+                document_path=document.path,
+                imported_at=now,
+            )
+        )
+    return ImportReport(documents=tuple(document.path for document in loaded), outcomes=tuple(outcomes))
+
+
+# --- exposure --------------------------------------------------------------------------------------------------------
+
+
+class ExposureStatus(StrEnum):
+    """Per host: affected by an advisory, not affected by any, or unknown (no or stale facts, unorderable versions)."""
+
+    AFFECTED = "affected"
+    NOT_AFFECTED = "not-affected"
+    UNKNOWN = "unknown"
+
+
+class ExposureRow(BaseModel):
+    """One line of the exposure report: a host and one advisory affecting one of its packages (or why none/unknown)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str
+    owner_team: str | None = None
+    owner_contact: str | None = None
+    status: ExposureStatus
+    advisory: str | None = None
+    cves: tuple[str, ...] = ()
+    package: str | None = None
+    installed: str | None = None
+    fixed: str | None = None
+    cvss: float | None = None
+    exploitation: Exploitation | None = None
+    known_exploited: bool = False
+    decision: Decision | None = None
+    due: date | None = None
+    facts_gathered_at: datetime | None = None
+    reason: str = ""
+
+
+class ExposureReport(BaseModel):
+    """Exposure of a fleet at `generated_at`, optionally for one advisory (ID or CVE)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    generated_at: datetime
+    advisory: str | None = None
+    max_fact_age: timedelta
+    rows: tuple[ExposureRow, ...] = ()
+
+    @property
+    def affected_hosts(self) -> tuple[str, ...]:
+        """Hosts with at least one affected package."""
+        return tuple(sorted({row.host for row in self.rows if row.status is ExposureStatus.AFFECTED}))
+
+    @property
+    def unknown_hosts(self) -> tuple[str, ...]:
+        """Hosts whose exposure nobody can tell."""
+        return tuple(sorted({row.host for row in self.rows if row.status is ExposureStatus.UNKNOWN}))
+
+    def to_json_data(self) -> dict[str, Any]:
+        """The report as JSON-ready data, with the affected and unknown host lists."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        data["affected_hosts"] = list(self.affected_hosts)
+        data["unknown_hosts"] = list(self.unknown_hosts)
+        return data
+
+
+def _selected(advisories: Sequence[Advisory], wanted: str | None) -> tuple[set[str], set[str]] | None:
+    """(advisory IDs, CVEs) that `wanted` names: an advisory ID (its CVEs too) or a CVE; None when nothing matches."""
+    if wanted is None:
+        return None
+    ids: set[str] = set()
+    cves: set[str] = set()
+    for advisory in advisories:
+        if advisory.id == wanted:
+            ids.add(advisory.id)
+            cves.update(advisory.cves)
+    if not ids and any(wanted in advisory.cves for advisory in advisories):
+        cves.add(wanted)
+    if not ids and not cves:
+        raise PlanError(f"no advisory or CVE {wanted!r} in the store (import it with `patchorch advisories import`)")
+    return ids, cves
+
+
+def _wanted(finding: Finding, selection: tuple[set[str], set[str]] | None) -> bool:
+    if selection is None:
+        return True
+    ids, cves = selection
+    return finding.advisory in ids or bool(cves.intersection(finding.cves))
+
+
+def _due(finding: Finding, decision: Decision, sla: Mapping[Decision, timedelta] | None, now: datetime) -> date | None:
+    dues = [finding.kev_due] if finding.kev_due else []
+    if sla and decision in sla:
+        start = finding.published or now
+        dues.append((start + sla[decision]).date())
+    return min(dues) if dues else None
+
+
+def _freshness(
+    host: str,
+    facts: Mapping[str, tuple[tuple[PackageInstall, ...], datetime]],
+    now: datetime,
+    max_fact_age: timedelta,
+) -> str:
+    """Why the host's facts cannot be used, or '' when they can."""
+    if host not in facts:
+        return "no package facts (run `patchorch facts refresh`)"
+    packages, gathered_at = facts[host]
+    if now - gathered_at > max_fact_age:
+        return f"package facts from {gathered_at.isoformat(timespec='minutes')} are older than {max_fact_age}"
+    if packages and all(package.ecosystem is None for package in packages):
+        return f"distribution {packages[0].distro} is not supported for advisory matching"
+    return ""
+
+
+class _Assessment(NamedTuple):
+    findings: tuple[Finding, ...]
+    unknown: dict[str, str]
+    facts: dict[str, tuple[tuple[PackageInstall, ...], datetime]]
+    advisories: tuple[Advisory, ...]
+
+
+def _assess(
+    fleet: Fleet,
+    store: AdvisoryRepository,
+    *,
+    advisory: str | None,
+    now: datetime,
+    max_fact_age: timedelta,
+    comparator: VersionComparator,
+) -> _Assessment:
+    advisories = tuple(stored.advisory for stored in store.list())
+    selection = _selected(advisories, advisory)
+    facts = store.all_facts([host.name for host in fleet])
+    unknown = {host.name: reason for host in fleet if (reason := _freshness(host.name, facts, now, max_fact_age))}
+    installed = [package for name, (packages, _) in facts.items() if name not in unknown for package in packages]
+    findings = tuple(f for f in match(installed, advisories, comparator) if _wanted(f, selection))
+    return _Assessment(findings, unknown, facts, advisories)
+
+
+def _owner(host: Host) -> dict[str, str | None]:
+    if host.owner is None:
+        return {"owner_team": None, "owner_contact": None}
+    return {"owner_team": host.owner.team, "owner_contact": host.owner.contact}
+
+
+def exposure(
+    fleet: Fleet,
+    store: AdvisoryRepository,
+    *,
+    advisory: str | None = None,
+    now: datetime,
+    max_fact_age: timedelta = DEFAULT_MAX_FACT_AGE,
+    sla: Mapping[Decision, timedelta] | None = None,
+    comparator: VersionComparator | None = None,
+) -> ExposureReport:
+    """Every host of the fleet and what affects it: a row per (advisory, package), or one NOT_AFFECTED/UNKNOWN row.
+
+    `advisory` narrows to one advisory ID or CVE (PlanError when the store has neither). The due date is the KEV due
+    date, or the advisory's publication plus `sla[decision]`, whichever is earlier.
+    """
+    result = _assess(
+        fleet,
+        store,
+        advisory=advisory,
+        now=now,
+        max_fact_age=max_fact_age,
+        comparator=comparator or PackageVersions(),
+    )
+    by_host: dict[str, list[Finding]] = {}
+    for finding in result.findings:
+        by_host.setdefault(finding.host, []).append(finding)
+    rows: list[ExposureRow] = []
+    for host in fleet:
+        owner = _owner(host)
+        gathered = result.facts[host.name][1] if host.name in result.facts else None
+        if host.name in result.unknown:
+            rows.append(
+                ExposureRow(
+                    host=host.name,
+                    status=ExposureStatus.UNKNOWN,
+                    facts_gathered_at=gathered,
+                    reason=result.unknown[host.name],
+                    **owner,
+                )
+            )
+            continue
+        findings = by_host.get(host.name, [])
+        if not findings:
+            rows.append(
+                ExposureRow(host=host.name, status=ExposureStatus.NOT_AFFECTED, facts_gathered_at=gathered, **owner)
+            )
+            continue
+        for finding in findings:
+            decision = decide(finding.exploitation, host.exposure, host.criticality)
+            unknown = finding.status is FindingStatus.UNKNOWN
+            rows.append(
+                ExposureRow(
+                    host=host.name,
+                    status=ExposureStatus.UNKNOWN if unknown else ExposureStatus.AFFECTED,
+                    advisory=finding.advisory,
+                    cves=finding.cves,
+                    package=finding.package,
+                    installed=finding.installed,
+                    fixed=finding.fixed,
+                    cvss=finding.cvss,
+                    exploitation=finding.exploitation,
+                    known_exploited=finding.known_exploited,
+                    decision=decision,
+                    due=_due(finding, decision, sla, now),
+                    facts_gathered_at=gathered,
+                    reason=finding.reason,
+                    **owner,
+                )
+            )
+    return ExposureReport(generated_at=now, advisory=advisory, max_fact_age=max_fact_age, rows=tuple(rows))
+
+
+# --- rollout --advisory ----------------------------------------------------------------------------------------------
+
+
+class AdvisoryTargets(NamedTuple):
+    """What `rollout --advisory ID` patches: the affected hosts, the update, the planner's risk inputs, the urgency."""
+
+    targets: set[str]
+    update: UpdateSpec
+    vulnerabilities: dict[str, HostVulnerability]
+    decision: Decision | None
+
+
+def advisory_targets(
+    store: AdvisoryRepository,
+    fleet: Fleet,
+    advisory_id: str,
+    now: datetime,
+    *,
+    max_fact_age: timedelta = DEFAULT_MAX_FACT_AGE,
+    comparator: VersionComparator | None = None,
+) -> AdvisoryTargets:
+    """The hosts an advisory (ID or CVE) affects and the update that fixes them.
+
+    The update installs each affected package at least at its fixed version; when the fixed version differs between
+    the targets (different distributions) the package is updated to the newest available instead. Hosts with missing
+    or stale facts are not targets: `exposure(..., advisory=ID)` lists them as UNKNOWN. PlanError when the advisory is
+    not stored, or no affected package has a fixed version.
+    """
+    result = _assess(
+        fleet,
+        store,
+        advisory=advisory_id,
+        now=now,
+        max_fact_age=max_fact_age,
+        comparator=comparator or PackageVersions(),
+    )
+    affected = [f for f in result.findings if f.status is FindingStatus.AFFECTED and f.host in fleet]
+    fixes: dict[str, set[str]] = {}
+    for finding in affected:
+        if finding.fixed is not None:
+            fixes.setdefault(finding.package, set()).add(finding.fixed)
+    if affected and not fixes:
+        raise PlanError(f"advisory {advisory_id} names no fixed version for the affected packages: nothing to install")
+    try:
+        packages = tuple(
+            PackageSpec(name=name, at_least=next(iter(versions)) if len(versions) == 1 else None)
+            for name, versions in sorted(fixes.items())
+        )
+    except ValidationError as exc:
+        raise PlanError(
+            f"advisory {advisory_id} names a package or version patchorch will not pass on: {exc}"
+        ) from None
+    targets = {f.host for f in affected if f.package in fixes}
+    update = UpdateSpec(scope=UpdateScope.PACKAGES, packages=packages, advisory=advisory_id)
+    vulnerabilities = host_vulnerabilities([f for f in affected if f.host in targets], fleet)
+    decisions = [v.decision for v in vulnerabilities.values() if v.decision is not None]
+    decision = min(decisions, key=lambda d: d.rank) if decisions else None
+    return AdvisoryTargets(targets=targets, update=update, vulnerabilities=vulnerabilities, decision=decision)
+
+
+def hosts_without_facts(
+    store: AdvisoryRepository, fleet: Fleet, now: datetime, *, max_fact_age: timedelta = DEFAULT_MAX_FACT_AGE
+) -> dict[str, str]:
+    """Hosts of the fleet whose package facts are missing or stale, with the reason."""
+    facts = store.all_facts([host.name for host in fleet])
+    return {host.name: reason for host in fleet if (reason := _freshness(host.name, facts, now, max_fact_age))}
