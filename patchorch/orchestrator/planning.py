@@ -1,0 +1,61 @@
+"""Planning as a library call: read the inventory and the policy, plan, return the frozen `RolloutPlan`.
+
+This is the edge around the pure planner (`patchorch.domain.planner.plan`): it reads files and, when no `now` is
+given, the clock. Nothing runs; the plan can be printed, stored and executed later.
+
+    >>> from pathlib import Path
+    >>> from patchorch.orchestrator.planning import plan_rollout
+    >>> rollout = plan_rollout([Path("inventories/example-mail")], emergency=True)      # doctest: +SKIP
+    >>> print(rollout.pretty_json())                                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from patchorch.domain.plan import Mode, RolloutPlan, UpdateSpec
+from patchorch.domain.planner import plan
+from patchorch.domain.policy import Policy
+from patchorch.domain.vulnerability import HostVulnerability
+from patchorch.sources.policy import load_policy
+
+
+def plan_rollout(
+    inventory: Sequence[Path | str],
+    policy: Path | str | Policy | None = None,
+    *,
+    emergency: bool = False,
+    limit: str | None = None,
+    targets: Iterable[str] | None = None,
+    update: UpdateSpec | None = None,
+    vulnerabilities: Iterable[HostVulnerability] | None = None,
+    now: datetime | None = None,
+) -> RolloutPlan:
+    """Plan a rollout over the hosts of `inventory` (Ansible sources) under `policy`.
+
+    `policy` is a policy file, an already-built `Policy`, or None for the built-in default policy.
+    `limit` is an Ansible host pattern (`--limit`); hosts outside it are excluded and say so. `targets` restricts
+    the plan to the named hosts (an advisory's affected hosts); `vulnerabilities` feed the policy's risk rules.
+    `now` defaults to the current time in UTC.
+
+    Raises `InventoryError` or `PolicyError` for inputs that do not validate, `PlanError` for inputs that cannot
+    make a plan (a risk-class override the policy does not define).
+    """
+    # Imported here so that planning stays importable while the inventory reader is replaced or absent.
+    from patchorch.sources.inventory import load_fleet
+
+    resolved = policy if isinstance(policy, Policy) else load_policy(Path(policy) if policy is not None else None)
+    loaded = load_fleet([Path(source) for source in inventory], limit=limit)
+    return plan(
+        loaded.fleet,
+        resolved,
+        mode=Mode.EMERGENCY if emergency else Mode.REGULAR,
+        now=now if now is not None else datetime.now(UTC),
+        in_limit=loaded.in_limit,
+        targets=targets,
+        update=update if update is not None else UpdateSpec(),
+        vulnerabilities=vulnerabilities,
+        limit=limit,
+    )
