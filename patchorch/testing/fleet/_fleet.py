@@ -7,6 +7,7 @@ destroy finds them by that label only. State (SSH key, inventory, apt repository
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -238,11 +239,24 @@ class TestFleet:
         )
 
     def destroy(self) -> tuple[str, ...]:
-        """Remove every container labelled `patchorch.fleet=<name>` and the state directory; returns their names."""
+        """Remove every container labelled `patchorch.fleet=<name>` and the files create wrote; returns their names.
+
+        Other files in the state directory (a policy someone keeps beside the inventory) stay, and so does the
+        directory then.
+        """
         containers = self.podman.containers(FLEET_LABEL, self.name)
         self.podman.remove([c["Id"] for c in containers])
-        if (self.state_dir / _STATE_FILE).exists():
-            shutil.rmtree(self.state_dir, ignore_errors=True)
+        for path in (self.repo_dir, self.repo_dir.with_name(self.repo_dir.name + ".build")):
+            shutil.rmtree(path, ignore_errors=True)
+        for path in (
+            self.ssh_key_path,
+            self.ssh_key_path.with_name(self.ssh_key_path.name + ".pub"),
+            self.inventory_path,
+            self.state_dir / _STATE_FILE,
+        ):
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.state_dir.rmdir()
         return tuple(str((c.get("Names") or [c["Id"]])[0]) for c in containers)
 
     def status(self) -> FleetStatus:
