@@ -1,0 +1,128 @@
+"""Exposure per host and the targets of `rollout --advisory`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from patchorch.domain.advisory import OsRelease, PackageFact
+from patchorch.domain.fleet import Criticality, Exposure, Fleet, Host, Owner
+from patchorch.domain.plan import PackageSpec, UpdateScope
+from patchorch.domain.vulnerability import Decision
+from patchorch.errors import AdvisoryError, PlanError
+from patchorch.orchestrator.exposure import (
+    ExposureStatus,
+    advisory_targets,
+    exposure,
+    hosts_without_facts,
+    import_advisories,
+)
+from patchorch.store.advisories import AdvisoryStore
+from tests.advisories.conftest import CSAF, FIXTURES, KEV
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+DEBIAN_12 = OsRelease(family="debian", version="12", manager="dpkg")
+MAIL = Owner(team="mail", contact="mail-oncall@example.org")
+FLEET = Fleet(
+    hosts=(
+        Host(name="mx1", owner=MAIL, exposure=Exposure.INTERNET, criticality=Criticality.HIGH),
+        Host(name="mx2", owner=MAIL),
+        Host(name="mx3", owner=MAIL),
+        Host(name="db1"),
+    )
+)
+
+
+def _facts(store: AdvisoryStore, host: str, version: str, gathered_at: datetime = NOW) -> None:
+    store.save_facts(host, [PackageFact(name="acme-mta", version=version, source="acme-mta")], DEBIAN_12, gathered_at)
+
+
+@pytest.fixture
+def loaded(store: AdvisoryStore) -> AdvisoryStore:
+    """The store with every fixture imported and facts for mx1 (affected), mx2 (fixed), mx3 (stale)."""
+    import_advisories([FIXTURES], store, now=NOW)
+    _facts(store, "mx1", "1.0-1")
+    _facts(store, "mx2", "1.0-2")
+    _facts(store, "mx3", "1.0-1", gathered_at=NOW - timedelta(days=30))
+    return store
+
+
+def _status(report_rows: object, host: str) -> set[ExposureStatus]:
+    return {row.status for row in report_rows if row.host == host}  # type: ignore[attr-defined]
+
+
+def test_exposure_per_host(loaded: AdvisoryStore) -> None:
+    """Affected, not affected, stale and missing facts are each reported as such, with owners."""
+    report = exposure(FLEET, loaded, now=NOW, max_fact_age=timedelta(days=7))
+    assert _status(report.rows, "mx1") == {ExposureStatus.AFFECTED}
+    assert _status(report.rows, "mx2") == {ExposureStatus.NOT_AFFECTED}
+    assert _status(report.rows, "mx3") == {ExposureStatus.UNKNOWN}
+    assert _status(report.rows, "db1") == {ExposureStatus.UNKNOWN}
+    assert report.unknown_hosts == ("db1", "mx3")
+    row = next(r for r in report.rows if r.host == "mx1" and r.advisory == "WID-SEC-W-2026-0042")
+    assert (row.installed, row.fixed, row.cvss, row.known_exploited) == ("1.0-1", "1.0-2", 9.8, True)
+    assert row.decision is Decision.IMMEDIATE
+    assert row.due is not None
+    assert row.due.isoformat() == "2026-12-13"
+    assert row.owner_team == "mail"
+    assert "older than" in next(r for r in report.rows if r.host == "mx3").reason
+
+
+def test_missing_facts_are_unknown_not_unaffected(store: AdvisoryStore) -> None:
+    """Without facts, no host is ever reported as not affected."""
+    import_advisories([CSAF], store, now=NOW)
+    report = exposure(FLEET, store, now=NOW)
+    assert {row.status for row in report.rows} == {ExposureStatus.UNKNOWN}
+
+
+def test_sla_gives_a_due_date(loaded: AdvisoryStore) -> None:
+    """Without KEV, the due date is publication plus the SLA of the decision."""
+    report = exposure(FLEET, loaded, advisory="DSA-6001-1", now=NOW, sla={Decision.IMMEDIATE: timedelta(days=1)})
+    row = next(r for r in report.rows if r.host == "mx1")
+    assert row.due is not None
+    assert row.due.isoformat() == "2026-11-21"  # published 2026-11-20 + 1 day, before the KEV due date
+
+
+def test_filter_by_cve_and_unknown_advisory(loaded: AdvisoryStore) -> None:
+    """--advisory takes an advisory ID or a CVE; anything else is a PlanError."""
+    report = exposure(FLEET, loaded, advisory="CVE-2026-10001", now=NOW)
+    assert {r.advisory for r in report.rows if r.status is ExposureStatus.AFFECTED} == {
+        "DSA-6001-1",
+        "WID-SEC-W-2026-0042",
+    }
+    with pytest.raises(PlanError, match="no advisory or CVE"):
+        exposure(FLEET, loaded, advisory="CVE-1999-0001", now=NOW)
+
+
+def test_advisory_targets(loaded: AdvisoryStore) -> None:
+    """rollout --advisory gets the affected hosts, an at-least update and the hosts' risk inputs."""
+    targets, update, vulnerabilities, decision = advisory_targets(loaded, FLEET, "WID-SEC-W-2026-0042", NOW)
+    assert targets == {"mx1"}
+    assert update.scope is UpdateScope.PACKAGES
+    assert update.packages == (PackageSpec(name="acme-mta", at_least="1.0-2"),)
+    assert update.advisory == "WID-SEC-W-2026-0042"
+    assert vulnerabilities["mx1"].known_exploited
+    assert decision is Decision.IMMEDIATE
+    assert set(hosts_without_facts(loaded, FLEET, NOW)) == {"db1", "mx3"}
+
+
+def test_kev_only_advisory_has_no_fix(store: AdvisoryStore) -> None:
+    """A KEV entry alone names no package: targeting it finds nothing to install."""
+    import_advisories([KEV], store, now=NOW)
+    targets, update, _, decision = advisory_targets(store, FLEET, "KEV:CVE-2026-10001", NOW)
+    assert targets == set()
+    assert update.packages == ()
+    assert decision is None
+
+
+def test_import_is_all_or_nothing(store: AdvisoryStore, tmp_path: Path) -> None:
+    """One invalid file in a directory means nothing is imported."""
+    directory = tmp_path / "in"
+    directory.mkdir()
+    (directory / "a.json").write_bytes(CSAF.read_bytes())
+    (directory / "b.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(AdvisoryError):
+        import_advisories([directory], store, now=NOW)
+    assert store.list() == ()
