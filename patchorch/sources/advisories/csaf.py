@@ -9,6 +9,11 @@ Normalisation: a product becomes a package through its `product_identification_h
 purl's `distro` qualifier, or the platform's purl or CPE. Products in `fixed`/`first_fixed` give the fixed versions of
 their package per distribution; products in `known_affected`/`first_affected`/`last_affected` with a version are
 affected exactly; an affected product without a version and without any fix is affected in every version.
+
+Exploitation: CSAF 2.0 `threats` of category `exploit_status` are free text, so their words decide: "no known
+exploit"-like text is none; "active", "in the wild", "exploited" is active; anything else (proof of concept, public
+exploit code, or wording not recognised) counts as a proof of concept, erring towards urgency. KEV data for the same
+CVE, when imported, makes it active regardless.
 """
 
 from __future__ import annotations
@@ -370,7 +375,7 @@ class _Products:
 
 
 def _exploitation(details: str) -> Exploitation:
-    """Read a CSAF exploit_status text: CSAF 2.0 leaves it free-form, so the words decide (see the module doc)."""
+    """Read a CSAF exploit_status text (free-form in CSAF 2.0): see the module doc for the rules."""
     text = details.lower()
     if re.search(r"\b(no|not|none)\b.{0,30}\b(known|exploit|exploitation|evidence)", text):
         return Exploitation.NONE
