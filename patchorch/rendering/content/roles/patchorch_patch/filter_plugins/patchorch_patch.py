@@ -1,0 +1,204 @@
+"""Filters of the patchorch_patch role: turn what modules report into the plain data the role exports.
+
+They run on the controller inside Ansible's templating and only reshape data: nothing here is evaluated as a
+template, and everything that comes from a host (package lists, apt's output) stays data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_INST = re.compile(r"^Inst (?P<name>\S+) (?:\[(?P<installed>[^\]]*)\] )?\((?P<candidate>\S+) (?P<origin>[^)]*)\)", re.M)
+_CHECK_KINDS = ("tcp", "http", "command")
+
+
+def installed_versions(packages: Mapping[str, Any]) -> dict[str, str]:
+    """`{name: version}` from `ansible_facts.packages` (apt: `1:2.3-4`; rpm: `[epoch:]version-release`)."""
+    result: dict[str, str] = {}
+    for name, entries in packages.items():
+        if not entries:
+            continue
+        entry = entries[0]
+        version = str(entry.get("version", ""))
+        release = entry.get("release")
+        epoch = entry.get("epoch")
+        if release:
+            version = f"{version}-{release}"
+        if epoch not in (None, "", 0, "0") and entry.get("source") != "apt":
+            version = f"{epoch}:{version}"
+        result[str(name)] = version
+    return result
+
+
+def apt_upgrades(simulation: str, origin: str = "") -> dict[str, dict[str, str]]:
+    """The packages an `apt-get --simulate` run would install: `{name: {installed, candidate, origin}}`.
+
+    With `origin`, only packages whose candidate comes from an archive whose description contains it.
+    """
+    result: dict[str, dict[str, str]] = {}
+    for match in _INST.finditer(simulation or ""):
+        if origin and origin not in match["origin"]:
+            continue
+        result[match["name"]] = {
+            "installed": match["installed"] or "",
+            "candidate": match["candidate"],
+            "origin": match["origin"],
+        }
+    return result
+
+
+def health_checks(checks: Any) -> list[dict[str, Any]]:
+    """The inventory's `patchorch_health_checks`, short or long form, as `{kind, name, ...}` with defaults filled in."""
+    if checks is None or checks == "":
+        return []
+    if isinstance(checks, Mapping):
+        checks = [checks]
+    if not isinstance(checks, list | tuple):
+        raise ValueError(f"patchorch_health_checks must be a list, not {type(checks).__name__}")
+    return [_check(item) for item in checks]
+
+
+def _check(item: Any) -> dict[str, Any]:
+    if not isinstance(item, Mapping):
+        raise ValueError(f"a health check is a mapping, not {type(item).__name__}")
+    data = dict(item)
+    kind = data.pop("kind", None)
+    if kind is None:
+        present = [k for k in _CHECK_KINDS if k in data]
+        if len(present) != 1:
+            raise ValueError(f"a health check names exactly one of tcp, http, command; got keys {sorted(data)}")
+        kind = present[0]
+        data[{"tcp": "port", "http": "url", "command": "command"}[kind]] = data.pop(kind)
+    if kind == "tcp":
+        port, address = int(data["port"]), str(data.get("address", "127.0.0.1"))
+        return {
+            "kind": "tcp",
+            "name": f"tcp {address}:{port}",
+            "port": port,
+            "address": address,
+            "timeout": int(data.get("timeout", 5)),
+        }
+    if kind == "http":
+        url = str(data["url"])
+        body = data.get("body")
+        return {
+            "kind": "http",
+            "name": f"http {url}",
+            "url": url,
+            "status": int(data.get("status", 200)),
+            "body": None if body is None else str(body),
+            "timeout": int(data.get("timeout", 5)),
+        }
+    if kind == "command":
+        command = data["command"]
+        argv = command.split() if isinstance(command, str) else [str(part) for part in command]
+        if not argv:
+            raise ValueError("a command health check needs a command")
+        return {
+            "kind": "command",
+            "name": "command " + " ".join(argv),
+            "argv": argv,
+            "timeout": int(data.get("timeout", 30)),
+        }
+    raise ValueError(f"unknown health check kind {kind!r} (allowed: tcp, http, command)")
+
+
+def pinned(packages: list[Mapping[str, Any]]) -> list[str]:
+    """`name=version` for the named packages that pin an exact version (apt's and zypper's spelling)."""
+    return [f"{p['name']}={p['version']}" for p in packages or () if p.get("version")]
+
+
+def unpinned(packages: list[Mapping[str, Any]]) -> list[str]:
+    """Names of the named packages that do not pin a version (they go to the newest available)."""
+    return [str(p["name"]) for p in packages or () if not p.get("version")]
+
+
+def apt_pins(upgrades: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """`name=candidate` for each upgrade of `apt_upgrades`: exactly the versions the simulation chose."""
+    return [f"{name}={info['candidate']}" for name, info in sorted(upgrades.items())]
+
+
+def report(before: Mapping[str, str], after: Mapping[str, str] | None, targets: list[str]) -> dict[str, dict[str, str]]:
+    """Versions before and after of the target packages and of every package whose version changed.
+
+    `after` is None when nothing was read after the update (check mode, or a failure before it): the packages are
+    then as they were.
+    """
+    before = dict(before or {})
+    after_map = dict(before if after is None else after)
+    names = {name for name in targets or () if name in before or name in after_map}
+    names |= {name for name in set(before) | set(after_map) if before.get(name) != after_map.get(name)}
+    return {
+        "before": {name: before[name] for name in sorted(names) if name in before},
+        "after": {name: after_map[name] for name in sorted(names) if name in after_map},
+    }
+
+
+def check_verdicts(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`[{name, passed, detail}]` from the registered loop results of the tcp, http and command probes."""
+    verdicts = []
+    for result in results or ():
+        check = result.get("item") or {}
+        if result.get("skipped"):
+            continue
+        kind = check.get("kind")
+        failed = bool(result.get("failed"))
+        if kind == "http":
+            body = check.get("body")
+            content = str(result.get("content") or "")
+            status = result.get("status")
+            body_ok = body is None or body in content
+            passed = not failed and body_ok
+            detail = f"status {status}"
+            if body is not None:
+                detail += ", body contains " + repr(body) if body_ok else ", body lacks " + repr(body)
+            if failed and result.get("msg"):
+                detail += f": {_short(result['msg'])}"
+        elif kind == "command":
+            passed = not failed
+            detail = f"exit {result.get('rc')}"
+            stderr = str(result.get("stderr") or "").strip()
+            if stderr:
+                detail += f": {_short(stderr.splitlines()[-1])}"
+        else:
+            passed = not failed
+            detail = "port open" if passed else _short(str(result.get("msg", "port closed")))
+        verdicts.append({"name": str(check.get("name", kind)), "passed": passed, "detail": detail})
+    return verdicts
+
+
+def failure_message(task_name: Any, result: Mapping[str, Any] | None) -> str:
+    """One line saying which task failed and why, from `ansible_failed_task.name` and `ansible_failed_result`."""
+    result = result or {}
+    failed_items = [r for r in result.get("results") or () if isinstance(r, Mapping) and r.get("failed")]
+    source = failed_items[0] if failed_items else result
+    why = str(source.get("msg") or "failed")
+    stderr = str(source.get("stderr") or "").strip()
+    if stderr and stderr not in why:
+        why += ": " + stderr.splitlines()[-1]
+    return _short(f"{task_name}: {why}", 1000)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class FilterModule:
+    """Ansible's entry point for the role's filters."""
+
+    def filters(self) -> dict[str, Any]:
+        """The role's filters by name."""
+        return {
+            "patchorch_installed_versions": installed_versions,
+            "patchorch_apt_upgrades": apt_upgrades,
+            "patchorch_normalise_checks": health_checks,
+            "patchorch_pinned": pinned,
+            "patchorch_unpinned": unpinned,
+            "patchorch_apt_pins": apt_pins,
+            "patchorch_report": report,
+            "patchorch_check_verdicts": check_verdicts,
+            "patchorch_failure_message": failure_message,
+        }
