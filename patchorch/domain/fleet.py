@@ -273,6 +273,24 @@ class Host(BaseModel):
             return (value,)
         return value
 
+    @field_validator("os_version", mode="before")
+    @classmethod
+    def _version(cls, value: Any) -> Any:
+        # YAML reads an unquoted `12` as an integer; a float (9.10 -> 9.1) would lose digits, so it stays an error.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("cluster_budget")
+    @classmethod
+    def _budget_allows_one(cls, value: Budget | None) -> Budget | None:
+        # Cluster.allowed_down never goes below 1 (patching must progress): a budget of 0 would silently mean 1.
+        if value is not None and value.count == 0:
+            raise ValueError(
+                "a cluster budget of 0 would never let a member go down; use patchorch_exclude to hold hosts"
+            )
+        return value
+
     @field_validator("health_checks", mode="before")
     @classmethod
     def _checks(cls, value: Any) -> Any:

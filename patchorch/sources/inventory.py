@@ -1,0 +1,471 @@
+"""The fleet, read from Ansible inventories by Ansible's own parser.
+
+`load_fleet` runs `ansible-inventory --list` (INI, YAML, directories with group_vars/host_vars, scripts and plugins
+all work, with Ansible's variable precedence), then validates each host's `patchorch_*` variables into a `Host`.
+With a limit it runs a second `ansible-inventory --list --limit PATTERN` at the same time, so the pattern means
+exactly what it means to Ansible while the fleet still holds every host (the planner reports the others as outside
+the limit). docs/INVENTORY.md is the reference of the variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from patchorch.domain.fleet import Fleet, Host
+from patchorch.domain.inventory_check import (
+    KNOWN_VARIABLES,
+    PASSTHROUGH_VARIABLES,
+    VARIABLE_PREFIX,
+    UnknownKey,
+    suggest_variable,
+)
+from patchorch.errors import InventoryError, Problem
+
+__all__ = ["InventoryLoad", "UnknownKey", "ansible_inventory_command", "load_fleet"]
+
+# Groups every host is in; they say nothing about a host.
+_IMPLICIT_GROUPS = frozenset({"all", "ungrouped"})
+# Fields that take a documented default when undeclared, and are reported as defaulted.
+_DEFAULTABLE = frozenset({"owner", "criticality", "exposure"})
+_FIELDS = {name[len(VARIABLE_PREFIX) :] for name in KNOWN_VARIABLES - PASSTHROUGH_VARIABLES}
+_PREFIX_LENGTH = len(VARIABLE_PREFIX)
+
+# Without these, ansible-inventory warns about a source it cannot parse and lists an empty inventory (exit 0).
+_ENVIRONMENT = {
+    "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
+    "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
+    "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+    "ANSIBLE_LOCALHOST_WARNING": "False",
+    "ANSIBLE_NOCOLOR": "1",
+    "ANSIBLE_FORCE_COLOR": "0",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InventoryLoad:
+    """A fleet read from inventory sources, and what the load noticed on the way."""
+
+    fleet: Fleet
+    sources: tuple[str, ...]
+    # Hosts inside `limit` by Ansible's pattern rules; None when no limit was given.
+    in_limit: frozenset[str] | None = None
+    limit: str | None = None
+    # Hosts of each group, children's hosts included (like Ansible's `groups`), without `all` and `ungrouped`.
+    groups: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    # Unknown `patchorch_*` variables; only a non-strict load gets this far with any.
+    unknown_keys: tuple[UnknownKey, ...] = ()
+    # Per host, the fields that took their default (only hosts with any).
+    defaulted: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+    # Per host, variables patchorch passes by untouched: `ansible_*` connection variables and the reboot commands.
+    passthrough: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    # Ansible's own warnings while reading (a skipped key, a pattern that matched nothing), one line each.
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def selected(self) -> Fleet:
+        """The hosts inside the limit (every host without one)."""
+        return self.fleet if self.in_limit is None else self.fleet.subset(self.in_limit)
+
+
+def ansible_inventory_command() -> str:
+    """The `ansible-inventory` of this Python environment, else the first on PATH."""
+    beside = Path(sys.executable).parent / "ansible-inventory"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("ansible-inventory")
+    if found is None:
+        raise InventoryError(
+            [Problem("ansible-inventory is not installed here or on PATH (install ansible-core)", field="ansible")]
+        )
+    return found
+
+
+def load_fleet(sources: Sequence[Path], *, limit: str | None = None, strict: bool = True) -> InventoryLoad:
+    """Read `sources` with Ansible and validate every host's patch metadata.
+
+    Raises InventoryError naming the source and Ansible's reason when Ansible cannot read a source, and listing every
+    problem (host, variable, value, what is allowed) when metadata does not validate. Unknown `patchorch_*` variables
+    are problems when `strict`, else recorded in `unknown_keys`.
+    """
+    if not sources:
+        raise InventoryError([Problem("no inventory source given", field="inventory")])
+    names = tuple(str(source) for source in sources)
+    label = " + ".join(names)
+    for source, name in zip(sources, names, strict=True):
+        # A comma-separated host list ("mx1,mx2,") is a source too; only paths can be missing.
+        if "," not in name and not source.exists():
+            raise InventoryError([Problem("no such file or directory", file=name)])
+    command = [ansible_inventory_command()]
+    for name in names:
+        command += ["-i", name]
+    command.append("--list")
+    environment = {**os.environ, **_ENVIRONMENT}
+    runs = [command] if limit is None else [command, [*command, "--limit", limit]]
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        results = list(pool.map(lambda argv: _run(argv, environment), runs))
+    for result in results:
+        if result.returncode != 0:
+            raise _failure(result.stderr, names, label)
+    listing = _parse(results[0].stdout, label)
+    in_limit = None if limit is None else frozenset(_hosts_and_groups(_parse(results[1].stdout, label))[0])
+    load = _convert(listing, names, label, in_limit=in_limit, limit=limit, strict=strict)
+    warnings = dict.fromkeys(
+        match.group("warning")
+        for result in results
+        for line in result.stderr.splitlines()
+        if (match := _WARNING.match(line.strip()))
+    )
+    return dataclasses.replace(load, warnings=tuple(warnings)) if warnings else load
+
+
+def _run(argv: list[str], environment: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, env=dict(environment), check=False)
+
+
+def _parse(stdout: str, label: str) -> dict[str, Any]:
+    try:
+        data = json.loads(stdout)
+    except json.JSONDecodeError as exc:
+        raise InventoryError([Problem(f"ansible-inventory printed no JSON listing ({exc})", file=label)]) from None
+    if not isinstance(data, dict):
+        raise InventoryError([Problem("ansible-inventory printed no JSON mapping", file=label)])
+    return data
+
+
+_SOURCE_FAILED = re.compile(r"^\[ERROR\]: Completely failed to parse inventory source (?P<source>.+)$")
+_PLUGIN_FAILED = re.compile(
+    r"^\[WARNING\]: Failed to parse inventory with '(?P<plugin>[\w.]+)' plugin: (?P<reason>.+)$"
+)
+_WARNING = re.compile(r"^\[WARNING\]: (?P<warning>.+)$")
+_ERROR = re.compile(r"^\[ERROR\]: (?P<reason>.+)$")
+_ORIGIN = re.compile(r"^Origin: (?P<file>/[^<>]+?):(?P<line>\d+)(?::\d+)?$")
+# The auto plugin tries every YAML file as a plugin configuration first; its complaint about that is never the reason.
+_NOT_A_PLUGIN_CONFIG = "no root 'plugin' key found"
+
+
+def _failure(stderr: str, names: tuple[str, ...], label: str) -> InventoryError:
+    """Ansible's own one-line reason, and the source it concerns when Ansible names it."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    file = label
+    # (plugin, reason, line): each plugin Ansible tried on the source, and the line its "Origin:" names.
+    reasons: list[tuple[str | None, str, int | None]] = []
+    for line in lines:
+        if match := _SOURCE_FAILED.match(line):
+            file = _given_name(match.group("source"), names)
+        elif match := _PLUGIN_FAILED.match(line):
+            if not match.group("reason").startswith(_NOT_A_PLUGIN_CONFIG):
+                reasons.append((match.group("plugin"), match.group("reason"), None))
+        elif match := _ERROR.match(line):
+            reasons.append((None, match.group("reason"), None))
+        elif (match := _ORIGIN.match(line)) and reasons and reasons[-1][2] is None:
+            reasons[-1] = (*reasons[-1][:2], int(match.group("line")))
+    if not reasons:
+        reason = lines[-1] if lines else "ansible-inventory failed without saying why"
+        return InventoryError([Problem(reason, file=file)])
+    _, reason, line_number = _likely_reason(reasons, file)
+    return InventoryError([Problem(reason, file=file, line=line_number)])
+
+
+def _likely_reason(reasons: list[tuple[str | None, str, int | None]], file: str) -> tuple[str | None, str, int | None]:
+    """Ansible tries several plugins on a source; the one that fits its kind says what is wrong with it."""
+    path = Path(file)
+    preferred: tuple[str, ...]
+    if path.is_file() and os.access(path, os.X_OK):
+        preferred = ("script",)
+    elif path.suffix in (".yml", ".yaml", ".json"):
+        preferred = ("auto", "yaml")
+    else:
+        preferred = ("ini",)
+    plugin_reasons = [item for item in reasons if item[0] is not None]
+    for item in plugin_reasons:
+        if item[0] in preferred:
+            return item
+    return plugin_reasons[0] if plugin_reasons else reasons[0]
+
+
+def _given_name(reported: str, names: tuple[str, ...]) -> str:
+    """The source as the user wrote it, when Ansible reports its absolute path."""
+    for name in names:
+        if str(Path(name).resolve()) == reported or name == reported:
+            return name
+    return reported
+
+
+def _hosts_and_groups(listing: Mapping[str, Any]) -> tuple[set[str], dict[str, set[str]]]:
+    """Every host of a `--list` listing, and each group's hosts with its descendants' hosts."""
+    direct: dict[str, list[str]] = {}
+    parents: dict[str, list[str]] = {}
+    for group, body in listing.items():
+        if group == "_meta" or not isinstance(body, Mapping):
+            continue
+        direct[group] = list(body.get("hosts") or ())
+        for child in body.get("children") or ():
+            parents.setdefault(child, []).append(group)
+    ancestors: dict[str, frozenset[str]] = {}
+
+    def lineage(group: str, seen: frozenset[str] = frozenset()) -> frozenset[str]:
+        if group not in ancestors:
+            result = {group}
+            for parent in parents.get(group, ()):
+                if parent not in seen:  # Ansible refuses cycles; stay safe anyway.
+                    result |= lineage(parent, seen | {group})
+            ancestors[group] = frozenset(result)
+        return ancestors[group]
+
+    hosts: set[str] = set((listing.get("_meta") or {}).get("hostvars") or {})
+    members: dict[str, set[str]] = {}
+    for group, names in direct.items():
+        hosts.update(names)
+        for ancestor in lineage(group):
+            members.setdefault(ancestor, set()).update(names)
+    return hosts, members
+
+
+class _Unreadable(Exception):
+    """A declared value patchorch cannot use as written."""
+
+
+def _literal(value: Any) -> Any:
+    """The declared value as plain data; raises _Unreadable for a vaulted value or a Jinja template."""
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value:
+            raise _Unreadable(
+                f"{value!r} is a Jinja template: patchorch reads metadata literally, so write the value itself"
+            )
+        return value
+    if isinstance(value, dict):
+        if "__ansible_unsafe" in value:
+            return _plain(value["__ansible_unsafe"])  # marked !unsafe: meant literally
+        if "__ansible_vault" in value:
+            raise _Unreadable("a vault-encrypted value: patchorch_* metadata must be plain values")
+        return {key: _literal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_literal(item) for item in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """The value with ansible-inventory's `{"__ansible_unsafe": ...}` wrappers removed."""
+    if isinstance(value, dict):
+        if len(value) == 1 and "__ansible_unsafe" in value:
+            return _plain(value["__ansible_unsafe"])
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _convert(
+    listing: Mapping[str, Any],
+    names: tuple[str, ...],
+    label: str,
+    *,
+    in_limit: frozenset[str] | None,
+    limit: str | None,
+    strict: bool,
+) -> InventoryLoad:
+    hostvars: Mapping[str, Mapping[str, Any]] = (listing.get("_meta") or {}).get("hostvars") or {}
+    all_hosts, members = _hosts_and_groups(listing)
+    groups = {group: tuple(sorted(hosts)) for group, hosts in members.items() if group not in _IMPLICIT_GROUPS}
+    groups_of: dict[str, list[str]] = {}
+    for group in sorted(groups):
+        for host in groups[group]:
+            groups_of.setdefault(host, []).append(group)
+
+    hosts: list[Host] = []
+    problems: list[Problem] = []
+    unknown: list[UnknownKey] = []
+    defaulted: dict[str, frozenset[str]] = {}
+    passthrough: dict[str, dict[str, Any]] = {}
+    # Hosts mostly inherit their metadata from a few groups: validate each distinct set of declarations once.
+    validated: dict[str, Host | list[Problem]] = {}
+    for name in sorted(all_hosts):
+        declared: dict[str, Any] = {}
+        kept: dict[str, Any] = {}
+        for key, value in (hostvars.get(name) or {}).items():
+            if key.startswith(VARIABLE_PREFIX):
+                if key in PASSTHROUGH_VARIABLES:
+                    kept[key] = value
+                elif key[_PREFIX_LENGTH:] in _FIELDS:
+                    declared[key[_PREFIX_LENGTH:]] = value
+                else:
+                    unknown.append(UnknownKey(name, key, suggest_variable(key)))
+            elif key.startswith("ansible_"):
+                kept[key] = value
+        if kept:
+            passthrough[name] = kept
+        missing = _DEFAULTABLE.difference(declared)
+        if missing:
+            defaulted[name] = frozenset(missing)
+        # ansible-inventory prints keys sorted, so equal declarations have equal reprs (a miss only costs time).
+        signature = repr(declared)
+        result = validated.get(signature)
+        if result is None:
+            result = validated[signature] = _validate(declared, frozenset(missing), label)
+        if isinstance(result, Host):
+            hosts.append(result.model_copy(update={"name": name, "groups": tuple(groups_of.get(name, ()))}))
+        else:
+            problems.extend(_at(problem, name) for problem in result)
+
+    problems.extend(_budget_conflicts(hosts, label))
+    if strict:
+        problems.extend(_unknown_problems(unknown, hostvars, label))
+    if problems:
+        problems.sort(key=lambda p: (p.host or "", p.field or ""))
+        raise InventoryError(problems, summary=None)
+    return InventoryLoad(
+        fleet=Fleet(hosts=tuple(hosts), source=names),
+        sources=names,
+        in_limit=in_limit,
+        limit=limit,
+        groups=groups,
+        unknown_keys=tuple(unknown),
+        defaulted=defaulted,
+        passthrough=passthrough,
+    )
+
+
+def _validate(declared: Mapping[str, Any], missing: frozenset[str], label: str) -> Host | list[Problem]:
+    """A Host (named `-` until copied per host) from declared metadata, or the problems that stop it."""
+    problems: list[Problem] = []
+    data: dict[str, Any] = {"name": "-", "defaulted": missing}
+    for key, value in declared.items():
+        try:
+            data[key] = _literal(value)
+        except _Unreadable as exc:
+            problems.append(Problem(str(exc), file=label, field=VARIABLE_PREFIX + key, value=_plain(value)))
+            data[key] = _plain(value)
+    try:
+        host = Host.model_validate(data)
+    except ValidationError as exc:
+        return problems + _problems(exc, data, label)
+    return problems or host
+
+
+def _at(problem: Problem, host: str) -> Problem:
+    return Problem(
+        problem.message,
+        file=problem.file,
+        host=host,
+        field=problem.field,
+        value=problem.value,
+        allowed=problem.allowed,
+        line=problem.line,
+    )
+
+
+def _problems(exc: ValidationError, data: Mapping[str, Any], label: str) -> list[Problem]:
+    """One Problem per pydantic error, naming the variable, the value and what is allowed."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        location = error["loc"]
+        if not location:
+            # A rule across fields; its message names the variables.
+            problems.append(Problem(_message(error), file=label))
+            continue
+        top = str(location[0])
+        inner = _inner_path(location[1:])
+        # At the top the declared value says more than pydantic's input (which may already be parsed).
+        value = data.get(top) if len(location) == 1 else error.get("input")
+        message = _message(error)
+        if error["type"] in ("enum", "literal_error"):
+            message = f"{value!r} is not allowed"
+        elif error["type"] != "missing" and repr(value) not in message:
+            message = f"{value!r}: {message}"
+        if inner:
+            message = f"{inner}: {message}"
+        problems.append(Problem(message, file=label, field=VARIABLE_PREFIX + top, value=value, allowed=_allowed(error)))
+    return problems
+
+
+def _inner_path(location: tuple[int | str, ...]) -> str:
+    """`[1].start` for the start of the second window; discriminator tags (tcp, http) are left out."""
+    parts = []
+    for part in location:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif part not in ("tcp", "http", "command"):
+            parts.append(f".{part}" if parts else str(part))
+    return "".join(parts)
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message[:1].lower() + message[1:]
+
+
+def _allowed(error: Mapping[str, Any]) -> str | None:
+    context = error.get("ctx") or {}
+    if error["type"] == "enum" and "expected" in context:
+        # pydantic says "'low', 'medium', 'high' or 'critical'".
+        return str(context["expected"]).replace("'", "").replace(" or ", ", ")
+    if error["type"] == "literal_error" and "expected" in context:
+        return str(context["expected"]).replace("'", "").replace(" or ", ", ")
+    if error["type"] in ("model_type", "dict_type", "model_attributes_type"):
+        return "a mapping"
+    if error["type"] in ("tuple_type", "list_type"):
+        return "a list"
+    return None
+
+
+def _budget_conflicts(hosts: Sequence[Host], label: str) -> list[Problem]:
+    """Members of one cluster that declare different budgets: which one counts would be a guess."""
+    budgets: dict[str, dict[str, list[str]]] = {}
+    for host in hosts:
+        if host.cluster is not None and host.cluster_budget is not None:
+            budgets.setdefault(host.cluster, {}).setdefault(str(host.cluster_budget), []).append(host.name)
+    problems = []
+    for cluster, declared in sorted(budgets.items()):
+        if len(declared) > 1:
+            detail = "; ".join(f"{budget} on {', '.join(names)}" for budget, names in sorted(declared.items()))
+            first = min(name for names in declared.values() for name in names)
+            problems.append(
+                Problem(
+                    f"members of cluster {cluster} declare different budgets ({detail})",
+                    file=label,
+                    host=first,
+                    field="patchorch_cluster_budget",
+                    value=sorted(declared),
+                    allowed="one budget for every member of a cluster",
+                )
+            )
+    return problems
+
+
+def _unknown_problems(
+    unknown: Sequence[UnknownKey], hostvars: Mapping[str, Mapping[str, Any]], label: str
+) -> list[Problem]:
+    """One problem per unknown variable name (a typo in group_vars/all would otherwise repeat on every host)."""
+    carriers: dict[str, list[UnknownKey]] = {}
+    for item in unknown:
+        carriers.setdefault(item.key, []).append(item)
+    problems = []
+    for key, items in sorted(carriers.items()):
+        first = items[0]
+        hint = f"did you mean {first.suggestion}?" if first.suggestion else "see docs/INVENTORY.md for the variables"
+        others = f" (also on {len(items) - 1} other host{'s' if len(items) > 2 else ''})" if len(items) > 1 else ""
+        problems.append(
+            Problem(
+                f"{_plain(hostvars[first.host][key])!r}: unknown patchorch variable, {hint}{others}",
+                file=label,
+                host=first.host,
+                field=key,
+                value=_plain(hostvars[first.host][key]),
+            )
+        )
+    return problems
