@@ -3,5 +3,9 @@
 from __future__ import annotations
 
 # One line per command module; each registers itself on patchorch.cli._app.app when imported.
-from patchorch.cli import advisories  # noqa: F401
-from patchorch.cli import plan  # noqa: F401
+from patchorch.cli import (
+    advisories,  # noqa: F401
+    inventory,  # noqa: F401
+    plan,  # noqa: F401
+    render,  # noqa: F401
+)

@@ -1,0 +1,202 @@
+"""`patchorch inventory show` and `patchorch inventory check`: the fleet as patchorch reads it from Ansible.
+
+Exit statuses: `show` 0, or 2 when the inventory or its metadata does not validate (unknown `patchorch_*` variables
+included); `check` 0 when clean, 1 with findings (unknown variables are findings here), 2 when unreadable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from patchorch.cli._app import app
+from patchorch.cli._common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    InventoryOption,
+    JsonOption,
+    LimitOption,
+    console,
+    console_err,
+    print_json,
+    state,
+)
+from patchorch.domain.fleet import Cluster, Host, MaintenanceWindow
+from patchorch.domain.inventory_check import Finding, InventoryReport, OwnerSummary, Severity, inventory_report
+from patchorch.errors import ConfigError, Problem
+from patchorch.sources.inventory import InventoryLoad, load_fleet
+
+inventory_app = typer.Typer(
+    help="Read the fleet from Ansible inventories: show it, check its patch metadata.", no_args_is_help=True
+)
+app.add_typer(inventory_app, name="inventory")
+
+
+def _load(ctx: typer.Context, inventory: list[Any] | None, limit: str | None, *, strict: bool) -> InventoryLoad:
+    settings = state(ctx).settings(inventory=inventory)
+    if not settings.inventory:
+        raise ConfigError(
+            [
+                Problem(
+                    "no inventory: pass -i/--inventory, set inventory: in patchorch.yml or PATCHORCH_INVENTORY",
+                    field="inventory",
+                )
+            ]
+        )
+    loaded = load_fleet(settings.inventory, limit=limit, strict=strict)
+    for warning in loaded.warnings:
+        console_err.print(f"ansible: {warning}", markup=False, highlight=False)
+    return loaded
+
+
+@inventory_app.command("show")
+def show(
+    ctx: typer.Context,
+    inventory: InventoryOption = None,
+    limit: LimitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show every host with its owner, criticality, exposure, services, cluster, windows and flags."""
+    loaded = _load(ctx, inventory, limit, strict=True)
+    selected = loaded.selected
+    if as_json:
+        data = selected.model_dump(mode="json")
+        for host in data["hosts"]:
+            host["defaulted"] = sorted(host["defaulted"])
+        data["limit"] = loaded.limit
+        print_json(data)
+        return
+    clusters = loaded.fleet.clusters
+    table = Table(title=_title(loaded), title_justify="left")
+    table.add_column("host", no_wrap=True)
+    for column in ("owner", "criticality", "exposure", "services", "cluster", "lifecycle", "windows", "flags"):
+        table.add_column(column, overflow="fold")
+    for host in selected:
+        table.add_row(
+            host.name,
+            host.owner.team if host.owner else "-",
+            _marked(str(host.criticality), "criticality" in host.defaulted),
+            _marked(str(host.exposure), "exposure" in host.defaulted),
+            ", ".join(host.services) or "-",
+            _cluster(clusters[host.cluster]) if host.cluster else "-",
+            str(host.lifecycle),
+            "\n".join(_window(window) for window in host.maintenance_windows) or "any time",
+            _flags(host),
+        )
+    _wide().print(table)
+    if any(host.defaulted - {"owner"} for host in selected):
+        console.print("* not declared: the documented default (see docs/INVENTORY.md)", markup=False)
+
+
+@inventory_app.command("check")
+def check(
+    ctx: typer.Context,
+    inventory: InventoryOption = None,
+    limit: LimitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the patch metadata: missing owners, defaulted values, unsafe clusters, typos; then a summary per owner.
+
+    Exit 0 when clean, 1 with findings, 2 when the inventory cannot be read or does not validate.
+    """
+    loaded = _load(ctx, inventory, limit, strict=False)
+    report = inventory_report(loaded)
+    if as_json:
+        print_json({"sources": list(loaded.sources), "limit": loaded.limit, **report.model_dump(mode="json")})
+    else:
+        _render_report(report, loaded)
+    # typer.Exit would be returned, not raised, by click outside standalone mode; SystemExit reaches main().
+    raise SystemExit(EXIT_OK if report.clean else EXIT_FINDINGS)
+
+
+def _render_report(report: InventoryReport, loaded: InventoryLoad) -> None:
+    console.print(f"{_title(loaded)}: ", end="", markup=False)
+    if report.clean:
+        console.print("no findings", markup=False)
+    else:
+        console.print(f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}", markup=False)
+    for code, findings in report.grouped().items():
+        console.print()
+        console.print(f"{code.severity}: {code.heading} ({len(findings)})", style=_style(code.severity), markup=False)
+        for finding in findings:
+            console.print(f"  {_subject(finding)}: {finding.message}", markup=False)
+    console.print()
+    _wide().print(_owner_table(report.owners))
+
+
+def _owner_table(owners: Iterable[OwnerSummary]) -> Table:
+    table = Table(title="hosts per owner", title_justify="left")
+    for column in ("owner", "contact", "hosts", "critical", "high", "medium", "low", "clusters"):
+        table.add_column(
+            column, justify="right" if column in ("hosts", "critical", "high", "medium", "low") else "left"
+        )
+    for owner in owners:
+        counts = {str(level): count for level, count in owner.by_criticality.items()}
+        table.add_row(
+            owner.team or "(no owner)",
+            ", ".join(owner.contacts) or "-",
+            str(owner.hosts),
+            *(str(counts.get(level, 0)) for level in ("critical", "high", "medium", "low")),
+            ", ".join(owner.clusters) or "-",
+        )
+    return table
+
+
+def _title(loaded: InventoryLoad) -> str:
+    sources = ", ".join(loaded.sources)
+    total = len(loaded.fleet)
+    if loaded.in_limit is None:
+        return f"{total} host{'s' if total != 1 else ''} in {sources}"
+    return f"{len(loaded.in_limit)} of {total} hosts in {sources} match --limit {loaded.limit}"
+
+
+def _wide() -> Console:
+    """The console for tables: piped output goes to files and logs, wider than the 80 columns rich assumes there."""
+    return console if console.is_terminal else Console(highlight=False, width=max(console.width, 200))
+
+
+def _marked(value: str, defaulted: bool) -> str:
+    return f"{value}*" if defaulted else value
+
+
+def _cluster(cluster: Cluster) -> str:
+    size = len(cluster.members)
+    declared = str(cluster.budget) if cluster.budget is not None else f"default {cluster.allowed_down}"
+    budget = f"{declared} of {size}"
+    return f"{cluster.name} ({budget})"
+
+
+def _window(window: MaintenanceWindow) -> str:
+    minutes = int(window.duration.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    length = (f"{hours}h" if hours else "") + (f"{rest}m" if rest else "")
+    return f"{','.join(day.value for day in window.days)} {window.start:%H:%M} {length} {window.timezone}"
+
+
+def _flags(host: Host) -> str:
+    flags = []
+    if host.canary:
+        flags.append("canary")
+    if host.exclude:
+        flags.append(f"excluded: {host.exclude_reason}" if host.exclude_reason else "excluded")
+    if host.unavailable:
+        flags.append(f"unavailable: {host.unavailable_reason}" if host.unavailable_reason else "unavailable")
+    if host.risk_class:
+        flags.append(f"risk class {host.risk_class}")
+    return "\n".join(flags) or "-"
+
+
+def _subject(finding: Finding) -> str:
+    if finding.cluster and not finding.host:
+        return f"cluster {finding.cluster}"
+    if finding.host:
+        return finding.host
+    return finding.owner or "-"
+
+
+def _style(severity: Severity) -> str:
+    return "bold red" if severity is Severity.ERROR else "bold yellow"
