@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status instead of raising (the console script exits with it)."""
     _register()
     try:
-        app(args=argv, prog_name="patchorch", standalone_mode=False)
+        # Outside standalone mode click returns the code of typer.Exit instead of raising it.
+        status = app(args=argv, prog_name="patchorch", standalone_mode=False)
     except SystemExit as exc:  # typer.Exit and click's own exits
         return int(exc.code or 0) if isinstance(exc.code, int | None) else 1
     except KeyboardInterrupt:
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             console_err.print("aborted")
             return EXIT_INTERRUPTED
         return _internal(exc, expected=False)
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 def _internal(exc: BaseException, *, expected: bool) -> int:
