@@ -57,6 +57,7 @@ class State:
         }
         settings = load_settings(config_file=self.config, overrides=overrides)
         configure_logging(settings.log_format)
+        _last_state_dir[0] = settings.state_dir
         return settings
 
 
@@ -86,9 +87,14 @@ def configure_logging(log_format: str) -> None:
     )
 
 
+# The state directory of the settings the running command resolved, so error tracebacks land beside its state.
+_last_state_dir: list[Path | None] = [None]
+
+
 def debug_dir() -> Path:
-    """Where tracebacks of unexpected errors are kept."""
-    return Path(os.environ.get("PATCHORCH_STATE_DIR") or default_state_dir(os.environ)) / "debug"
+    """Where tracebacks of unexpected errors are kept: the command's state directory, else the default one."""
+    base = _last_state_dir[0] or Path(os.environ.get("PATCHORCH_STATE_DIR") or default_state_dir(os.environ))
+    return base / "debug"
 
 
 def print_json(data: Any) -> None:

@@ -392,9 +392,15 @@ class TestFleet:
         except subprocess.TimeoutExpired:
             return False
 
+    @property
+    def policy_path(self) -> Path:
+        """A rollout policy for this fleet (short soaks, no approvals) that `create` writes beside the inventory."""
+        return self.state_dir / "policy.yml"
+
     def _write_state(self, image: str) -> None:
         data = inventory(self.name, self.hosts, self.base_port, self.ssh_key_path)
         write_inventory(self.inventory_path, data)
+        self.policy_path.write_bytes((Path(__file__).parent / "policy.yml").read_bytes())
         state = {
             "name": self.name,
             "size": self.size,

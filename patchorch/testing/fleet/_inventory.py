@@ -34,8 +34,9 @@ class Role:
     criticality: str
     exposure: str
     services: tuple[str, ...]
-    risk_class: str
     window: dict[str, Any]
+    # An explicit override (reported as such); None lets the policy's rules decide.
+    risk_class: str | None = None
     cluster: str | None = None
     budget: int | str | None = None
 
@@ -46,9 +47,10 @@ class Role:
             "patchorch_criticality": self.criticality,
             "patchorch_exposure": self.exposure,
             "patchorch_services": list(self.services),
-            "patchorch_risk_class": self.risk_class,
             "patchorch_maintenance_windows": [dict(self.window)],
         }
+        if self.risk_class is not None:
+            result["patchorch_risk_class"] = self.risk_class
         if self.cluster is not None:
             result["patchorch_cluster"] = self.cluster
             result["patchorch_cluster_budget"] = self.budget
@@ -63,7 +65,6 @@ ROLES: tuple[Role, ...] = (
         criticality="high",
         exposure="internet",
         services=("smtp", "acme-mta"),
-        risk_class="mail-edge",
         window={"days": ["tue", "thu"], "start": "02:00", "duration": "2h", "timezone": "Europe/Berlin"},
         cluster="mx",
         budget=1,
@@ -75,7 +76,6 @@ ROLES: tuple[Role, ...] = (
         criticality="critical",
         exposure="internal",
         services=("imap", "acme-mta"),
-        risk_class="mail-store",
         window={"days": ["sat"], "start": "22:00", "duration": "4h", "timezone": "Europe/Berlin"},
         cluster="imap",
         budget="50%",
@@ -87,7 +87,6 @@ ROLES: tuple[Role, ...] = (
         criticality="medium",
         exposure="isolated",
         services=("smtp-relay", "acme-mta"),
-        risk_class="standard",
         window={"days": ["mon", "tue", "wed", "thu", "fri"], "start": "06:00", "duration": "1h30m", "timezone": "UTC"},
     ),
     Role(
@@ -97,7 +96,7 @@ ROLES: tuple[Role, ...] = (
         criticality="low",
         exposure="partner",
         services=("https", "acme-mta"),
-        risk_class="standard",
+        risk_class="low",
         window={"days": ["wed"], "start": "03:00", "duration": "3h", "timezone": "UTC"},
     ),
 )
@@ -109,7 +108,6 @@ RETIRED = Role(
     criticality="low",
     exposure="internal",
     services=("smtp",),
-    risk_class="standard",
     window={"days": ["sun"], "start": "01:00", "duration": "1h", "timezone": "UTC"},
 )
 

@@ -1,0 +1,196 @@
+"""The library's front door: a Workspace ties a state directory (or store URL) to the planner, renderer and executor.
+
+    >>> from patchorch import Workspace
+    >>> ws = Workspace.open(".patchorch")                                            # doctest: +SKIP
+    >>> plan = ws.plan(["inventories/example-mail"], emergency=True)                 # doctest: +SKIP
+    >>> report = ws.start(plan, inventory=["inventories/example-mail"])              # doctest: +SKIP
+    >>> report.state, report.failed_hosts                                            # doctest: +SKIP
+
+Rendered Ansible content of each run lives in `<state>/runs/<run id>/` so that a person can read (and run) exactly
+what patchorch ran; resume renders it again from the stored plan, which gives the same files.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from patchorch.domain.plan import RolloutPlan, UpdateSpec
+from patchorch.domain.policy import Policy
+from patchorch.domain.run import ApprovalRecord, RunInputs, RunRecord
+from patchorch.domain.vulnerability import HostVulnerability
+from patchorch.execution.ansible import AnsibleRunnerExecutor
+from patchorch.execution.base import Executor, FactsRequest, FactsResult
+from patchorch.orchestrator.clock import Clock, SystemClock
+from patchorch.orchestrator.engine import Orchestrator, RolloutReport, new_run_id
+from patchorch.orchestrator.observers import Observer
+from patchorch.orchestrator.planning import plan_rollout
+from patchorch.rendering.render import RenderedRun, render_run
+from patchorch.store.runs import RunStore
+
+_FACTS_CONTENT = Path(__file__).resolve().parent.parent / "execution" / "content"
+
+
+@dataclass(frozen=True)
+class RunView:
+    """Everything recorded about one run, for `show` and `status`."""
+
+    run: RunRecord
+    report: RolloutReport
+
+
+class Workspace:
+    """Plans, renders, runs and records rollouts in one state directory (or a store URL)."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        store: RunStore,
+        *,
+        executor: Executor | None = None,
+        clock: Clock | None = None,
+        observers: Iterable[Observer] = (),
+        template_dir: Path | None = None,
+        retry_backoff: float = 5.0,
+    ) -> None:
+        self.state_dir = state_dir
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self.executor: Executor = executor or AnsibleRunnerExecutor(work_dir=state_dir / "tmp")
+        self.template_dir = template_dir
+        self.orchestrator = Orchestrator(
+            store,
+            self.executor,
+            lock_dir=state_dir / "locks",
+            clock=self.clock,
+            observers=observers,
+            retry_backoff=retry_backoff,
+        )
+
+    @classmethod
+    def open(
+        cls,
+        state_dir: Path | str,
+        *,
+        store_url: str | None = None,
+        actor: str | None = None,
+        executor: Executor | None = None,
+        clock: Clock | None = None,
+        observers: Iterable[Observer] = (),
+        template_dir: Path | None = None,
+        retry_backoff: float = 5.0,
+    ) -> Workspace:
+        """Open (creating if needed) the state directory and its store; SQLite inside it unless `store_url`."""
+        state = Path(state_dir)
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        url = store_url or f"sqlite:///{state / 'patchorch.db'}"
+        store = RunStore.open(url, actor=actor or getpass.getuser(), clock=clock)
+        return cls(
+            state,
+            store,
+            executor=executor,
+            clock=clock,
+            observers=observers,
+            template_dir=template_dir,
+            retry_backoff=retry_backoff,
+        )
+
+    # -- planning and running -----------------------------------------------------------------------------------
+
+    def plan(
+        self,
+        inventory: Sequence[Path | str],
+        *,
+        policy: Path | Policy | None = None,
+        emergency: bool = False,
+        limit: str | None = None,
+        targets: Iterable[str] | None = None,
+        update: UpdateSpec | None = None,
+        vulnerabilities: Iterable[HostVulnerability] | None = None,
+        now: datetime | None = None,
+    ) -> RolloutPlan:
+        """Plan a rollout (nothing runs): see `patchorch.plan_rollout`."""
+        return plan_rollout(
+            inventory=[Path(p) for p in inventory],
+            policy=policy,
+            emergency=emergency,
+            limit=limit,
+            targets=targets,
+            update=update,
+            vulnerabilities=vulnerabilities,
+            now=now or self.clock.now(),
+        )
+
+    def render(self, plan: RolloutPlan, run_id: str, inventory: Sequence[Path | str]) -> RenderedRun:
+        """Render the plan's playbooks into the run's directory."""
+        return render_run(
+            plan,
+            self.run_dir(run_id),
+            inventory_sources=[Path(p).resolve() for p in inventory],
+            template_dir=self.template_dir,
+        )
+
+    def start(
+        self,
+        plan: RolloutPlan,
+        *,
+        inventory: Sequence[Path | str],
+        inputs: RunInputs | None = None,
+        run_id: str | None = None,
+    ) -> RolloutReport:
+        """Record a run of `plan`, render it and drive it as far as the gates allow."""
+        run_id = run_id or new_run_id(self.clock.now())
+        inputs = inputs or RunInputs(inventory=tuple(str(Path(p).resolve()) for p in inventory))
+        content = self.render(plan, run_id, inventory)
+        return self.orchestrator.start(plan, content, inputs, run_id=run_id)
+
+    def resume(self, run_id: str, *, retry_failed: bool = False) -> RolloutReport:
+        """Continue a halted, paused, approval-waiting or interrupted run from its records."""
+        plan = self.store.plan(run_id)
+        inputs = self.store.run(run_id).inputs
+        content = self.render(plan, run_id, inputs.inventory)
+        return self.orchestrator.resume(run_id, content, retry_failed=retry_failed)
+
+    def approve(self, run_id: str, approver: str, *, stage: str | None = None, comment: str = "") -> ApprovalRecord:
+        """Approve the stage the run waits for (or `stage`)."""
+        return self.orchestrator.approve(run_id, approver, stage=stage, comment=comment)
+
+    def abort(self, run_id: str, reason: str) -> None:
+        """End a run for good."""
+        self.orchestrator.abort(run_id, reason)
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        """The newest runs first."""
+        return self.store.runs(limit)
+
+    def view(self, run_id: str) -> RunView:
+        """A run and its report."""
+        return RunView(self.store.run(run_id), self.orchestrator.report(run_id))
+
+    def verify_audit(self) -> int:
+        """Verify the audit chain; the number of records, or AuditChainError."""
+        return self.store.verify_audit()
+
+    def run_dir(self, run_id: str) -> Path:
+        """Where the run's rendered Ansible content lives."""
+        return self.state_dir / "runs" / run_id
+
+    # -- facts --------------------------------------------------------------------------------------------------
+
+    def gather_facts(self, inventory: Sequence[Path | str], hosts: Sequence[str]) -> FactsResult:
+        """Read installed packages and OS details from `hosts` with a read-only play."""
+        return self.executor.gather(
+            FactsRequest(
+                run_id=f"facts-{new_run_id(self.clock.now())}",
+                hosts=tuple(hosts),
+                playbook=_FACTS_CONTENT / "facts.yml",
+                inventory=tuple(Path(p).resolve() for p in inventory),
+                fact="patchorch_facts",
+                ansible_cfg=_FACTS_CONTENT / "ansible.cfg",
+            )
+        )
