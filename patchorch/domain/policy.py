@@ -51,6 +51,8 @@ def parse_span(value: Any, *, allow_zero: bool = False) -> timedelta:
         raise ValueError("expected a duration like '30m', '24h' or '7d', not a boolean")
     elif isinstance(value, int):
         result = timedelta(minutes=value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        result = timedelta(minutes=int(value))
     elif isinstance(value, str):
         match = _SPAN.match(value.replace(" ", "").lower())
         if not match or not any(match.groups()):
