@@ -1,0 +1,73 @@
+"""`patchorch render`: write a plan's stage playbooks, vars files and the patch role into a run directory.
+
+Nothing runs. With `--plan` the plan is read from a file `patchorch plan --out` wrote; otherwise it is planned now
+from the inventory and policy, as `patchorch plan` would.
+
+Exit statuses: 0 the directory was written; 2 bad input (plan file, inventory, policy, flags); 4 rendering failed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from patchorch.cli._app import app
+from patchorch.cli._common import InventoryOption, LimitOption, PolicyOption, console, state
+from patchorch.domain.plan import RolloutPlan
+from patchorch.errors import ConfigError, PlanError, Problem
+from patchorch.rendering import render_run
+
+
+@app.command("render")
+def render_command(
+    ctx: typer.Context,
+    out: Annotated[
+        Path, typer.Option("-o", "--out", help="The run directory to write (replaced if patchorch wrote it).")
+    ],
+    plan_file: Annotated[
+        Path | None, typer.Option("--plan", help="Render this plan (JSON from `patchorch plan --out`).")
+    ] = None,
+    inventory: InventoryOption = None,
+    limit: LimitOption = None,
+    policy: PolicyOption = None,
+    emergency: Annotated[bool, typer.Option("--emergency", help="Plan an emergency rollout (without --plan).")] = False,
+    role_vars: Annotated[
+        Path | None,
+        typer.Option("--role-vars", help="YAML file of patchorch_patch_* role settings (hooks, thresholds)."),
+    ] = None,
+) -> None:
+    """Render a rollout into a directory a person can read and run with ansible-playbook."""
+    settings = state(ctx).settings(inventory=inventory, policy=policy)
+    if not settings.inventory:
+        raise ConfigError(
+            [Problem("no inventory: pass -i/--inventory or set inventory in patchorch.yml", field="--inventory")]
+        )
+    if plan_file is not None:
+        if emergency or limit:
+            raise ConfigError([Problem("--emergency and --limit plan a rollout; a --plan file is already planned")])
+        plan = _read_plan(plan_file)
+    else:
+        from patchorch.orchestrator.planning import plan_rollout
+
+        plan = plan_rollout(settings.inventory, settings.policy, emergency=emergency, limit=limit)
+    run = render_run(
+        plan,
+        out,
+        inventory_sources=settings.inventory,
+        template_dir=settings.template_dir,
+        extra_vars_from=role_vars,
+    )
+    console.print(f"rendered {len(run.stage_playbooks)} stage(s) into {run.directory}", markup=False)
+    sources = " ".join(f"-i {source}" for source in run.inventory_sources)
+    console.print(f"run by hand: cd {run.directory} && ansible-playbook {sources} site.yml", markup=False)
+
+
+def _read_plan(path: Path) -> RolloutPlan:
+    try:
+        return RolloutPlan.from_json(path.read_bytes())
+    except OSError as exc:
+        raise PlanError(f"cannot read plan {path}: {exc.strerror}", file=str(path)) from None
+    except ValueError as exc:  # JSON, validation and content-hash errors
+        raise PlanError(f"{path} is not a valid plan: {exc}", file=str(path)) from None

@@ -1,0 +1,187 @@
+"""render_run: the run directory's layout, its structure against the plan, and what it refuses."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+import pytest
+import yaml
+
+from patchorch.domain.plan import Batch, Stage, StageKind
+from patchorch.errors import ConfigError, InventoryError, RenderError
+from patchorch.rendering import render_run
+from patchorch.rendering._vars import UNSAFE_TAG, dump_vars, load_vars
+from tests.rendering.example import example_plan
+
+
+@pytest.fixture
+def inventory(tmp_path: Path) -> Path:
+    path = tmp_path / "inventory.yml"
+    path.write_text("all:\n  hosts:\n    webmail1:\n    mx1:\n    mx2:\n    imap1:\n    relay1:\n")
+    return path
+
+
+def test_stage_playbook_has_one_play_per_batch_then_its_gate(tmp_path: Path, inventory: Path) -> None:
+    """Each batch is a play on its generated group running only the role, followed by a gate play."""
+    run = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
+    plays = yaml.safe_load(run.stage_playbook("wave-1").read_text())
+    assert [(p["hosts"], p.get("roles")) for p in plays] == [
+        ("patchorch_wave_1_b1", [{"role": "patchorch_patch"}]),
+        ("localhost", None),
+        ("patchorch_wave_1_b2", [{"role": "patchorch_patch"}]),
+        ("localhost", None),
+    ]
+    assert plays[1]["vars"]["patchorch_gate_group"] == "patchorch_wave_1_b1"
+
+
+def test_site_imports_the_stages_in_plan_order(tmp_path: Path, inventory: Path) -> None:
+    """site.yml imports 01-canary, 02-wave-1, 03-wave-2."""
+    run = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
+    imports = [entry["ansible.builtin.import_playbook"] for entry in yaml.safe_load(run.site_playbook.read_text())]
+    assert imports == ["01-canary.yml", "02-wave-1.yml", "03-wave-2.yml"]
+
+
+def test_groups_inventory_lists_each_batch(tmp_path: Path, inventory: Path) -> None:
+    """The generated inventory has one group per batch holding exactly the batch's hosts."""
+    run = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
+    groups = load_vars(run.inventory_sources[-1].read_text())["all"]["children"]
+    assert {name: sorted(group["hosts"]) for name, group in groups.items()} == {
+        "patchorch_canary_b1": ["webmail1"],
+        "patchorch_wave_1_b1": ["mx1"],
+        "patchorch_wave_1_b2": ["mx2"],
+        "patchorch_wave_2_b1": ["imap1", "relay1"],
+    }
+
+
+def test_inventory_sources_are_the_users_then_the_groups_file(tmp_path: Path, inventory: Path) -> None:
+    """RenderedRun.inventory_sources are absolute: the user's sources first, the generated groups file last."""
+    run = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
+    assert run.inventory_sources == (inventory, tmp_path / "run" / "inventory" / "patchorch_groups.yml")
+
+
+def test_ansible_cfg_uses_the_runs_own_roles_and_stage_concurrency(tmp_path: Path, inventory: Path) -> None:
+    """ansible.cfg points roles_path at the copied role and sets forks to the widest stage."""
+    run = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(run.ansible_cfg)
+    assert (config["defaults"]["roles_path"], config["defaults"]["forks"]) == ("roles", "2")
+    assert (run.directory / "roles" / "patchorch_patch" / "tasks" / "main.yml").is_file()
+
+
+def test_every_string_in_the_run_vars_is_unsafe(tmp_path: Path, inventory: Path) -> None:
+    """vars/run.yml tags each string value !unsafe, the advisory included."""
+    run = render_run(
+        example_plan(advisory="{{ lookup('pipe', 'id') }}"), tmp_path / "run", inventory_sources=[inventory]
+    )
+    text = (run.directory / "vars" / "run.yml").read_text()
+    assert f"patchorch_patch_advisory: {UNSAFE_TAG} \"{{{{ lookup('pipe', 'id') }}}}\"" in text
+    assert 'patchorch_patch_scope: !unsafe "packages"' in text
+
+
+def test_rendering_twice_gives_the_same_files(tmp_path: Path, inventory: Path) -> None:
+    """Rendering the same plan into the same directory again replaces it with identical bytes."""
+    first = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
+    before = {p: p.read_bytes() for p in first.directory.rglob("*") if p.is_file()}
+    render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
+    assert {p: p.read_bytes() for p in first.directory.rglob("*") if p.is_file()} == before
+
+
+def test_a_foreign_directory_is_not_replaced(tmp_path: Path, inventory: Path) -> None:
+    """A non-empty directory patchorch did not render is refused, and left alone."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    with pytest.raises(RenderError, match="not rendered by patchorch"):
+        render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
+
+
+def test_a_missing_inventory_source_is_an_input_error(tmp_path: Path) -> None:
+    """An inventory path that does not exist raises InventoryError naming it."""
+    with pytest.raises(InventoryError, match="no such inventory source"):
+        render_run(example_plan(), tmp_path / "run", inventory_sources=[tmp_path / "absent.yml"])
+
+
+def test_a_stage_name_that_is_not_a_plain_name_is_refused(tmp_path: Path, inventory: Path) -> None:
+    """A stage name smuggled past validation (model_construct) cannot become a group or play name."""
+    plan = example_plan()
+    bad = Stage.model_construct(
+        name="x\n- hosts: all", kind=StageKind.WAVE, index=9, batches=(Batch(index=1, hosts=("mx1",)),), concurrency=1
+    )
+    evil = plan.model_copy(update={"stages": (*plan.stages[:1], bad)})
+    with pytest.raises(RenderError, match="stage name"):
+        render_run(evil, tmp_path / "run", inventory_sources=[inventory])
+
+
+@pytest.mark.parametrize("host", ["web[1:3]", "mx1:2222", "a,b", "{{ lookup('pipe','id') }}", "!mx1"])
+def test_a_host_name_ansible_would_not_read_literally_is_refused(tmp_path: Path, inventory: Path, host: str) -> None:
+    """Host names with ranges, ports, pattern operators or braces are refused before anything is written."""
+    plan = example_plan()
+    stage = plan.stages[0].model_copy(update={"batches": (Batch(index=1, hosts=(host,)),)})
+    with pytest.raises(RenderError, match="host name"):
+        render_run(
+            plan.model_copy(update={"stages": (stage, *plan.stages[1:])}), tmp_path / "r", inventory_sources=[inventory]
+        )
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_template_override_that_changes_the_plays_is_refused(tmp_path: Path, inventory: Path) -> None:
+    """A user template aiming a batch play at `all` fails the structural check."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "stage.yml.j2").write_text(
+        "{% for batch in stage.batches %}\n- name: x\n  hosts: all\n  roles: [patchorch_patch]\n{% endfor %}\n"
+    )
+    with pytest.raises(RenderError, match="targets"):
+        render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory], template_dir=templates)
+
+
+def test_a_template_cannot_interpolate_text_with_braces(tmp_path: Path, inventory: Path) -> None:
+    """The environment's finalize refuses values outside the plain-name character set."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "README.md.j2").write_text("{{ '{{ evil }}' }}\n")
+    with pytest.raises(RenderError, match="interpolate"):
+        render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory], template_dir=templates)
+
+
+def test_a_template_override_replaces_ours_by_name(tmp_path: Path, inventory: Path) -> None:
+    """A README.md.j2 in template_dir is used instead of patchorch's."""
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "README.md.j2").write_text("run {{ run_id }}\n")
+    run = render_run(example_plan(), tmp_path / "run-7", inventory_sources=[inventory], template_dir=templates)
+    assert (run.directory / "README.md").read_text() == "run run-7\n"
+
+
+def test_role_vars_copy_the_hooks_into_the_run(tmp_path: Path, inventory: Path) -> None:
+    """Hook task files named in the role vars file are copied to hooks/ and referenced relatively."""
+    (tmp_path / "drain.yml").write_text("- name: Drain\n  ansible.builtin.debug:\n    msg: drain\n")
+    settings = tmp_path / "role-vars.yml"
+    settings.write_text("patchorch_patch_pre_hook: drain.yml\npatchorch_patch_min_free_mb: 10\n")
+    run = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory], extra_vars_from=settings)
+    data = load_vars((run.directory / "vars" / "settings.yml").read_text())
+    assert data == {"patchorch_patch_pre_hook": "hooks/pre.yml", "patchorch_patch_min_free_mb": 10}
+    assert (run.directory / "hooks" / "pre.yml").read_text() == (tmp_path / "drain.yml").read_text()
+
+
+def test_role_vars_with_an_unknown_key_are_refused(tmp_path: Path, inventory: Path) -> None:
+    """A misspelt role setting is a ConfigError, not silently ignored."""
+    settings = tmp_path / "role-vars.yml"
+    settings.write_text("patchorch_patch_min_free: 10\n")
+    with pytest.raises(ConfigError, match="patchorch_patch_min_free"):
+        render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory], extra_vars_from=settings)
+
+
+def test_vars_serializer_refuses_objects() -> None:
+    """Only plain data reaches a vars file: anything else is a RenderError."""
+    with pytest.raises(RenderError, match="cannot write"):
+        dump_vars({"x": object()}, header="h")
+
+
+def test_vars_serializer_keeps_yaml_tags_as_text() -> None:
+    """A string spelling a Python YAML tag is written and read back as that text, tagged !unsafe."""
+    payload = "!!python/object/apply:os.system ['id']"
+    text = dump_vars({"x": payload}, header="h")
+    assert load_vars(text) == {"x": payload}
+    assert "!!python" not in text.split(UNSAFE_TAG, 1)[0]

@@ -1,0 +1,78 @@
+"""Run one batch of a rendered stage playbook the way the executor does, and read what Ansible reported per host.
+
+Test-only: it drives ansible-runner directly (library code outside patchorch.execution never imports it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from patchorch.domain.outcomes import RoleResult
+from patchorch.rendering import RenderedRun
+
+EXPORT_TASK = "patchorch_patch : export result"
+
+
+@dataclass
+class BatchRun:
+    """Per host: the exported RoleResult, the failed and unreachable tasks, and every task result by task name."""
+
+    rc: int
+    results: dict[str, RoleResult] = field(default_factory=dict)
+    failed: dict[str, list[str]] = field(default_factory=dict)
+    unreachable: dict[str, str] = field(default_factory=dict)
+    task_results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plays: list[str] = field(default_factory=list)
+    stdout: str = ""
+
+    def result(self, host: str) -> RoleResult:
+        """The result `host` exported; fails the test with Ansible's output when there is none."""
+        assert host in self.results, f"{host} exported no patchorch_result:\n{self.stdout[-4000:]}"
+        return self.results[host]
+
+
+def run_batch(
+    rendered: RenderedRun,
+    stage: str,
+    hosts: Sequence[str],
+    private_dir: Path,
+    *,
+    check: bool = False,
+    playbook: Path | None = None,
+) -> BatchRun:
+    """`ansible-playbook -i SOURCES --limit HOSTS STAGE_PLAYBOOK` through ansible-runner with the run's ansible.cfg."""
+    events: list[dict[str, Any]] = []
+    runner = ansible_runner.run(
+        private_data_dir=str(private_dir),
+        playbook=str(playbook or rendered.stage_playbook(stage)),
+        inventory=[str(p) for p in rendered.inventory_sources],
+        limit=",".join(hosts),
+        envvars={"ANSIBLE_CONFIG": str(rendered.ansible_cfg), "ANSIBLE_NOCOLOR": "1"},
+        cmdline="--check" if check else None,
+        quiet=True,
+        event_handler=lambda event: events.append(event) or True,
+    )
+    run = BatchRun(rc=int(runner.rc), stdout=runner.stdout.read())
+    for event in events:
+        data = event.get("event_data") or {}
+        host, task, res = data.get("host"), str(data.get("task") or ""), data.get("res") or {}
+        if event.get("event") == "playbook_on_play_start":
+            run.plays.append(str(data.get("play")))
+        if not host:
+            continue
+        if event.get("event") == "runner_on_ok":
+            run.task_results.setdefault(host, {})[task] = res
+            facts = res.get("ansible_facts") or {}
+            if data.get("task_action", "").endswith("set_fact") and "patchorch_result" in facts:
+                assert f"{data.get('role')} : {task}" == EXPORT_TASK
+                run.results[host] = RoleResult.model_validate(facts["patchorch_result"])
+        elif event.get("event") == "runner_on_failed" and not data.get("ignore_errors"):
+            run.failed.setdefault(host, []).append(task)
+        elif event.get("event") == "runner_on_unreachable":
+            run.unreachable[host] = str(res.get("msg", ""))
+    return run
