@@ -99,6 +99,15 @@ class Weekday(StrEnum):
         return list(Weekday).index(self)
 
 
+_DAY_NAMES = {
+    name: day.value
+    for day, full in zip(
+        Weekday, ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"), strict=True
+    )
+    for name in (day.value, full)
+}
+
+
 class Owner(BaseModel):
     """The team responsible for a host and how to reach them at 3 a.m."""
 
@@ -147,7 +156,8 @@ class MaintenanceWindow(BaseModel):
         if isinstance(value, str):
             value = [part.strip() for part in value.replace(",", " ").split()]
         if isinstance(value, list | tuple):
-            return tuple(str(day).lower()[:3] if isinstance(day, str) else day for day in value)
+            # `mon` and `monday` both mean Monday; anything else stays as written so the error shows it.
+            return tuple(_DAY_NAMES.get(day.strip().lower(), day) if isinstance(day, str) else day for day in value)
         return value
 
     @field_validator("start", mode="before")

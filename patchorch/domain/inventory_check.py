@@ -35,8 +35,14 @@ KNOWN_VARIABLES = frozenset(
 @cache
 def suggest_variable(key: str) -> str | None:
     """The documented `patchorch_*` variable `key` was probably meant to be, or None when nothing is close."""
-    matches = difflib.get_close_matches(key, sorted(KNOWN_VARIABLES), n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    # Compare without the shared prefix, or every name would look close to every other.
+    suffixes = sorted(name.removeprefix(VARIABLE_PREFIX) for name in KNOWN_VARIABLES)
+    typed = key.removeprefix(VARIABLE_PREFIX)
+    matches = difflib.get_close_matches(typed, suffixes, n=1, cutoff=0.6)
+    if not matches and len(typed) >= 4:
+        # A shortened name (`windows` for `maintenance_windows`) is a part of exactly one known name.
+        matches = [name for name in suffixes if typed in name]
+    return VARIABLE_PREFIX + matches[0] if len(matches) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -369,8 +369,13 @@ def _at(problem: Problem, host: str) -> Problem:
 def _problems(exc: ValidationError, data: Mapping[str, Any], label: str) -> list[Problem]:
     """One Problem per pydantic error, naming the variable, the value and what is allowed."""
     problems = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors:
         location = error["loc"]
+        if error["type"] == "too_short" and any(
+            len(other["loc"]) > len(location) and other["loc"][: len(location)] == location for other in errors
+        ):
+            continue  # an item inside was refused; "too short after validation" only repeats that
         if not location:
             # A rule across fields; its message names the variables.
             problems.append(Problem(_message(error), file=label))
@@ -382,12 +387,32 @@ def _problems(exc: ValidationError, data: Mapping[str, Any], label: str) -> list
         message = _message(error)
         if error["type"] in ("enum", "literal_error"):
             message = f"{value!r} is not allowed"
+        elif error["type"] in _EXPECTED:
+            message = f"expected {_EXPECTED[error['type']]}, not {value!r}"
         elif error["type"] != "missing" and repr(value) not in message:
             message = f"{value!r}: {message}"
         if inner:
             message = f"{inner}: {message}"
         problems.append(Problem(message, file=label, field=VARIABLE_PREFIX + top, value=value, allowed=_allowed(error)))
     return problems
+
+
+# pydantic's type errors, said in the words of someone writing YAML (not "a valid tuple").
+_EXPECTED = {
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "tuple_type": "a list",
+    "list_type": "a list",
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "dict_type": "a mapping",
+    "time_type": "a time like '02:00'",
+    "time_parsing": "a time like '02:00'",
+}
 
 
 def _inner_path(location: tuple[int | str, ...]) -> str:
@@ -411,15 +436,9 @@ def _message(error: Mapping[str, Any]) -> str:
 
 def _allowed(error: Mapping[str, Any]) -> str | None:
     context = error.get("ctx") or {}
-    if error["type"] == "enum" and "expected" in context:
+    if error["type"] in ("enum", "literal_error") and "expected" in context:
         # pydantic says "'low', 'medium', 'high' or 'critical'".
         return str(context["expected"]).replace("'", "").replace(" or ", ", ")
-    if error["type"] == "literal_error" and "expected" in context:
-        return str(context["expected"]).replace("'", "").replace(" or ", ", ")
-    if error["type"] in ("model_type", "dict_type", "model_attributes_type"):
-        return "a mapping"
-    if error["type"] in ("tuple_type", "list_type"):
-        return "a list"
     return None
 
 
@@ -461,7 +480,7 @@ def _unknown_problems(
         others = f" (also on {len(items) - 1} other host{'s' if len(items) > 2 else ''})" if len(items) > 1 else ""
         problems.append(
             Problem(
-                f"{_plain(hostvars[first.host][key])!r}: unknown patchorch variable, {hint}{others}",
+                f"unknown variable (set to {_plain(hostvars[first.host][key])!r}): {hint}{others}",
                 file=label,
                 host=first.host,
                 field=key,
