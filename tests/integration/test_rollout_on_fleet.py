@@ -1,0 +1,233 @@
+"""Real rollouts on the test fleet: ansible-runner over SSH to podman hosts, recorded in a real SQLite store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from patchorch.domain.outcomes import HostStatus
+from patchorch.domain.run import RunInputs, RunState, StageState
+from patchorch.orchestrator.processes import run_processes
+from patchorch.orchestrator.workspace import Workspace
+from patchorch.testing import FakeClock
+from patchorch.testing.fleet import Fault
+from tests.integration.conftest import ACME, NEW, OLD, Fleet, StoreWatch, dispatched, outcomes_of, policy_file
+
+pytestmark = pytest.mark.fleet
+
+PATCHORCH = [sys.executable, "-m", "patchorch"]
+
+
+def _workspace(state_dir: Path) -> Workspace:
+    # The fake clock makes retry back-offs and soaks instant; Ansible itself runs for real.
+    return Workspace.open(state_dir, actor="pytest", clock=FakeClock(), retry_backoff=1.0)
+
+
+def _start(fresh: Fleet, state_dir: Path, policy: Path, *, retries: int = 2):  # type: ignore[no-untyped-def]
+    workspace = _workspace(state_dir)
+    plan = workspace.plan([fresh.inventory], policy=policy, emergency=True, update=ACME)
+    inputs = RunInputs(inventory=(str(fresh.inventory),), retries=retries)
+    return workspace, plan, workspace.start(plan, inventory=[fresh.inventory], inputs=inputs)
+
+
+def test_emergency_rollout_patches_every_host_and_records_versions(fresh: Fleet, state_dir: Path) -> None:
+    """Every target gets acme-mta 1.0-2, its health service reports it, and the store has before and after."""
+    workspace, plan, report = _start(fresh, state_dir, fresh.fleet.policy_path)
+    assert report.state is RunState.COMPLETED, report.reason
+    assert report.succeeded
+    assert sorted(plan.targets) == sorted(h.name for h in fresh.fleet.hosts)
+    for host in plan.targets:
+        assert fresh.version(host) == NEW
+        assert fresh.upgrades(host) == 1
+    for attempt in workspace.store.attempts(report.run_id):
+        assert attempt.status is HostStatus.PATCHED
+        assert attempt.outcome is not None
+        assert attempt.outcome.versions_before["acme-mta"] == OLD
+        assert attempt.outcome.versions_after["acme-mta"] == NEW
+    assert workspace.verify_audit() > 0
+
+
+def test_broken_canary_halts_before_any_wave(fresh: Fleet, state_dir: Path) -> None:
+    """A canary whose health check fails after the upgrade halts the rollout; no wave host is touched."""
+    canary = next(h.name for h in fresh.fleet.hosts if h.canary)
+    fresh.fleet.set_fault(canary, Fault.FAILING_HEALTH)
+    workspace, plan, report = _start(fresh, state_dir, fresh.fleet.policy_path)
+    assert report.state is RunState.HALTED
+    assert f"canary failed on {canary}" in report.reason
+    attempts = workspace.store.attempts(report.run_id)
+    assert [a.host for a in attempts] == [canary]
+    assert attempts[0].outcome is not None
+    assert attempts[0].outcome.failed_step == "post-check"
+    assert all(fresh.upgrades(h) == 0 for h in plan.targets if h != canary)
+
+
+def test_unreachable_host_is_retried_then_spends_the_budget(fresh: Fleet, state_dir: Path, tmp_path: Path) -> None:
+    """An unreachable host is retried alone, each attempt recorded; then it counts as failed and halts the run."""
+    fresh.fleet.set_fault("mx2", Fault.UNREACHABLE)
+    policy = policy_file(fresh.fleet, tmp_path, failure_budget=0, class_high__failure_budget=0)
+    workspace, plan, report = _start(fresh, state_dir, policy, retries=1)
+    mx2 = [a for a in workspace.store.attempts(report.run_id) if a.host == "mx2"]
+    assert [(a.attempt, a.status) for a in mx2] == [(1, HostStatus.UNREACHABLE), (2, HostStatus.UNREACHABLE)]
+    retried = [a for a in workspace.store.attempts(report.run_id) if a.attempt == 2]
+    assert [a.host for a in retried] == ["mx2"]
+    assert report.state is RunState.HALTED
+    later = {h for s in plan.stages if s.index > plan.stage("wave-1-internet-high").index for h in s.hosts}
+    assert later
+    assert not later & {a.host for a in workspace.store.attempts(report.run_id)}
+
+
+def test_failure_budget_stops_dispatch_across_batches(fresh: Fleet, state_dir: Path, tmp_path: Path) -> None:
+    """Two failed upgrades in separate batches exceed a budget of one; nothing after the second is dispatched."""
+    fresh.fleet.set_fault("mx1", Fault.FAILING_UPGRADE)
+    fresh.fleet.set_fault("mx2", Fault.FAILING_UPGRADE)
+    policy = policy_file(fresh.fleet, tmp_path, failure_budget=1, class_high__failure_budget=5)
+    workspace, plan, report = _start(fresh, state_dir, policy)
+    wave = plan.stage("wave-1-internet-high")
+    assert [b.hosts for b in wave.batches] == [("mx1",), ("mx2",)]
+    assert report.state is RunState.HALTED
+    assert "more than the failure budget of 1" in report.reason
+    dispatched_hosts = [a.host for a in workspace.store.attempts(report.run_id)]
+    assert dispatched_hosts[-2:] == ["mx1", "mx2"]
+    failed = {a.host: a.outcome for a in workspace.store.attempts(report.run_id) if a.host in ("mx1", "mx2")}
+    assert all(o is not None and o.failed_step == "update" for o in failed.values())
+    assert fresh.version("mx1") == OLD
+
+
+def test_approval_pauses_and_resume_completes(fresh: Fleet, state_dir: Path, tmp_path: Path) -> None:
+    """A class that needs approval stops the run after the canary; approve and resume finish it."""
+    policy = policy_file(fresh.fleet, tmp_path, class_high__approval=True)
+    workspace, plan, report = _start(fresh, state_dir, policy)
+    assert report.state is RunState.AWAITING_APPROVAL
+    canary = plan.stages[0].hosts
+    assert {a.host for a in workspace.store.attempts(report.run_id)} == set(canary)
+    workspace.approve(report.run_id, "alice", comment="CHG-1")
+    report = workspace.resume(report.run_id)
+    assert report.state is RunState.AWAITING_APPROVAL  # the second high wave needs its own approval
+    workspace.approve(report.run_id, "alice")
+    report = workspace.resume(report.run_id)
+    assert report.state is RunState.COMPLETED, report.reason
+    assert all(fresh.upgrades(h) == 1 for h in plan.targets)
+    assert [a.approver for a in workspace.store.approvals(report.run_id)] == ["alice", "alice"]
+
+
+def _cli(state_dir: Path, *args: str) -> list[str]:
+    return [*PATCHORCH, "--state-dir", str(state_dir), *args]
+
+
+def _rollout_cli(fresh: Fleet, state_dir: Path) -> list[str]:
+    return _cli(
+        state_dir,
+        "rollout",
+        "--emergency",
+        "--yes",
+        "-i",
+        str(fresh.inventory),
+        "--policy",
+        str(fresh.fleet.policy_path),
+        "--package",
+        "acme-mta",
+    )
+
+
+def _run_id(state_dir: Path) -> str:
+    out = subprocess.run(_cli(state_dir, "runs", "--json"), capture_output=True, text=True, check=True).stdout
+    import json
+
+    return str(json.loads(out)[0]["id"])
+
+
+def test_ctrl_c_cancels_the_stage_stops_ansible_and_exits_130(fresh: Fleet, state_dir: Path) -> None:
+    """SIGINT during a batch: exit 130, the stage is cancelled, no ansible-playbook of the run survives."""
+    fresh.fleet.set_fault("mx1", Fault.SLOW, seconds=20)
+    watch = StoreWatch(state_dir / "patchorch.db")
+    process = subprocess.Popen(_rollout_cli(fresh, state_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert watch.wait_for(dispatched("wave-1-internet-high"), timeout=120)
+        run_id = _run_id(state_dir)
+        assert _wait(lambda: bool(run_processes(run_id)), 30)  # ansible-playbook is running the batch
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert _wait(lambda: not run_processes(run_id), 15)
+    workspace = _workspace(state_dir)
+    assert workspace.store.run(run_id).state is RunState.INTERRUPTED
+    stage = next(s for s in workspace.store.stages(run_id) if s.name == "wave-1-internet-high")
+    assert stage.state is StageState.CANCELLED
+    fresh.fleet.clear_fault("mx1")
+    report = workspace.resume(run_id)
+    assert report.state is RunState.COMPLETED, report.reason
+    assert all(fresh.upgrades(h) == 1 for h in report.plan.targets)
+
+
+def test_sigkill_at_several_points_then_resume_patches_each_host_once(fresh: Fleet, state_dir: Path) -> None:
+    """kill -9 during the canary, between batches and during a wave; each resume reconciles and goes on:
+    no host patched twice, no record lost or duplicated, the audit chain verifies, no ansible-playbook left."""
+    watch = StoreWatch(state_dir / "patchorch.db")
+    kill_points = [dispatched("canary"), outcomes_of("wave-1-internet-high"), dispatched("wave-2-internal-high")]
+    command = _rollout_cli(fresh, state_dir)
+    run_id = ""
+    for point in kill_points:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            reached = watch.wait_for(point, timeout=180)
+            process.kill()  # SIGKILL: no handler runs, nothing is cleaned up
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert reached, "the rollout never reached the kill point"
+        run_id = run_id or _run_id(state_dir)
+        command = _cli(state_dir, "resume", run_id)
+    final = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert final.returncode == 0, final.stdout + final.stderr
+    workspace = _workspace(state_dir)
+    report = workspace.orchestrator.report(run_id)
+    assert report.state is RunState.COMPLETED
+    for host in report.plan.targets:
+        assert fresh.upgrades(host) == 1, f"{host} was upgraded {fresh.upgrades(host)} times"
+        assert fresh.version(host) == NEW
+    attempts = workspace.store.attempts(run_id)
+    assert all(a.status is not None for a in attempts), "an intent was left without an outcome"
+    keys = [(a.stage, a.host, a.attempt) for a in attempts]
+    assert len(keys) == len(set(keys))
+    assert {h for h, s in report.hosts.items() if s is not None and s.is_success} == set(report.plan.targets)
+    assert workspace.verify_audit() > 0
+    assert run_processes(run_id) == []
+    events = [r.event for r in workspace.store.audit_log(run_id)]
+    assert events.count("run-created") == 1
+    assert "reconciled" in events
+
+
+def _wait(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)  # polling real processes, bounded
+    return False
+
+
+def test_library_example_script_runs(fresh: Fleet, state_dir: Path) -> None:
+    """The README's automation example runs as a script against the fleet and exits 0."""
+    script = Path(__file__).resolve().parents[2] / "examples" / "emergency_rollout.py"
+    env = {**os.environ, "PATCHORCH_STATE_DIR": str(state_dir)}
+    done = subprocess.run(
+        [sys.executable, str(script), str(fresh.inventory), str(fresh.fleet.policy_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "completed" in done.stdout
+    assert all(fresh.upgrades(h.name) == 1 for h in fresh.fleet.hosts)
