@@ -83,26 +83,37 @@ def _when(moment: datetime | None, planned_at: datetime, horizon: timedelta) -> 
     return Text(moment.astimezone(UTC).strftime("%a %Y-%m-%d %H:%MZ"))
 
 
-def _batches(stage: Stage, flagged: set[str], overridden: set[str]) -> Text:
-    text = Text()
-    for number, batch in enumerate(stage.batches):
-        if number:
-            text.append("\n")
-        text.append(f"{batch.index:>2}  ", style="dim")
+def _stage_lines(stage: Stage, rollout: RolloutPlan, flagged: set[str], overridden: set[str]) -> list[Text]:
+    """One heading line with the stage's start and gates, then one line per batch."""
+    heading = Text()
+    heading.append(f"{stage.index:>2}  ", style="dim")
+    heading.append(stage.name, style="bold")
+    heading.append("  starts ")
+    heading.append_text(_when(stage.earliest_start, rollout.planned_at, rollout.horizon))
+    if stage.approval_required:
+        heading.append(" · ")
+        heading.append("approval required", style="bold magenta")
+    heading.append(f" · {stage.concurrency} at once · soak {format_span(stage.soak)}")
+    if stage.failure_budget is not None:
+        heading.append(f" · may fail {stage.failure_budget}")
+    lines = [heading]
+    for batch in stage.batches:
+        line = Text(f"      batch {batch.index}  ", style="dim")
         for position, host in enumerate(batch.hosts):
             if position:
-                text.append(", ")
-            text.append(host, style="yellow" if host in flagged else "")
+                line.append(", ")
+            line.append(host, style="yellow" if host in flagged else "")
             if host in overridden:
-                text.append("*", style="cyan")
-    return text
+                line.append("*", style="cyan")
+        lines.append(line)
+    return lines
 
 
 def render_plan(rollout: RolloutPlan, *, policy_label: str) -> Group:
     """The plan for a terminal: a header, one row per stage (start, gates, batches), exclusions, warnings.
 
-    The gates of a stage are its columns: forks (hosts at once), soak after it, failed hosts it tolerates, and
-    whether a person must approve before it starts.
+    Each stage shows its earliest start and its gates (approval before it, hosts at once, soak after it, failed
+    hosts it tolerates), then its batches; plain lines rather than a table so long host names wrap readably.
     """
     targets = len(rollout.hosts)
     emergency = rollout.mode is Mode.EMERGENCY
@@ -118,27 +129,9 @@ def render_plan(rollout: RolloutPlan, *, policy_label: str) -> Group:
 
     flagged = {host.name for host in rollout.hosts if host.outside_horizon}
     overridden = {host.name for host in rollout.hosts if host.risk_class_overridden}
-    stages = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    stages.add_column("#", justify="right")
-    stages.add_column("stage", no_wrap=True)
-    stages.add_column("earliest start", no_wrap=True)
-    stages.add_column("forks", justify="right")
-    stages.add_column("soak", justify="right")
-    stages.add_column("may fail", justify="right")
-    stages.add_column("approval")
-    stages.add_column("batch  hosts")
+    parts: list[Text | Table] = [header, Text()]
     for stage in rollout.stages:
-        stages.add_row(
-            str(stage.index),
-            Text(stage.name, style="bold"),
-            _when(stage.earliest_start, rollout.planned_at, rollout.horizon),
-            str(stage.concurrency),
-            format_span(stage.soak),
-            "-" if stage.failure_budget is None else str(stage.failure_budget),
-            Text("required", style="bold magenta") if stage.approval_required else Text("-", style="dim"),
-            _batches(stage, flagged, overridden),
-        )
-    parts: list[Text | Table] = [header, Text(), stages]
+        parts += _stage_lines(stage, rollout, flagged, overridden)
     if overridden:
         parts.append(Text("* risk class set in the inventory", style="cyan"))
     if flagged:

@@ -1,0 +1,137 @@
+"""`patchorch plan`, run in-process over the example mail estate; golden plans for regular and emergency rollouts.
+
+Regenerate the golden files after an intended change with `PATCHORCH_UPDATE_GOLDEN=1 pytest tests/cli/test_plan_cli.py`
+and review the diff: it shows exactly how plans changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from patchorch.cli._app import main
+from patchorch.domain.plan import ExclusionReason, Mode, RolloutPlan, StageKind
+from patchorch.orchestrator.planning import plan_rollout
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "inventories" / "example-mail"
+POLICY = EXAMPLE / "policy.yml"
+GOLDEN = ROOT / "tests" / "golden"
+NOW = "2025-03-05T12:00:00+00:00"  # a Wednesday, noon UTC
+
+
+def _run(tmp_path: Path, *args: str) -> int:
+    return main(["--state-dir", str(tmp_path / "state"), "plan", *args])
+
+
+def _check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("PATCHORCH_UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"{path} is missing: run with PATCHORCH_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("mode", "flags"), [("regular", []), ("emergency", ["--emergency"])])
+def test_the_example_plan_matches_its_golden_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: str, flags: list[str]
+) -> None:
+    """`plan --json` over the example estate prints exactly the stored plan."""
+    assert _run(tmp_path, "-i", str(EXAMPLE), "--policy", str(POLICY), "--now", NOW, "--json", *flags) == 0
+    _check_golden(f"plan-example-{mode}.json", capsys.readouterr().out)
+
+
+def test_the_golden_plans_are_valid_plans() -> None:
+    """The stored plans read back as RolloutPlans whose content hash matches."""
+    for mode in ("regular", "emergency"):
+        rollout = RolloutPlan.from_json((GOLDEN / f"plan-example-{mode}.json").read_text(encoding="utf-8"))
+        assert rollout.mode is Mode(mode)
+
+
+def test_the_library_call_gives_the_same_plan_as_the_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """plan_rollout with the same inputs returns the plan the CLI prints."""
+    rollout = plan_rollout([EXAMPLE], POLICY, now=datetime.fromisoformat(NOW))
+    assert _run(tmp_path, "-i", str(EXAMPLE), "--policy", str(POLICY), "--now", NOW, "--json") == 0
+    assert capsys.readouterr().out == rollout.pretty_json()
+
+
+def test_limit_excludes_the_other_hosts_and_is_recorded() -> None:
+    """--limit keeps matching hosts and explains every other one as outside the limit."""
+    rollout = plan_rollout([EXAMPLE], POLICY, limit="imap", now=datetime(2025, 3, 5, 12, tzinfo=UTC))
+    assert {host.name.split(".")[0] for host in rollout.hosts} == {"imap1", "imap2", "imap3", "imap4"}
+    assert rollout.limit == "imap"
+    assert ExclusionReason.OUTSIDE_LIMIT in {exclusion.reason for exclusion in rollout.exclusions}
+
+
+def test_the_built_in_policy_is_used_without_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --policy or settings, the plan is made with the built-in default policy."""
+    assert _run(tmp_path, "-i", str(EXAMPLE), "--now", NOW, "--json") == 0
+    rollout = RolloutPlan.from_json(capsys.readouterr().out)
+    assert rollout.stages[0].kind is StageKind.CANARY
+
+
+def test_the_table_shows_stages_gates_and_exclusions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The terminal view names each stage with its start and gates, the batches, exclusions and warnings."""
+    assert _run(tmp_path, "-i", str(EXAMPLE), "--policy", str(POLICY), "--now", NOW) == 0
+    out = capsys.readouterr().out
+    for text in ("regular rollout plan", "canary  starts", "wave-1-critical", "approval required", "batch 1"):
+        assert text in out
+    assert "old-mx3.mail.example.org" in out
+    assert "decommissioned" in out
+
+
+def test_out_writes_the_plan_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--out writes the plan's pretty JSON and says where."""
+    target = tmp_path / "plan.json"
+    assert _run(tmp_path, "-i", str(EXAMPLE), "--policy", str(POLICY), "--now", NOW, "--out", str(target)) == 0
+    assert f"plan written to {target}" in capsys.readouterr().out.replace("\n", "")
+    assert json.loads(target.read_text(encoding="utf-8"))["mode"] == "regular"
+
+
+def test_json_and_out_together_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--json and --out exclude each other: exit 2."""
+    assert _run(tmp_path, "-i", str(EXAMPLE), "--json", "--out", str(tmp_path / "p.json")) == 2
+    assert "--json or --out" in capsys.readouterr().err
+
+
+def test_a_bad_policy_exits_2_naming_file_line_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A policy error is one line with file:line and field, exit 2."""
+    policy = tmp_path / "policy.yml"
+    text = POLICY.read_text(encoding="utf-8").replace("    soak: 1h\n", "    soak: 1h\n    sok: 2h\n", 1)
+    policy.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("    sok: 2h") + 1
+    assert _run(tmp_path, "-i", str(EXAMPLE), "--policy", str(policy)) == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"{policy}:{line}, classes.critical.sok: unknown key" in err
+
+
+def test_an_unknown_override_exits_2_naming_the_host(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An inventory risk class the policy does not define stops planning with exit 2."""
+    policy = tmp_path / "policy.yml"
+    text = POLICY.read_text(encoding="utf-8")
+    text = text.replace("  low:\n    description", "  minor:\n    description").replace(
+        "medium, low]", "medium, minor]"
+    )
+    policy.write_text(text.replace("default_class: low", "default_class: minor"), encoding="utf-8")
+    assert _run(tmp_path, "-i", str(EXAMPLE), "--policy", str(policy)) == 2
+    assert "host mon1.mail.example.org: patchorch_risk_class 'low'" in capsys.readouterr().err
+
+
+def test_no_inventory_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without -i or a configured inventory there is nothing to plan: exit 2."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PATCHORCH_INVENTORY", raising=False)
+    assert _run(tmp_path) == 2
+    assert "no inventory" in capsys.readouterr().err
+
+
+def test_a_bad_now_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--now must be an ISO 8601 time."""
+    assert _run(tmp_path, "-i", str(EXAMPLE), "--now", "tomorrow") == 2
+    assert "--now" in capsys.readouterr().err
