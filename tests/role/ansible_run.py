@@ -5,6 +5,8 @@ Test-only: it drives ansible-runner directly (library code outside patchorch.exe
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,12 +49,17 @@ def run_batch(
 ) -> BatchRun:
     """`ansible-playbook -i SOURCES --limit HOSTS STAGE_PLAYBOOK` through ansible-runner with the run's ansible.cfg."""
     events: list[dict[str, Any]] = []
+    private_dir.mkdir(parents=True, exist_ok=True)
     runner = ansible_runner.run(
         private_data_dir=str(private_dir),
         playbook=str(playbook or rendered.stage_playbook(stage)),
         inventory=[str(p) for p in rendered.inventory_sources],
         limit=",".join(hosts),
-        envvars={"ANSIBLE_CONFIG": str(rendered.ansible_cfg), "ANSIBLE_NOCOLOR": "1"},
+        envvars={
+            "ANSIBLE_CONFIG": str(rendered.ansible_cfg),
+            "ANSIBLE_NOCOLOR": "1",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        },
         cmdline="--check" if check else None,
         quiet=True,
         event_handler=lambda event: events.append(event) or True,
