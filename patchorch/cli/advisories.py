@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import create_engine
 
 from patchorch.cli._app import app
 from patchorch.cli._common import (
@@ -41,6 +40,7 @@ from patchorch.orchestrator.exposure import (
 )
 from patchorch.sources.inventory import load_fleet
 from patchorch.store.advisories import AdvisoryStore
+from patchorch.store.runs import create_store_engine
 
 advisories_app = typer.Typer(
     help="Import and list security advisories (CSAF 2.0, CISA KEV, OSV).", no_args_is_help=True
@@ -60,7 +60,7 @@ def open_advisory_store(settings: Settings) -> AdvisoryStore:
     """The advisory store of these settings, tables created. (To become `patchorch.store.open_store(settings)`.)"""
     if settings.store_url is None:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-    store = AdvisoryStore(create_engine(settings.database_url))
+    store = AdvisoryStore(create_store_engine(settings.database_url))
     store.create_tables()
     return store
 
@@ -254,3 +254,44 @@ def _print_report(report: ExposureReport) -> None:
             f"of {len({row.host for row in report.rows})} hosts"
         )
     )
+
+
+facts_app = typer.Typer(help="Installed-package facts gathered from the hosts.", no_args_is_help=True)
+app.add_typer(facts_app, name="facts")
+
+
+@facts_app.command("refresh")
+def facts_refresh(
+    ctx: typer.Context,
+    inventory: InventoryOption = None,
+    limit: LimitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Gather installed packages and OS details from the hosts (read-only) and store them with a timestamp.
+
+    Exit 0 when every host answered, 1 when some did not (their older facts age into UNKNOWN).
+    """
+    from patchorch.cli.rollout import open_workspace
+    from patchorch.orchestrator.facts import refresh_facts
+
+    settings = state(ctx).settings(inventory=inventory)
+    if not settings.inventory:
+        raise ConfigError([Problem("no inventory given", field="-i/--inventory")])
+    loaded = load_fleet(list(settings.inventory), limit=limit)
+    result = refresh_facts(
+        open_workspace(settings),
+        open_advisory_store(settings),
+        loaded.fleet,
+        list(settings.inventory),
+        in_limit=loaded.in_limit,
+    )
+    if as_json:
+        print_json({"refreshed": result.refreshed, "failed": result.failed, "skipped": result.skipped})
+    else:
+        for host, count in result.refreshed.items():
+            console.print(f"{host:<20} {count} packages")
+        for host, reason in result.failed.items():
+            console.print(f"{host:<20} [red]failed[/red]: {reason}")
+        for host, reason in result.skipped.items():
+            console.print(f"{host:<20} skipped: {reason}")
+    raise typer.Exit(EXIT_FINDINGS if result.failed else EXIT_OK)

@@ -39,12 +39,14 @@ from patchorch.cli._common import (
     state,
 )
 from patchorch.config import Settings
+from patchorch.domain.fleet import Lifecycle
 from patchorch.domain.gates import GateDecision
 from patchorch.domain.outcomes import BatchOutcome, HostStatus
 from patchorch.domain.plan import PackageSpec, RolloutPlan, Stage, UpdateScope, UpdateSpec
 from patchorch.domain.run import RunInputs, RunState, StageState
+from patchorch.domain.vulnerability import Decision, HostVulnerability
 from patchorch.errors import ConfigError, Problem
-from patchorch.execution.base import HostEvent
+from patchorch.execution.base import HostEvent, TaskStatus
 from patchorch.orchestrator.engine import RolloutReport
 from patchorch.orchestrator.observers import LogObserver, Observer
 from patchorch.orchestrator.workspace import Workspace
@@ -132,7 +134,9 @@ class ProgressObserver(Observer):
             self._refresh()
 
     def host_event(self, event: HostEvent) -> None:
-        """Show the task a host is on."""
+        """Show the task a host is on (skipped tasks say nothing about progress)."""
+        if event.status is TaskStatus.SKIPPED:
+            return
         with self._lock:
             self._note = f"{event.host}: {event.task[:40]} ({event.status.value})"
             self._refresh()
@@ -220,6 +224,33 @@ def _split_package(text: str) -> tuple[str, str, str | None]:
     return text.strip(), "", None
 
 
+def _advisory_inputs(
+    settings: Settings, sources: tuple[Path, ...], limit: str | None, advisory: str, workspace: Workspace
+) -> tuple[set[str], UpdateSpec, list[HostVulnerability], Decision | None]:
+    """The affected hosts, the fixing update, the planner's risk inputs and the decision for `advisory`."""
+    from patchorch.cli.advisories import open_advisory_store
+    from patchorch.orchestrator.exposure import advisory_targets, hosts_without_facts
+    from patchorch.sources.inventory import load_fleet
+
+    store = open_advisory_store(settings)
+    fleet = load_fleet(list(sources), limit=limit).fleet
+    now = workspace.clock.now()
+    found = advisory_targets(store, fleet, advisory, now)
+    unknown = [
+        name
+        for name in hosts_without_facts(store, fleet, now)
+        if fleet.get(name).lifecycle is not Lifecycle.DECOMMISSIONED and not fleet.get(name).exclude
+    ]
+    decision = found.decision.value if found.decision else "none"
+    console.print(f"advisory {advisory}: {len(found.targets)} affected host(s), decision {decision}")
+    if unknown:
+        console.print(
+            f"[yellow]no fresh package facts for {', '.join(sorted(unknown))}: they are not targeted; "
+            "run `patchorch facts refresh`[/yellow]"
+        )
+    return found.targets, found.update, list(found.vulnerabilities.values()), found.decision
+
+
 def _inventory(settings: Settings) -> tuple[Path, ...]:
     if not settings.inventory:
         raise ConfigError(
@@ -252,18 +283,47 @@ def rollout(
     all_updates: Annotated[
         bool, typer.Option("--all-updates", help="Install every available update, not only security updates.")
     ] = False,
+    advisory: Annotated[
+        str | None,
+        typer.Option(
+            "--advisory",
+            help="Patch exactly the hosts this imported advisory (ID or CVE) affects, with its fixed versions; "
+            "an 'immediate' decision chooses the emergency strategy.",
+        ),
+    ] = None,
 ) -> None:
     """Plan, show, confirm, then run a rollout stage by stage, recording every outcome.
 
-    Without --package or --all-updates the rollout installs security updates.
+    Without --package, --all-updates or --advisory the rollout installs security updates.
     """
     from patchorch.cli.plan import render_plan
 
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     sources = _inventory(settings)
     workspace_plan = open_workspace(settings)
-    update = update_spec(package or [], all_updates=all_updates)
-    plan = workspace_plan.plan(sources, policy=settings.policy, emergency=emergency, limit=limit, update=update)
+    if advisory is not None:
+        if package or all_updates:
+            raise ConfigError(
+                [Problem("--advisory chooses the packages; drop --package/--all-updates", field="--advisory")]
+            )
+        targets, update, vulnerabilities, decision = _advisory_inputs(
+            settings, sources, limit, advisory, workspace_plan
+        )
+        if decision is Decision.IMMEDIATE and not emergency:
+            console.print(f"advisory {advisory}: decision immediate, so the emergency strategy is used")
+            emergency = True
+        plan = workspace_plan.plan(
+            sources,
+            policy=settings.policy,
+            emergency=emergency,
+            limit=limit,
+            targets=targets,
+            update=update,
+            vulnerabilities=vulnerabilities,
+        )
+    else:
+        update = update_spec(package or [], all_updates=all_updates)
+        plan = workspace_plan.plan(sources, policy=settings.policy, emergency=emergency, limit=limit, update=update)
     console.print(render_plan(plan, policy_label=str(settings.policy) if settings.policy else "built-in default"))
     if not plan.targets:
         console.print("nothing to patch: the plan has no targets")
@@ -275,6 +335,7 @@ def rollout(
         inventory=tuple(str(p.resolve()) for p in sources),
         policy=str(settings.policy) if settings.policy else None,
         limit=limit,
+        advisory=advisory,
         check=check,
         template_dir=str(settings.template_dir) if settings.template_dir else None,
     )

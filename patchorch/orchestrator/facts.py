@@ -1,0 +1,66 @@
+"""Installed-package facts: gathered from hosts by the executor's read-only play, kept in the advisory store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from patchorch.domain.advisory import HostFacts
+from patchorch.domain.fleet import Fleet, Lifecycle
+from patchorch.orchestrator.workspace import Workspace
+from patchorch.store.advisories import AdvisoryStore
+
+
+@dataclass(frozen=True)
+class FactsRefresh:
+    """Which hosts' facts were refreshed (with their package counts) and which failed, with the reason."""
+
+    refreshed: dict[str, int]
+    failed: dict[str, str]
+    skipped: dict[str, str]
+
+
+def refresh_facts(
+    workspace: Workspace,
+    store: AdvisoryStore,
+    fleet: Fleet,
+    inventory: Sequence[Path],
+    *,
+    in_limit: frozenset[str] | None = None,
+) -> FactsRefresh:
+    """Read installed packages and OS details from every reachable, active host (in the limit) and store them.
+
+    Decommissioned, excluded and known-unavailable hosts are skipped with the reason; hosts that do not answer keep
+    their older facts, which age into UNKNOWN rather than ever reading as "not installed".
+    """
+    skipped: dict[str, str] = {}
+    hosts: list[str] = []
+    for member in fleet.hosts:
+        if in_limit is not None and member.name not in in_limit:
+            continue
+        if member.lifecycle is Lifecycle.DECOMMISSIONED:
+            skipped[member.name] = "decommissioned"
+        elif member.exclude:
+            skipped[member.name] = member.exclude_reason or "excluded"
+        elif member.unavailable:
+            skipped[member.name] = member.unavailable_reason or "unavailable"
+        else:
+            hosts.append(member.name)
+    if not hosts:
+        return FactsRefresh({}, {}, skipped)
+    result = workspace.gather_facts(inventory, hosts)
+    gathered_at = workspace.clock.now()
+    refreshed: dict[str, int] = {}
+    failed = dict(result.failed)
+    for host, raw in sorted(result.facts.items()):
+        try:
+            facts = HostFacts.model_validate(raw)
+        except ValidationError as exc:
+            failed[host] = f"facts did not validate: {exc.errors()[0]['msg']}"
+            continue
+        store.save_facts(host, facts.packages, facts.release, gathered_at)
+        refreshed[host] = len(facts.packages)
+    return FactsRefresh(refreshed, failed, skipped)
