@@ -26,7 +26,7 @@ from patchorch.cli._common import (
     state,
 )
 from patchorch.domain.fleet import Cluster, Host, MaintenanceWindow
-from patchorch.domain.inventory_check import Finding, InventoryReport, OwnerSummary, Severity, inventory_report
+from patchorch.domain.inventory_check import InventoryReport, OwnerSummary, Severity, inventory_report
 from patchorch.errors import ConfigError, Problem
 from patchorch.sources.inventory import InventoryLoad, load_fleet
 
@@ -114,18 +114,18 @@ def check(
 
 
 def _render_report(report: InventoryReport, loaded: InventoryLoad) -> None:
-    console.print(f"{_title(loaded)}: ", end="", markup=False)
-    if report.clean:
-        console.print("no findings", markup=False)
-    else:
-        console.print(f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}", markup=False)
+    out = _wide()
+    count = len(report.findings)
+    summary = "no findings" if report.clean else f"{count} finding{'s' if count != 1 else ''}"
+    out.print(f"{_title(loaded)}: {summary}", markup=False)
     for code, findings in report.grouped().items():
-        console.print()
-        console.print(f"{code.severity}: {code.heading} ({len(findings)})", style=_style(code.severity), markup=False)
+        out.print()
+        out.print(f"{code.severity}: {code.heading} ({len(findings)})", style=_style(code.severity), markup=False)
         for finding in findings:
-            console.print(f"  {_subject(finding)}: {finding.message}", markup=False)
-    console.print()
-    _wide().print(_owner_table(report.owners))
+            # Messages name their host or cluster themselves.
+            out.print(f"  {finding.message}", markup=False)
+    out.print()
+    out.print(_owner_table(report.owners))
 
 
 def _owner_table(owners: Iterable[OwnerSummary]) -> Table:
@@ -188,14 +188,6 @@ def _flags(host: Host) -> str:
     if host.risk_class:
         flags.append(f"risk class {host.risk_class}")
     return "\n".join(flags) or "-"
-
-
-def _subject(finding: Finding) -> str:
-    if finding.cluster and not finding.host:
-        return f"cluster {finding.cluster}"
-    if finding.host:
-        return finding.host
-    return finding.owner or "-"
 
 
 def _style(severity: Severity) -> str:

@@ -274,7 +274,7 @@ def _cluster_findings(fleet: Fleet, selected: frozenset[str]) -> Iterable[Findin
                 severity=FindingCode.CLUSTER_ALL_DOWN.severity,
                 message=(
                     f"cluster {cluster.name}: budget {cluster.budget} lets all {size} members go down at once "
-                    f"(at most {size - 1} keeps one serving)"
+                    f"(a budget of at most {size - 1} keeps one serving)"
                 ),
                 cluster=cluster.name,
                 owner=owner,

@@ -33,7 +33,7 @@ from patchorch.domain.inventory_check import (
 )
 from patchorch.errors import InventoryError, Problem
 
-__all__ = ["InventoryLoad", "UnknownKey", "ansible_inventory_command", "load_fleet"]
+__all__ = ["IGNORED_FILE_PATTERNS", "InventoryLoad", "UnknownKey", "ansible_inventory_command", "load_fleet"]
 
 # Groups every host is in; they say nothing about a host.
 _IMPLICIT_GROUPS = frozenset({"all", "ungrouped"})
@@ -41,6 +41,11 @@ _IMPLICIT_GROUPS = frozenset({"all", "ungrouped"})
 _DEFAULTABLE = frozenset({"owner", "criticality", "exposure"})
 _FIELDS = {name[len(VARIABLE_PREFIX) :] for name in KNOWN_VARIABLES - PASSTHROUGH_VARIABLES}
 _PREFIX_LENGTH = len(VARIABLE_PREFIX)
+
+# patchorch's own files beside an inventory (`inventories/mail/policy.yml`) are not inventory sources: Ansible
+# would read a policy's keys as empty groups, with a warning for each. Ansible matches these against file names
+# in inventory directories; `ignore_patterns` in [inventory] of an ansible.cfg takes the same list.
+IGNORED_FILE_PATTERNS = (r"^policy\.ya?ml$", r"^patchorch\.ya?ml$")
 
 # Without these, ansible-inventory warns about a source it cannot parse and lists an empty inventory (exit 0).
 _ENVIRONMENT = {
@@ -112,6 +117,8 @@ def load_fleet(sources: Sequence[Path], *, limit: str | None = None, strict: boo
         command += ["-i", name]
     command.append("--list")
     environment = {**os.environ, **_ENVIRONMENT}
+    ignored = [environment.get("ANSIBLE_INVENTORY_IGNORE_REGEX", ""), *IGNORED_FILE_PATTERNS]
+    environment["ANSIBLE_INVENTORY_IGNORE_REGEX"] = ",".join(pattern for pattern in ignored if pattern)
     runs = [command] if limit is None else [command, [*command, "--limit", limit]]
     with ThreadPoolExecutor(max_workers=len(runs)) as pool:
         results = list(pool.map(lambda argv: _run(argv, environment), runs))
@@ -299,7 +306,9 @@ def _convert(
                 if key in PASSTHROUGH_VARIABLES:
                     kept[key] = value
                 elif key[_PREFIX_LENGTH:] in _FIELDS:
-                    declared[key[_PREFIX_LENGTH:]] = value
+                    # `patchorch_x:` with no value (null) undeclares x: a host can drop what its group set.
+                    if value is not None:
+                        declared[key[_PREFIX_LENGTH:]] = value
                 else:
                     unknown.append(UnknownKey(name, key, suggest_variable(key)))
             elif key.startswith("ansible_"):

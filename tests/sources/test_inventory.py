@@ -105,7 +105,8 @@ def test_yaml_inventory(tmp_path: Path) -> None:
         """,
     )
     web1 = load_fleet([source]).fleet.get("web1")
-    assert web1.owner is not None and web1.owner.team == "web"
+    assert web1.owner is not None
+    assert web1.owner.team == "web"
     assert [day.value for day in web1.maintenance_windows[0].days] == ["sat", "sun"]
     assert [check.kind for check in web1.health_checks] == ["http", "tcp"]
 
@@ -147,7 +148,8 @@ def test_several_sources_merge(tmp_path: Path, ini: Path) -> None:
     """Repeated sources merge into one fleet, as `-i a -i b` does for Ansible."""
     other = write(tmp_path / "more.yml", "all:\n  hosts:\n    relay1:\n")
     load = load_fleet([ini, other])
-    assert "relay1" in load.fleet and "mx1" in load.fleet
+    assert "relay1" in load.fleet
+    assert "mx1" in load.fleet
     assert load.sources == (str(ini), str(other))
 
 
@@ -190,7 +192,8 @@ def test_groups_include_descendants_but_not_all(ini: Path) -> None:
     """`groups` maps each group to its hosts and its children's hosts; `all` and `ungrouped` are left out."""
     groups = load_fleet([ini]).groups
     assert groups["mail"] == ("imap1", "mx1", "mx2")
-    assert "all" not in groups and "ungrouped" not in groups
+    assert "all" not in groups
+    assert "ungrouped" not in groups
 
 
 def test_connection_variables_pass_through(tmp_path: Path) -> None:
@@ -226,10 +229,11 @@ def test_unsafe_values_are_literal(tmp_path: Path) -> None:
         'all:\n  hosts:\n    h1: {patchorch_owner: {team: !unsafe "ops{{x}}", contact: ops@example.org}}\n',
     )
     owner = load_fleet([source]).fleet.get("h1").owner
-    assert owner is not None and owner.team == "ops{{x}}"
+    assert owner is not None
+    assert owner.team == "ops{{x}}"
 
 
-# --- bad metadata: one inventory with one host per kind of mistake, loaded once ------------------------------------
+# --- bad metadata: one inventory with one host per kind of mistake, loaded once -------------------------------------
 
 BAD = """
 all:
@@ -281,7 +285,8 @@ def test_bad_metadata_names_host_variable_and_value(bad_load_error: InventoryErr
     variable, expected = BAD_CASES[host]
     [problem] = [p for p in bad_load_error.problems if p.host == host]
     assert problem.field == variable
-    assert problem.file is not None and problem.file.endswith("bad.yml")
+    assert problem.file is not None
+    assert problem.file.endswith("bad.yml")
     assert expected in str(problem)
     assert f"host {host}, {variable}: " in str(problem)
 
@@ -355,7 +360,7 @@ def test_templates_are_refused(tmp_path: Path) -> None:
         load_fleet([source])
 
 
-# --- sources Ansible cannot read -------------------------------------------------------------------------------------
+# --- sources Ansible cannot read ------------------------------------------------------------------------------------
 
 
 def test_unparseable_yaml(tmp_path: Path) -> None:
@@ -400,7 +405,7 @@ def test_one_bad_source_among_several(tmp_path: Path, ini: Path) -> None:
     assert caught.value.problems[0].file == str(broken)
 
 
-# --- --limit -----------------------------------------------------------------------------------------------------------
+# --- --limit ----------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -444,7 +449,7 @@ def test_pattern_that_matches_nothing_warns(site: Path) -> None:
     assert any("nomatch" in warning for warning in load.warnings)
 
 
-# --- the example estate ------------------------------------------------------------------------------------------------
+# --- the example estate ---------------------------------------------------------------------------------------------
 
 
 def test_example_estate_loads() -> None:
