@@ -26,7 +26,7 @@ from patchorch.domain.advisory import (
     host_vulnerabilities,
     match,
 )
-from patchorch.domain.fleet import Fleet, Host
+from patchorch.domain.fleet import Fleet, Host, Lifecycle
 from patchorch.domain.plan import PackageSpec, UpdateScope, UpdateSpec
 from patchorch.domain.vulnerability import Decision, HostVulnerability
 from patchorch.errors import PlanError
@@ -97,6 +97,7 @@ class ExposureStatus(StrEnum):
     AFFECTED = "affected"
     NOT_AFFECTED = "not-affected"
     UNKNOWN = "unknown"
+    DECOMMISSIONED = "decommissioned"  # known to the inventory, not running: neither exposed nor unknown
 
 
 class ExposureRow(BaseModel):
@@ -260,6 +261,13 @@ def exposure(
     for host in fleet:
         owner = _owner(host)
         gathered = result.facts[host.name][1] if host.name in result.facts else None
+        if host.lifecycle is Lifecycle.DECOMMISSIONED:
+            rows.append(
+                ExposureRow(
+                    host=host.name, status=ExposureStatus.DECOMMISSIONED, reason="lifecycle is decommissioned", **owner
+                )
+            )
+            continue
         if host.name in result.unknown:
             rows.append(
                 ExposureRow(

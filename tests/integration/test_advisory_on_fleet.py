@@ -1,0 +1,53 @@
+"""Advisory intake end to end on the test fleet: import, facts, exposure, rollout --advisory, exposure again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from patchorch.cli._app import main
+from tests.integration.conftest import NEW, Fleet
+
+pytestmark = pytest.mark.fleet
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "advisories"
+ADVISORY = "WID-SEC-W-2026-0042"
+
+
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+    capsys.readouterr()
+    status = main(list(argv))
+    return status, json.loads(capsys.readouterr().out)
+
+
+def test_rollout_for_an_advisory_patches_exactly_the_affected_hosts(
+    fresh: Fleet, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """exposure lists the hosts on the affected version; rollout --advisory patches them; then exposure lists none."""
+    fresh.fleet.exec("relay1", "apt-get", "install", "-y", "-q", f"acme-mta={NEW}")  # already fixed
+    common = ["--state-dir", str(state_dir)]
+    inventory = ["-i", str(fresh.inventory)]
+    assert main([*common, "advisories", "import", str(FIXTURES / "csaf-acme-mta.json")]) == 0
+    assert main([*common, "facts", "refresh", *inventory]) == 0
+
+    status, report = _json(capsys, *common, "exposure", "--advisory", ADVISORY, "--json", *inventory)
+    expected = sorted(h.name for h in fresh.fleet.hosts if h.name != "relay1")
+    assert report["affected_hosts"] == expected
+    assert status == 1
+    rows = report["rows"]
+    assert isinstance(rows, list)
+    assert all(row["owner_team"] for row in rows if row["status"] == "affected")
+    assert {row["host"]: row["status"] for row in rows}[fresh.fleet.decommissioned_host] == "decommissioned"
+
+    rollout = [*common, "rollout", "--advisory", ADVISORY, "--yes", *inventory]
+    assert main([*rollout, "--policy", str(fresh.fleet.policy_path)]) == 0
+    assert all(fresh.upgrades(host) == 1 for host in expected)
+    assert fresh.upgrades("relay1") == 0
+
+    assert main([*common, "facts", "refresh", *inventory]) == 0
+    status, report = _json(capsys, *common, "exposure", "--advisory", ADVISORY, "--json", *inventory)
+    assert report["affected_hosts"] == []
+    assert report["unknown_hosts"] == []
+    assert status == 0
