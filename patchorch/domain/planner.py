@@ -47,8 +47,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
-from patchorch.domain.fleet import Fleet, Host, Lifecycle, MaintenanceWindow
+from patchorch.domain.fleet import Criticality, Fleet, Host, Lifecycle
 from patchorch.domain.plan import (
     PLAN_SCHEMA_VERSION,
     Batch,
@@ -132,13 +133,20 @@ def plan(
     chosen: list[_Target] = []
     # Risk, wave rank and due time depend on a few host fields only: computed once per distinct combination.
     risk_cache: dict[object, tuple[RiskAssessment, int, datetime]] = {}
-    window_cache: dict[tuple[MaintenanceWindow, ...], datetime | None] = {}
+    window_cache: dict[tuple[object, ...], datetime | None] = {}
     for host in fleet.hosts:
-        excluded = _exclusion(host, limited, limit, wanted, update, room)
-        if excluded is not None:
-            exclusions.append(excluded)
+        cluster = host.cluster
+        if (
+            host.lifecycle is Lifecycle.DECOMMISSIONED
+            or host.exclude
+            or host.unavailable
+            or (limited is not None and host.name not in limited)
+            or (wanted is not None and host.name not in wanted)
+            or (cluster is not None and room[cluster] <= 0)
+        ):
+            exclusions.append(_exclusion(host, limited, limit, wanted, update, room))
             continue
-        vulnerability = vulns.get(host.name)
+        vulnerability = vulns.get(host.name) if vulns else None
         key = (
             host.risk_class,
             host.criticality,
@@ -157,9 +165,11 @@ def plan(
         windows = host.maintenance_windows
         if windows and not emergency:
             target.windowed = True
-            opens = window_cache.get(windows, _UNKNOWN)
+            # Plain tuples hash and compare far faster than the pydantic models they describe.
+            window_key = tuple((w.days, w.start, w.duration, w.timezone) for w in windows)
+            opens = window_cache.get(window_key, _UNKNOWN)
             if opens is _UNKNOWN:
-                opens = window_cache[windows] = next_opening(windows, now, policy.horizon)
+                opens = window_cache[window_key] = next_opening(windows, now, policy.horizon)
             target.opens = opens
         chosen.append(target)
 
@@ -177,16 +187,18 @@ def plan(
 
     failure_budget = (policy.emergency.failure_budget if emergency else None) or policy.failure_budget
     hosts = tuple(
-        PlannedHost.model_construct(
-            name=t.host.name,
-            stage=t.stage,
-            batch=t.batch,
-            risk_class=t.risk.risk_class,
-            risk_class_overridden=t.risk.overridden,
-            reason=t.reason,
-            due=t.due,
-            window_opens=t.opens,
-            outside_horizon=t.outside,
+        _planned_host(
+            {
+                "name": t.host.name,
+                "stage": t.stage,
+                "batch": t.batch,
+                "risk_class": t.risk.risk_class,
+                "risk_class_overridden": t.risk.overridden,
+                "reason": t.reason,
+                "due": t.due,
+                "window_opens": t.opens,
+                "outside_horizon": t.windowed and t.opens is None,
+            }
         )
         for t in chosen  # fleet order: sorted by name
     )
@@ -207,14 +219,54 @@ def plan(
     )
 
 
+_PLANNED_HOST_FIELDS = frozenset(
+    (
+        "name",
+        "stage",
+        "batch",
+        "risk_class",
+        "risk_class_overridden",
+        "reason",
+        "due",
+        "window_opens",
+        "outside_horizon",
+    )
+)
+# PlannedHost is built once per target, and even model_construct costs more than the rest of planning a host. When
+# the model is plain (exactly these fields, no post-init hook, no private attributes) an instance is assembled the
+# way model_construct assembles it, without its per-field alias handling; otherwise model_construct is used.
+# tests/domain/test_planner.py checks that both give equal instances and identical JSON.
+_PLANNED_HOST_IS_PLAIN = (
+    set(PlannedHost.model_fields) == _PLANNED_HOST_FIELDS
+    and not PlannedHost.__pydantic_post_init__
+    and not PlannedHost.__private_attributes__
+    and PlannedHost.model_config.get("extra") != "allow"
+)
+
+
+def _planned_host(values: dict[str, Any]) -> PlannedHost:
+    """A PlannedHost from values that are valid by construction (see _PLANNED_HOST_IS_PLAIN)."""
+    if not _PLANNED_HOST_IS_PLAIN:
+        return PlannedHost.model_construct(**values)
+    host = PlannedHost.__new__(PlannedHost)
+    _set = object.__setattr__
+    _set(host, "__dict__", values)
+    _set(host, "__pydantic_fields_set__", set(_PLANNED_HOST_FIELDS))
+    _set(host, "__pydantic_extra__", None)
+    _set(host, "__pydantic_private__", None)
+    return host
+
+
 def fleet_digest(fleet: Fleet) -> str:
-    """SHA-256 of the fleet's hosts as canonical JSON: sorted by name, fields in schema order, no white space.
+    """SHA-256 of the fleet's hosts as canonical JSON: sorted by name, fields in schema order, defaults omitted.
 
     `defaulted` is left out: it only says which values were defaults, and pydantic writes a frozenset in hash order,
     which would make the digest depend on PYTHONHASHSEED. pydantic's own JSON writer is used because it is an order of
     magnitude faster than `json.dumps` over `model_dump` for large fleets.
     """
-    text = fleet.model_dump_json(include={"hosts"}, exclude={"hosts": {"__all__": {"defaulted"}}})
+    text = fleet.model_dump_json(
+        include={"hosts"}, exclude={"hosts": {"__all__": {"defaulted"}}}, exclude_defaults=True
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -240,7 +292,7 @@ def _exclusion(
     wanted: frozenset[str] | None,
     update: UpdateSpec,
     room: Mapping[str, int],
-) -> Exclusion | None:
+) -> Exclusion:
     name = host.name
     if host.lifecycle is Lifecycle.DECOMMISSIONED:
         return _excluded(name, ExclusionReason.DECOMMISSIONED, "lifecycle is decommissioned")
@@ -262,7 +314,7 @@ def _exclusion(
             f"cluster {host.cluster}: its unavailable members already use the whole disruption budget"
             f" ({room[host.cluster]} left); patching it would take one more down",
         )
-    return None
+    raise AssertionError(f"{name} has no reason to be excluded")  # the caller checked that one applies
 
 
 def _excluded(host: str, reason: ExclusionReason, detail: str) -> Exclusion:
@@ -301,7 +353,8 @@ def _select_canary(
     size = canary_size(policy, len(targets))
     if size == 0:
         return [], []
-    ordered = sorted(targets, key=lambda t: (not t.host.canary, t.host.criticality.rank, t.host.name))
+    rank = {criticality: criticality.rank for criticality in Criticality}
+    ordered = sorted(targets, key=lambda t: (not t.host.canary, rank[t.host.criticality], t.host.name))
     holders: dict[Pair, list[_Target]] = {}
     pairs_of: dict[tuple[str | None, str | None, tuple[str, ...]], tuple[Pair, ...]] = {}
     for target in ordered:
@@ -460,9 +513,13 @@ def _wave_stage(
     rules = policy.classes[risk_class]
     name = f"wave-{wave}-{exposure}-{risk_class}" if exposure else f"wave-{wave}-{risk_class}"
     soak = policy.emergency.soak if emergency and policy.emergency.soak is not None else rules.soak
+    where = f"exposure {exposure}, risk {risk_class}" if exposure else f"risk {risk_class}"
+    reasons: dict[str, str] = {}  # one string per distinct risk reason, shared by every host that has it
     for target in members:
-        where = f"exposure {exposure}, risk {risk_class}" if exposure else f"risk {risk_class}"
-        target.reason = f"wave {wave}, {where}: {target.risk.reason}"
+        reason = reasons.get(target.risk.reason)
+        if reason is None:
+            reason = reasons[target.risk.reason] = f"wave {wave}, {where}: {target.risk.reason}"
+        target.reason = reason
     reason = f"risk {risk_class}: patch within {format_span(rules.sla)}"
     if exposure:
         reason = f"exposure {exposure}, " + reason

@@ -492,3 +492,26 @@ def test_the_plan_json_does_not_depend_on_the_hash_seed() -> None:
         assert done.returncode == 0, done.stderr
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+def test_planned_hosts_built_fast_equal_model_construct() -> None:
+    """The planner's fast PlannedHost assembly gives what model_construct gives, field for field and in JSON."""
+    from patchorch.domain.plan import PlannedHost
+    from patchorch.domain.planner import _PLANNED_HOST_IS_PLAIN, _planned_host
+
+    values: dict[str, Any] = {
+        "name": "mx1",
+        "stage": "canary",
+        "batch": 1,
+        "risk_class": "high",
+        "risk_class_overridden": False,
+        "reason": "canary",
+        "due": NOW,
+        "window_opens": None,
+        "outside_horizon": False,
+    }
+    assert _PLANNED_HOST_IS_PLAIN
+    fast, slow = _planned_host(dict(values)), PlannedHost.model_construct(**values)
+    assert fast == slow
+    assert fast.model_dump_json() == slow.model_dump_json() == PlannedHost.model_validate(values).model_dump_json()
+    assert fast.model_copy(update={"batch": 2}).batch == 2
