@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -38,3 +39,32 @@ def test_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestFleet]:
         yield fleet
     finally:
         fleet.destroy()
+
+
+def reset_hosts(fleet: TestFleet) -> None:
+    """Every fault cleared and every acme package back at 1.0-1 on every host, as right after `create`."""
+
+    def reset(host: str) -> None:
+        fleet.clear_fault(host)
+        fleet.exec(
+            host,
+            "apt-get",
+            "install",
+            "-y",
+            "-q",
+            "--allow-downgrades",
+            "acme-mta=1.0-1",
+            "acme-broken=1.0-1",
+            "acme-tls=1.0-1",
+        )
+        fleet.exec(host, "rm", "-f", "/run/reboot-required", "/var/run/reboot-required")
+
+    with ThreadPoolExecutor(max_workers=len(fleet.hosts)) as pool:
+        list(pool.map(reset, [h.name for h in fleet.hosts]))
+
+
+@pytest.fixture(scope="module")
+def fresh_hosts(test_fleet: TestFleet) -> TestFleet:
+    """The session fleet reset once for the module that asks: tests in other modules may have patched it."""
+    reset_hosts(test_fleet)
+    return test_fleet

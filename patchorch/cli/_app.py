@@ -76,13 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     except PatchorchError as exc:
         return _internal(exc, expected=True)
     except Exception as exc:
-        # click raises its own usage errors as exceptions in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show(file=sys.stderr)
+        # Outside standalone mode click raises its usage errors; typer bundles its own click, so match by class name.
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        if "ClickException" in names:
+            exc.show(file=sys.stderr)  # type: ignore[attr-defined]  # click's exceptions render themselves
             return EXIT_BAD_INPUT
-        if isinstance(exc, click.exceptions.Abort):
+        if "Abort" in names:
             console_err.print("aborted")
             return EXIT_INTERRUPTED
         return _internal(exc, expected=False)

@@ -24,7 +24,8 @@ EXIT_INTERNAL = 4
 EXIT_INTERRUPTED = 130
 
 console = Console(highlight=False)
-console_err = Console(stderr=True, highlight=False)
+# Errors stay on one line whatever the terminal width, so they can be grepped and pasted into a ticket.
+console_err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 InventoryOption = Annotated[
     list[Path] | None,

@@ -6,7 +6,6 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import yaml
 
 from patchorch.domain.plan import PackageSpec, UpdateScope, UpdateSpec
 from patchorch.testing.fleet import TestFleet
+from tests.fleet_fixture import reset_hosts
 
 ACME = UpdateSpec(scope=UpdateScope.PACKAGES, packages=(PackageSpec(name="acme-mta"),))
 OLD, NEW = "1.0-1", "1.0-2"
@@ -49,28 +49,11 @@ def count_upgrades(fleet: TestFleet, host: str) -> int:
     return sum(1 for line in log.splitlines() if line.endswith(UPGRADE_LINE) or UPGRADE_LINE + " " in line)
 
 
-def _reset(fleet: TestFleet, host: str) -> None:
-    fleet.clear_fault(host)
-    fleet.exec(
-        host,
-        "apt-get",
-        "install",
-        "-y",
-        "-q",
-        "--allow-downgrades",
-        f"acme-mta={OLD}",
-        "acme-broken=1.0-1",
-        "acme-tls=1.0-1",
-    )
-    fleet.exec(host, "rm", "-f", "/run/reboot-required", "/var/run/reboot-required")
-
-
 @pytest.fixture
 def fresh(test_fleet: TestFleet) -> Fleet:
     """The session fleet with every fault cleared and acme-mta back at 1.0-1 on every host."""
+    reset_hosts(test_fleet)
     names = [h.name for h in test_fleet.hosts]
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        list(pool.map(lambda host: _reset(test_fleet, host), names))
     return Fleet(test_fleet, {host: count_upgrades(test_fleet, host) for host in names})
 
 

@@ -16,7 +16,7 @@ from patchorch.testing.fleet import TestFleet
 from tests.role.ansible_run import run_batch
 from tests.role.plans import render_for
 
-pytestmark = pytest.mark.fleet
+pytestmark = [pytest.mark.fleet, pytest.mark.usefixtures("fresh_hosts")]
 
 
 def _payloads(marker: str) -> dict[str, str]:

@@ -12,6 +12,8 @@ from patchorch.domain.plan import Batch, Stage, StageKind
 from patchorch.errors import ConfigError, InventoryError, RenderError
 from patchorch.rendering import render_run
 from patchorch.rendering._vars import UNSAFE_TAG, dump_vars, load_vars
+from patchorch.sources.inventory import IGNORED_FILE_PATTERNS
+from tests.plans import make_plan
 from tests.rendering.example import example_plan
 
 
@@ -185,3 +187,12 @@ def test_vars_serializer_keeps_yaml_tags_as_text() -> None:
     text = dump_vars({"x": payload}, header="h")
     assert load_vars(text) == {"x": payload}
     assert "!!python" not in text.split(UNSAFE_TAG, 1)[0]
+
+
+def test_rendered_ansible_cfg_ignores_patchorch_files_beside_inventories(tmp_path: Path) -> None:
+    """ansible-playbook skips policy.yml and patchorch.yml in inventory directories, as the inventory loader does."""
+    rendered = render_run(make_plan([[["a"]]]), tmp_path / "run", inventory_sources=[tmp_path])
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(rendered.ansible_cfg)
+    patterns = [p.strip() for p in config["inventory"]["ignore_patterns"].split(",")]
+    assert patterns == list(IGNORED_FILE_PATTERNS)

@@ -14,7 +14,7 @@ from patchorch.testing.fleet import Fault, TestFleet
 from tests.role.ansible_run import run_batch
 from tests.role.plans import ACME_MTA_NEW, ACME_TLS_NEW, one_batch_plan, render_for
 
-pytestmark = pytest.mark.fleet
+pytestmark = [pytest.mark.fleet, pytest.mark.usefixtures("fresh_hosts")]
 
 SetFault = Callable[[str, Fault], None]
 
