@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from patchorch.config import Settings, default_state_dir, load_settings
+from patchorch.errors import ConfigError, Problem
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -60,6 +61,21 @@ class State:
         configure_logging(settings.log_format)
         _last_state_dir[0] = settings.state_dir
         return settings
+
+
+def require_inventory(settings: Settings) -> tuple[Path, ...]:
+    """The inventory sources of these settings; one clear error naming every way to give one when there is none."""
+    if not settings.inventory:
+        raise ConfigError(
+            [
+                Problem(
+                    "no inventory given",
+                    field="-i/--inventory",
+                    allowed="-i PATH, `inventory:` in patchorch.yml, or PATCHORCH_INVENTORY",
+                )
+            ]
+        )
+    return settings.inventory
 
 
 def state(ctx: typer.Context) -> State:

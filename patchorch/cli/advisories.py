@@ -26,6 +26,7 @@ from patchorch.cli._common import (
     console,
     console_err,
     print_json,
+    require_inventory,
     state,
 )
 from patchorch.config import Settings
@@ -212,7 +213,8 @@ def exposure_command(
     settings = state(ctx).settings(inventory=inventory)
     fleet = _fleet(settings, limit)
     if fleet is None:
-        raise ConfigError([Problem("no inventory: give -i/--inventory or set inventory in patchorch.yml", field="-i")])
+        require_inventory(settings)
+        return
     store = open_advisory_store(settings)
     report = exposure(fleet, store, advisory=advisory, now=datetime.now(UTC), max_fact_age=_max_fact_age(max_fact_age))
     if json_output:
@@ -275,9 +277,8 @@ def facts_refresh(
     from patchorch.orchestrator.facts import refresh_facts
 
     settings = state(ctx).settings(inventory=inventory)
-    if not settings.inventory:
-        raise ConfigError([Problem("no inventory given", field="-i/--inventory")])
-    loaded = load_fleet(list(settings.inventory), limit=limit)
+    sources = require_inventory(settings)
+    loaded = load_fleet(list(sources), limit=limit)
     result = refresh_facts(
         open_workspace(settings),
         open_advisory_store(settings),

@@ -23,11 +23,11 @@ from patchorch.cli._common import (
     console,
     console_err,
     print_json,
+    require_inventory,
     state,
 )
 from patchorch.domain.fleet import Cluster, Host, MaintenanceWindow
 from patchorch.domain.inventory_check import InventoryReport, OwnerSummary, Severity, inventory_report
-from patchorch.errors import ConfigError, Problem
 from patchorch.sources.inventory import InventoryLoad, load_fleet
 
 inventory_app = typer.Typer(
@@ -38,16 +38,7 @@ app.add_typer(inventory_app, name="inventory")
 
 def _load(ctx: typer.Context, inventory: list[Any] | None, limit: str | None, *, strict: bool) -> InventoryLoad:
     settings = state(ctx).settings(inventory=inventory)
-    if not settings.inventory:
-        raise ConfigError(
-            [
-                Problem(
-                    "no inventory: pass -i/--inventory, set inventory: in patchorch.yml or PATCHORCH_INVENTORY",
-                    field="inventory",
-                )
-            ]
-        )
-    loaded = load_fleet(settings.inventory, limit=limit, strict=strict)
+    loaded = load_fleet(require_inventory(settings), limit=limit, strict=strict)
     for warning in loaded.warnings:
         console_err.print(f"ansible: {warning}", markup=False, highlight=False)
     return loaded

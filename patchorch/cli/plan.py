@@ -16,7 +16,15 @@ from rich.table import Table
 from rich.text import Text
 
 from patchorch.cli._app import app
-from patchorch.cli._common import InventoryOption, JsonOption, LimitOption, PolicyOption, console, state
+from patchorch.cli._common import (
+    InventoryOption,
+    JsonOption,
+    LimitOption,
+    PolicyOption,
+    console,
+    require_inventory,
+    state,
+)
 from patchorch.domain.plan import Mode, RolloutPlan, Stage
 from patchorch.domain.policy import format_span
 from patchorch.errors import ConfigError, Problem
@@ -43,12 +51,8 @@ def plan_command(
     if as_json and out is not None:
         raise ConfigError([Problem("give --json or --out, not both", field="--json")])
     settings = state(ctx).settings(inventory=inventory, policy=policy)
-    if not settings.inventory:
-        raise ConfigError(
-            [Problem("no inventory: pass -i/--inventory or set inventory in patchorch.yml", field="--inventory")]
-        )
     rollout = plan_rollout(
-        settings.inventory,
+        require_inventory(settings),
         settings.policy,
         emergency=emergency,
         limit=limit,

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from patchorch.cli._app import app
-from patchorch.cli._common import InventoryOption, LimitOption, PolicyOption, console, state
+from patchorch.cli._common import InventoryOption, LimitOption, PolicyOption, console, require_inventory, state
 from patchorch.domain.plan import RolloutPlan
 from patchorch.errors import ConfigError, PlanError, Problem
 from patchorch.rendering import render_run
@@ -40,10 +40,7 @@ def render_command(
 ) -> None:
     """Render a rollout into a directory a person can read and run with ansible-playbook."""
     settings = state(ctx).settings(inventory=inventory, policy=policy)
-    if not settings.inventory:
-        raise ConfigError(
-            [Problem("no inventory: pass -i/--inventory or set inventory in patchorch.yml", field="--inventory")]
-        )
+    require_inventory(settings)
     if plan_file is not None:
         if emergency or limit:
             raise ConfigError([Problem("--emergency and --limit plan a rollout; a --plan file is already planned")])

@@ -36,6 +36,7 @@ from patchorch.cli._common import (
     console,
     console_err,
     print_json,
+    require_inventory,
     state,
 )
 from patchorch.config import Settings
@@ -251,20 +252,6 @@ def _advisory_inputs(
     return found.targets, found.update, list(found.vulnerabilities.values()), found.decision
 
 
-def _inventory(settings: Settings) -> tuple[Path, ...]:
-    if not settings.inventory:
-        raise ConfigError(
-            [
-                Problem(
-                    "no inventory given",
-                    field="-i/--inventory",
-                    allowed="-i PATH, `inventory:` in patchorch.yml, or PATCHORCH_INVENTORY",
-                )
-            ]
-        )
-    return settings.inventory
-
-
 @app.command()
 def rollout(
     ctx: typer.Context,
@@ -299,7 +286,7 @@ def rollout(
     from patchorch.cli.plan import render_plan
 
     settings = state(ctx).settings(inventory=inventory, policy=policy)
-    sources = _inventory(settings)
+    sources = require_inventory(settings)
     workspace_plan = open_workspace(settings)
     if advisory is not None:
         if package or all_updates:

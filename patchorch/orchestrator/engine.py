@@ -336,18 +336,7 @@ class Orchestrator:
         """Record intent, run one attempt, record what the evidence proves; return the unreachable hosts."""
         self.store.record_intent(run_id, stage.name, batch.index, attempt, hosts)
         self._notify(lambda o: o.batch_started(run_id, stage, batch.index, attempt, hosts))
-        request = BatchRequest(
-            run_id=run_id,
-            stage=stage.name,
-            batch=batch.index,
-            attempt=attempt,
-            hosts=hosts,
-            playbook=content.stage_playbook(stage.name),
-            inventory=content.inventory_sources,
-            ansible_cfg=content.ansible_cfg,
-            check=inputs.check,
-            forks=stage.concurrency,
-        )
+        request = _request(run_id, stage, batch.index, attempt, hosts, content, check=inputs.check)
         try:
             outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=self._cancel.is_set)
         except BatchInterrupted as interrupted:
@@ -422,19 +411,7 @@ class Orchestrator:
             groups.setdefault((record.stage, record.batch, record.attempt), []).append(record.host)
         plan = self.store.plan(run_id)
         for (stage_name, batch, attempt), hosts in sorted(groups.items()):
-            stage = plan.stage(stage_name)
-            request = BatchRequest(
-                run_id=run_id,
-                stage=stage_name,
-                batch=batch,
-                attempt=attempt,
-                hosts=tuple(hosts),
-                playbook=content.stage_playbook(stage_name),
-                inventory=content.inventory_sources,
-                ansible_cfg=content.ansible_cfg,
-                check=True,
-                forks=stage.concurrency,
-            )
+            request = _request(run_id, plan.stage(stage_name), batch, attempt, tuple(hosts), content, check=True)
             outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=self._cancel.is_set)
             settled = [r for r in (_reconciled(o) for o in outcome.outcomes) if r is not None]
             self.store.note(
@@ -486,6 +463,24 @@ class _Pending:
 
 class _ObserverCall(Protocol):
     def __call__(self, observer: Observer, /) -> None: ...
+
+
+def _request(
+    run_id: str, stage: Stage, batch: int, attempt: int, hosts: tuple[str, ...], content: StageContent, *, check: bool
+) -> BatchRequest:
+    """One attempt of one batch of a stage: the stage playbook limited to `hosts`, as many forks as the stage allows."""
+    return BatchRequest(
+        run_id=run_id,
+        stage=stage.name,
+        batch=batch,
+        attempt=attempt,
+        hosts=hosts,
+        playbook=content.stage_playbook(stage.name),
+        inventory=content.inventory_sources,
+        ansible_cfg=content.ansible_cfg,
+        check=check,
+        forks=stage.concurrency,
+    )
 
 
 def _latest(attempts: Iterable[AttemptRecord]) -> dict[str, AttemptRecord]:
