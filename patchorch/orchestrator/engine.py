@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from structlog.contextvars import bound_contextvars
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
 from patchorch.domain.gates import GateContext, GateDecision, Verdict, after_batch, before_stage
@@ -125,7 +126,7 @@ class Orchestrator:
     ) -> RolloutReport:
         """Record a new run of `plan` and drive it as far as the gates allow."""
         run_id = run_id or new_run_id(self.clock.now())
-        with run_lock(self._lock_dir, run_id):
+        with run_lock(self._lock_dir, run_id), bound_contextvars(run=run_id):
             self.store.create_run(run_id, plan, inputs)
             return self._drive(run_id, content)
 
@@ -135,7 +136,7 @@ class Orchestrator:
         Failures recorded before the resume are acknowledged: they no longer spend the failure budget, and the
         hosts are not dispatched again unless `retry_failed`.
         """
-        with run_lock(self._lock_dir, run_id):
+        with run_lock(self._lock_dir, run_id), bound_contextvars(run=run_id):
             run = self.store.run(run_id)
             if run.state.is_final:
                 raise RunStateError(f"run {run_id} is {run.state.value}; it cannot be resumed", run=run_id)

@@ -43,7 +43,7 @@ class Observer:
 
 
 class LogObserver(Observer):
-    """Writes every event as a structlog record with the run id bound."""
+    """Writes every event as a structlog record (the orchestrator binds the run id into structlog's context)."""
 
     def __init__(self) -> None:
         self._log = structlog.get_logger("patchorch.rollout")
