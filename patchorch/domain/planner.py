@@ -45,11 +45,11 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from patchorch.domain.fleet import Criticality, Fleet, Host, Lifecycle
+from patchorch.domain.fleet import Criticality, Exposure, Fleet, Host, Lifecycle
 from patchorch.domain.plan import (
     PLAN_SCHEMA_VERSION,
     Batch,
@@ -83,16 +83,25 @@ Pair = tuple[str, str]
 class _Target:
     """One host that will be patched, with what the planner worked out about it."""
 
+    # Copied from the host in the one pass over the fleet, so later passes touch these small records only (at 100k
+    # hosts, going back to the Host objects costs a cache miss per host per pass).
     host: Host
+    name: str
+    cluster: str | None
+    canary: bool
+    criticality: Criticality
+    exposure: Exposure
+    kind: tuple[str, tuple[str, ...]]  # (OS label, services): what the canary should cover
+    has_windows: bool
     risk: RiskAssessment
     rank: int
-    windowed: bool = False
+    due: datetime
+    windowed: bool = False  # has windows and they count (a regular rollout)
     opens: datetime | None = None
-    due: datetime | None = None
     stage: str = ""
     batch: int = 0
     reason: str = ""
-    pairs: tuple[Pair, ...] = field(default=())
+    pairs: tuple[Pair, ...] = ()
 
     @property
     def outside(self) -> bool:
@@ -124,34 +133,43 @@ def plan(
     mode = Mode(mode)
     emergency = mode is Mode.EMERGENCY
     vulns = _index_vulnerabilities(vulnerabilities)
-    check_overrides(fleet.hosts, policy)
-
     limited = frozenset(in_limit) if in_limit is not None else None
     wanted = frozenset(targets) if targets is not None else None
-    room = _cluster_room(fleet)
-    exclusions: list[Exclusion] = []
-    chosen: list[_Target] = []
+    classes = policy.classes
+
+    # One pass over the fleet: overrides checked, unavailable members counted, exclusions found, targets assessed.
+    bad_overrides: list[Host] = []
+    unavailable: Counter[str] = Counter()
+    excluded: list[Host] = []
+    candidates: list[_Target] = []
     # Risk, wave rank and due time depend on a few host fields only: computed once per distinct combination.
     risk_cache: dict[object, tuple[RiskAssessment, int, datetime]] = {}
     window_cache: dict[tuple[object, ...], datetime | None] = {}
     for host in fleet.hosts:
+        name = host.name
         cluster = host.cluster
+        override = host.risk_class
+        if override is not None and override not in classes:
+            bad_overrides.append(host)
+            continue
+        if host.unavailable and cluster is not None:
+            unavailable[cluster] += 1
         if (
             host.lifecycle is Lifecycle.DECOMMISSIONED
             or host.exclude
             or host.unavailable
-            or (limited is not None and host.name not in limited)
-            or (wanted is not None and host.name not in wanted)
-            or (cluster is not None and room[cluster] <= 0)
+            or (limited is not None and name not in limited)
+            or (wanted is not None and name not in wanted)
         ):
-            exclusions.append(_exclusion(host, limited, limit, wanted, update, room))
+            excluded.append(host)
             continue
-        vulnerability = vulns.get(host.name) if vulns else None
+        vulnerability = vulns.get(name) if vulns else None
+        services = host.services
         key = (
-            host.risk_class,
+            override,
             host.criticality,
             host.exposure,
-            host.services,
+            services,
             None
             if vulnerability is None
             else (vulnerability.max_cvss, vulnerability.known_exploited, vulnerability.decision, vulnerability.kev_due),
@@ -159,10 +177,20 @@ def plan(
         cached = risk_cache.get(key)
         if cached is None:
             risk = assess(host, policy, vulnerability)
-            due = _due(now + policy.classes[risk.risk_class].sla, vulnerability)
+            due = _due(now + classes[risk.risk_class].sla, vulnerability)
             cached = risk_cache[key] = (risk, policy.class_rank(risk.risk_class), due)
-        target = _Target(host, cached[0], cached[1], due=cached[2])
         windows = host.maintenance_windows
+        target = _Target(
+            host,
+            name,
+            cluster,
+            host.canary,
+            host.criticality,
+            host.exposure,
+            (host.os_label, services),
+            bool(windows),
+            *cached,
+        )
         if windows and not emergency:
             target.windowed = True
             # Plain tuples hash and compare far faster than the pydantic models they describe.
@@ -171,7 +199,19 @@ def plan(
             if opens is _UNKNOWN:
                 opens = window_cache[window_key] = next_opening(windows, now, policy.horizon)
             target.opens = opens
-        chosen.append(target)
+        candidates.append(target)
+    if bad_overrides:
+        check_overrides(bad_overrides, policy)
+
+    room = {name: cluster.allowed_down - unavailable[name] for name, cluster in fleet.clusters.items()}
+    chosen: list[_Target] = []
+    for target in candidates:
+        if target.cluster is not None and room[target.cluster] <= 0:
+            excluded.append(target.host)
+        else:
+            chosen.append(target)
+    excluded.sort(key=lambda host: host.name)
+    exclusions = [_exclusion(host, limited, limit, wanted, update, room) for host in excluded]
 
     canary_policy = policy.emergency.canary if emergency else policy.canary
     canary, uncovered = _select_canary(chosen, canary_policy, room)
@@ -186,10 +226,11 @@ def plan(
         stages.append(_wave_stage(wave, wave_key, members, policy, room, now, emergency))
 
     failure_budget = (policy.emergency.failure_budget if emergency else None) or policy.failure_budget
+    fields_set = set(_PLANNED_HOST_FIELDS)
     hosts = tuple(
         _planned_host(
             {
-                "name": t.host.name,
+                "name": t.name,
                 "stage": t.stage,
                 "batch": t.batch,
                 "risk_class": t.risk.risk_class,
@@ -198,7 +239,8 @@ def plan(
                 "due": t.due,
                 "window_opens": t.opens,
                 "outside_horizon": t.windowed and t.opens is None,
-            }
+            },
+            fields_set,
         )
         for t in chosen  # fleet order: sorted by name
     )
@@ -244,14 +286,18 @@ _PLANNED_HOST_IS_PLAIN = (
 )
 
 
-def _planned_host(values: dict[str, Any]) -> PlannedHost:
-    """A PlannedHost from values that are valid by construction (see _PLANNED_HOST_IS_PLAIN)."""
+def _planned_host(values: dict[str, Any], fields_set: set[str]) -> PlannedHost:
+    """A PlannedHost from values that are valid by construction (see _PLANNED_HOST_IS_PLAIN).
+
+    `fields_set` is shared by the hosts of one plan, as `model_construct(_fields_set=...)` would share it: pydantic
+    copies it before changing it (`model_copy`), and frozen models never add to it.
+    """
     if not _PLANNED_HOST_IS_PLAIN:
-        return PlannedHost.model_construct(**values)
+        return PlannedHost.model_construct(fields_set, **values)
     host = PlannedHost.__new__(PlannedHost)
     _set = object.__setattr__
     _set(host, "__dict__", values)
-    _set(host, "__pydantic_fields_set__", set(_PLANNED_HOST_FIELDS))
+    _set(host, "__pydantic_fields_set__", fields_set)
     _set(host, "__pydantic_extra__", None)
     _set(host, "__pydantic_private__", None)
     return host
@@ -277,12 +323,6 @@ def _index_vulnerabilities(vulnerabilities: Iterable[HostVulnerability] | None) 
             raise PlanError(f"host {record.host}: two vulnerability records; merge them first", host=record.host)
         index[record.host] = record
     return index
-
-
-def _cluster_room(fleet: Fleet) -> dict[str, int]:
-    """Members each cluster may still lose at once: its allowed_down minus members already unavailable."""
-    unavailable = Counter(host.cluster for host in fleet.hosts if host.unavailable and host.cluster is not None)
-    return {name: cluster.allowed_down - unavailable[name] for name, cluster in fleet.clusters.items()}
 
 
 def _exclusion(
@@ -329,9 +369,8 @@ def _due(sla_due: datetime, vulnerability: HostVulnerability | None) -> datetime
     return min(sla_due, kev)
 
 
-def _pairs(host: Host) -> tuple[Pair, ...]:
-    os_label = host.os_label
-    return tuple((os_label, service) for service in sorted(set(host.services))) or ((os_label, ""),)
+def _pairs(os_label: str, services: tuple[str, ...]) -> tuple[Pair, ...]:
+    return tuple((os_label, service) for service in sorted(set(services))) or ((os_label, ""),)
 
 
 def _pair_label(pair: Pair) -> str:
@@ -354,15 +393,14 @@ def _select_canary(
     if size == 0:
         return [], []
     rank = {criticality: criticality.rank for criticality in Criticality}
-    ordered = sorted(targets, key=lambda t: (not t.host.canary, rank[t.host.criticality], t.host.name))
+    ordered = sorted(targets, key=lambda t: (not t.canary, rank[t.criticality], t.name))
     holders: dict[Pair, list[_Target]] = {}
-    pairs_of: dict[tuple[str | None, str | None, tuple[str, ...]], tuple[Pair, ...]] = {}
+    pairs_of: dict[tuple[str, tuple[str, ...]], tuple[Pair, ...]] = {}
     for target in ordered:
-        host = target.host
-        kind = (host.os_family, host.os_version, host.services)
+        kind = target.kind
         pairs = pairs_of.get(kind)
         if pairs is None:
-            pairs = pairs_of[kind] = _pairs(host)
+            pairs = pairs_of[kind] = _pairs(*kind)
         target.pairs = pairs
         for pair in target.pairs:
             holders.setdefault(pair, []).append(target)
@@ -372,17 +410,17 @@ def _select_canary(
     taken: set[int] = set()
 
     def fits(target: _Target) -> bool:
-        cluster = target.host.cluster
+        cluster = target.cluster
         return cluster is None or held[cluster] < room[cluster]
 
     def take(target: _Target, why: str) -> None:
         picked.append(target)
         taken.add(id(target))
         covered.update(target.pairs)
-        if target.host.cluster is not None:
-            held[target.host.cluster] += 1
-        eligible = "canary-eligible, " if target.host.canary else ""
-        target.reason = f"canary: {why}; {eligible}criticality {target.host.criticality}"
+        if target.cluster is not None:
+            held[target.cluster] += 1
+        eligible = "canary-eligible, " if target.canary else ""
+        target.reason = f"canary: {why}; {eligible}criticality {target.criticality}"
 
     # Most common pairs first: with a small canary, the configurations most of the fleet runs are proved first.
     for pair in sorted(holders, key=lambda p: (-len(holders[p]), p)):
@@ -425,7 +463,7 @@ def _pack(members: Sequence[_Target], concurrency: int, room: Mapping[str, int])
         return root
 
     for target in members:
-        cluster = target.host.cluster
+        cluster = target.cluster
         index = find(first_for.get(cluster, 0) if cluster is not None else 0)
         if index == len(batches):
             batches.append([])
@@ -454,7 +492,7 @@ def _batches(stage: str, groups: list[list[_Target]]) -> tuple[Batch, ...]:
         for target in group:
             target.stage = stage
             target.batch = number
-            names.append(target.host.name)
+            names.append(target.name)
         result.append(Batch.model_construct(index=number, hosts=tuple(names)))
     return tuple(result)
 
@@ -462,7 +500,7 @@ def _batches(stage: str, groups: list[list[_Target]]) -> tuple[Batch, ...]:
 def _canary_stage(
     canary: list[_Target], policy: CanaryPolicy, room: Mapping[str, int], now: datetime, emergency: bool
 ) -> Stage:
-    members = sorted(canary, key=lambda t: t.host.name)
+    members = sorted(canary, key=lambda t: t.name)
     for target in members:
         target.reason += f"; risk {target.risk.risk_class}: {target.risk.reason}"
     return Stage.model_construct(
@@ -485,17 +523,17 @@ def _waves(rest: Sequence[_Target], emergency: bool) -> list[tuple[tuple[int, st
     """Targets grouped into waves, in wave order: key (exposure rank or 0, exposure or "", class) -> members."""
     waves: dict[tuple[int, int, str], list[_Target]] = {}
     for target in rest:
-        exposure = target.host.exposure
+        exposure = target.exposure
         key = (exposure.rank, target.rank, str(exposure)) if emergency else (0, target.rank, "")
         waves.setdefault(key, []).append(target)
     result = []
     for key in sorted(waves):
         members = waves[key]
         if emergency:
-            members.sort(key=lambda t: t.host.name)
+            members.sort(key=lambda t: t.name)
         else:
             # Windows opening first go first (unrestricted hosts count as open now); hosts outside the horizon last.
-            members.sort(key=lambda t: (t.outside, t.opens or _NEVER if t.windowed else _ALWAYS, t.host.name))
+            members.sort(key=lambda t: (t.outside, t.opens or _NEVER if t.windowed else _ALWAYS, t.name))
         result.append(((key[0], key[2], members[0].risk.risk_class), members))
     return result
 
@@ -561,18 +599,18 @@ def _warnings(
     if not chosen:
         warnings.append("no targets: every host of the inventory is excluded, nothing to patch")
     if emergency:
-        windowed = sum(1 for t in chosen if t.host.maintenance_windows)
+        windowed = sum(1 for t in chosen if t.has_windows)
         warnings.append(
             f"emergency: maintenance windows are ignored ({_count(windowed, 'target host')} with windows);"
             " approvals still apply as the policy says"
         )
-    outside = [t.host.name for t in chosen if t.outside]
+    outside = [t.name for t in chosen if t.outside]
     if outside:
         warnings.append(
             f"{_count(len(outside), 'host')} without a maintenance window opening within"
             f" {format_span(policy.horizon)} (outside_horizon): {_names(outside)}"
         )
-    late = [t.host.name for t in chosen if t.opens is not None and t.due is not None and t.opens > t.due]
+    late = [t.name for t in chosen if t.opens is not None and t.opens > t.due]
     if late:
         warnings.append(
             f"{_count(len(late), 'host')} whose next maintenance window opens after the time-to-patch target:"

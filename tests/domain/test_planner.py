@@ -511,7 +511,10 @@ def test_planned_hosts_built_fast_equal_model_construct() -> None:
         "outside_horizon": False,
     }
     assert _PLANNED_HOST_IS_PLAIN
-    fast, slow = _planned_host(dict(values)), PlannedHost.model_construct(**values)
+    fast, slow = _planned_host(dict(values), set(values)), PlannedHost.model_construct(**values)
     assert fast == slow
     assert fast.model_dump_json() == slow.model_dump_json() == PlannedHost.model_validate(values).model_dump_json()
-    assert fast.model_copy(update={"batch": 2}).batch == 2
+    shared = set(values)
+    first, second = _planned_host(dict(values), shared), _planned_host(dict(values), shared)
+    assert first.model_copy(update={"batch": 2}).batch == 2
+    assert second.model_fields_set == set(values)
