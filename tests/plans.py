@@ -18,6 +18,8 @@ def make_plan(
     soak: timedelta = timedelta(0),
     approval: set[str] | None = None,
     canary: bool = True,
+    retries: int = 2,
+    backoff: int = 10,
 ) -> RolloutPlan:
     """A plan whose first stage is the canary (when `canary`) and the rest waves; stages -> batches -> hosts."""
     built = []
@@ -45,6 +47,8 @@ def make_plan(
         mode=Mode.EMERGENCY,
         planned_at=PLANNED_AT,
         failure_budget=failure_budget,
+        unreachable_retries=retries,
+        retry_backoff_seconds=backoff,
         stages=tuple(built),
         hosts=tuple(planned),
     )

@@ -125,6 +125,7 @@ def render_plan(rollout: RolloutPlan, *, policy_label: str) -> Group:
     header.append(f"{rollout.mode.value} rollout plan", style="bold red" if emergency else "bold")
     header.append(f" · {targets} target{'s' if targets != 1 else ''}, {len(rollout.exclusions)} excluded")
     header.append(f" · the rollout halts after {rollout.failure_budget + 1} failed")
+    header.append(f" · unreachable hosts retried {rollout.unreachable_retries}x from {rollout.retry_backoff_seconds}s")
     header.append(f"\nplanned {rollout.planned_at.astimezone(UTC).strftime('%Y-%m-%d %H:%MZ')}", style="dim")
     if rollout.limit:
         header.append(f" · --limit {rollout.limit}", style="dim")

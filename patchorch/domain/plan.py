@@ -156,6 +156,10 @@ class RolloutPlan(BaseModel):
     policy_digest: str = ""
     fleet_digest: str = ""
     failure_budget: int = Field(ge=0)
+    # Unreachable hosts (only those) are dispatched again this many times, waiting retry_backoff_seconds, then
+    # twice that, and so on; from the policy's `retries`.
+    unreachable_retries: int = Field(default=2, ge=0, le=10)
+    retry_backoff_seconds: int = Field(default=10, ge=0, le=3600)
     stages: tuple[Stage, ...] = ()
     hosts: tuple[PlannedHost, ...] = ()
     exclusions: tuple[Exclusion, ...] = ()

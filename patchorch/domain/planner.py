@@ -254,6 +254,8 @@ def plan(
         policy_digest=policy.digest,
         fleet_digest=fleet_digest(fleet),
         failure_budget=failure_budget.of(len(chosen)),
+        unreachable_retries=policy.retries.unreachable,
+        retry_backoff_seconds=policy.retries.backoff_seconds,
         stages=tuple(stages),
         hosts=hosts,
         exclusions=tuple(exclusions),

@@ -169,6 +169,15 @@ class RiskRule(BaseModel):
         )
 
 
+class RetryPolicy(BaseModel):
+    """How often an unreachable host is dispatched again before it counts as failed, and the first back-off."""
+
+    model_config = _FROZEN
+
+    unreachable: int = Field(default=2, ge=0, le=10, description="retries of unreachable hosts (only those hosts)")
+    backoff_seconds: int = Field(default=10, ge=0, le=3600, description="first wait; it doubles each retry")
+
+
 class Policy(BaseModel):
     """A whole rollout policy. Build one with `model_validate` (or `parse_policy` for problems with locations)."""
 
@@ -184,6 +193,7 @@ class Policy(BaseModel):
     default_class: ClassName
     canary: CanaryPolicy = CanaryPolicy()
     emergency: EmergencyPolicy = EmergencyPolicy()
+    retries: RetryPolicy = RetryPolicy()
 
     @field_validator("horizon", mode="before")
     @classmethod

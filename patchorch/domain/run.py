@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from patchorch.domain.outcomes import HostOutcome, HostStatus
 from patchorch.domain.plan import Mode
@@ -56,7 +56,6 @@ class RunInputs(BaseModel):
     advisory: str | None = None
     check: bool = False
     template_dir: str | None = None
-    retries: int = Field(default=2, ge=0, le=10)
 
 
 class RunRecord(BaseModel):

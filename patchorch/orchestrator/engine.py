@@ -107,7 +107,6 @@ class Orchestrator:
         lock_dir: Path,
         clock: Clock | None = None,
         observers: Iterable[Observer] = (),
-        retry_backoff: float = 2.0,
         process_grace: float = 600.0,
     ) -> None:
         self.store = store
@@ -115,7 +114,6 @@ class Orchestrator:
         self.clock: Clock = clock or SystemClock()
         self.observers = tuple(observers)
         self._lock_dir = lock_dir
-        self._retry_backoff = retry_backoff
         self._process_grace = process_grace
         self._cancel = threading.Event()
 
@@ -283,12 +281,13 @@ class Orchestrator:
         todo = tuple(h for h in batch.hosts if _needs_dispatch(latest.get(h), retry_failed=retry_failed))
         if todo:
             first_attempt = 1 + max((a.attempt for a in attempts), default=0)
-            self._dispatch_with_retries(run_id, stage, batch, content, inputs, todo, first_attempt)
+            self._dispatch_with_retries(run_id, plan, stage, batch, content, inputs, todo, first_attempt)
         self._gate_after_batch(run_id, plan, stage)
 
     def _dispatch_with_retries(
         self,
         run_id: str,
+        plan: RolloutPlan,
         stage: Stage,
         batch: Batch,
         content: StageContent,
@@ -315,8 +314,8 @@ class Orchestrator:
             self._notify(lambda o: o.waiting(run_id, self.clock.now() + timedelta(seconds=wait), f"retry {hosts_left}"))
 
         retrying = Retrying(
-            stop=stop_after_attempt(1 + inputs.retries),
-            wait=wait_exponential(multiplier=self._retry_backoff, max=300),
+            stop=stop_after_attempt(1 + plan.unreachable_retries),
+            wait=wait_exponential(multiplier=plan.retry_backoff_seconds, max=600),
             retry=retry_if_result(bool),
             sleep=self.clock.sleep,
             before_sleep=before_sleep,

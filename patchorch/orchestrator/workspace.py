@@ -54,7 +54,6 @@ class Workspace:
         clock: Clock | None = None,
         observers: Iterable[Observer] = (),
         template_dir: Path | None = None,
-        retry_backoff: float = 5.0,
     ) -> None:
         self.state_dir = state_dir
         self.store = store
@@ -67,7 +66,6 @@ class Workspace:
             lock_dir=state_dir / "locks",
             clock=self.clock,
             observers=observers,
-            retry_backoff=retry_backoff,
         )
 
     @classmethod
@@ -81,7 +79,6 @@ class Workspace:
         clock: Clock | None = None,
         observers: Iterable[Observer] = (),
         template_dir: Path | None = None,
-        retry_backoff: float = 5.0,
     ) -> Workspace:
         """Open (creating if needed) the state directory and its store; SQLite inside it unless `store_url`."""
         state = Path(state_dir)
@@ -95,7 +92,6 @@ class Workspace:
             clock=clock,
             observers=observers,
             template_dir=template_dir,
-            retry_backoff=retry_backoff,
         )
 
     # -- planning and running -----------------------------------------------------------------------------------

@@ -25,13 +25,13 @@ PATCHORCH = [sys.executable, "-m", "patchorch"]
 
 def _workspace(state_dir: Path) -> Workspace:
     # The fake clock makes retry back-offs and soaks instant; Ansible itself runs for real.
-    return Workspace.open(state_dir, actor="pytest", clock=FakeClock(), retry_backoff=1.0)
+    return Workspace.open(state_dir, actor="pytest", clock=FakeClock())
 
 
-def _start(fresh: Fleet, state_dir: Path, policy: Path, *, retries: int = 2):  # type: ignore[no-untyped-def]
+def _start(fresh: Fleet, state_dir: Path, policy: Path):  # type: ignore[no-untyped-def]
     workspace = _workspace(state_dir)
     plan = workspace.plan([fresh.inventory], policy=policy, emergency=True, update=ACME)
-    inputs = RunInputs(inventory=(str(fresh.inventory),), retries=retries)
+    inputs = RunInputs(inventory=(str(fresh.inventory),))
     return workspace, plan, workspace.start(plan, inventory=[fresh.inventory], inputs=inputs)
 
 
@@ -69,8 +69,11 @@ def test_broken_canary_halts_before_any_wave(fresh: Fleet, state_dir: Path) -> N
 def test_unreachable_host_is_retried_then_spends_the_budget(fresh: Fleet, state_dir: Path, tmp_path: Path) -> None:
     """An unreachable host is retried alone, each attempt recorded; then it counts as failed and halts the run."""
     fresh.fleet.set_fault("mx2", Fault.UNREACHABLE)
-    policy = policy_file(fresh.fleet, tmp_path, failure_budget=0, class_high__failure_budget=0)
-    workspace, plan, report = _start(fresh, state_dir, policy, retries=1)
+    policy = policy_file(
+        fresh.fleet, tmp_path, failure_budget=0, class_high__failure_budget=0, retries={"unreachable": 1}
+    )
+    workspace, plan, report = _start(fresh, state_dir, policy)
+    assert plan.unreachable_retries == 1
     mx2 = [a for a in workspace.store.attempts(report.run_id) if a.host == "mx2"]
     assert [(a.attempt, a.status) for a in mx2] == [(1, HostStatus.UNREACHABLE), (2, HostStatus.UNREACHABLE)]
     retried = [a for a in workspace.store.attempts(report.run_id) if a.attempt == 2]

@@ -31,7 +31,7 @@ def store(clock: FakeClock) -> RunStore:
 
 
 def _orchestrator(store: RunStore, executor: SimulatedExecutor, clock: FakeClock, tmp_path: Path) -> Orchestrator:
-    return Orchestrator(store, executor, clock=clock, lock_dir=tmp_path / "locks", retry_backoff=10)
+    return Orchestrator(store, executor, clock=clock, lock_dir=tmp_path / "locks")
 
 
 def test_full_rollout_patches_every_host_and_records_versions(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -65,8 +65,8 @@ def test_failed_canary_halts_before_any_wave(store, clock, tmp_path) -> None:  #
 def test_unreachable_host_is_retried_then_counted_against_the_budget(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Only the unreachable host is retried, each attempt recorded; when retries run out it spends the budget."""
     executor = SimulatedExecutor(clock=clock, unreachable={"b": 5}, mean_seconds=0)
-    plan = make_plan([[["c1"]], [["a", "b"]], [["d"]]], failure_budget=0)
-    report = _orchestrator(store, executor, clock, tmp_path).start(plan, CONTENT, RunInputs(retries=2), run_id="r")
+    plan = make_plan([[["c1"]], [["a", "b"]], [["d"]]], failure_budget=0, retries=2, backoff=10)
+    report = _orchestrator(store, executor, clock, tmp_path).start(plan, CONTENT, RunInputs(), run_id="r")
     assert [d.hosts for d in executor.dispatches] == [("c1",), ("a", "b"), ("b",), ("b",)]
     b_attempts = [a for a in store.attempts("r") if a.host == "b"]
     assert [(a.attempt, a.status) for a in b_attempts] == [(1, HostStatus.UNREACHABLE)] * 1 + [
