@@ -18,7 +18,7 @@ app = typer.Typer(
     help=(
         "Staged, gated and recorded patch rollouts over Ansible.\n\n"
         "Exit statuses: 0 success; 1 findings, halted rollout or host failures; 2 bad input (nothing ran); "
-        "3 awaiting approval; 4 internal error; 130 interrupted."
+        "3 waiting (approval, or a window or soak beyond --max-wait); 4 internal error; 130 interrupted."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,

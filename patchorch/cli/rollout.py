@@ -1,7 +1,7 @@
 """`patchorch rollout`, `runs`, `status`, `show`, `approve`, `resume`, `abort` and `audit verify`.
 
 Exit statuses of commands that drive a run: 0 every host patched, 1 halted, paused or host failures,
-2 bad input, 3 awaiting approval, 130 interrupted.
+2 bad input, 3 waiting (for an approval, or for a soak or window longer than --max-wait), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import socket
 import sys
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -44,6 +44,7 @@ from patchorch.domain.fleet import Lifecycle
 from patchorch.domain.gates import GateDecision
 from patchorch.domain.outcomes import BatchOutcome, HostStatus
 from patchorch.domain.plan import PackageSpec, RolloutPlan, Stage, UpdateScope, UpdateSpec
+from patchorch.domain.policy import parse_span
 from patchorch.domain.run import RunInputs, RunState, StageState
 from patchorch.domain.vulnerability import Decision, HostVulnerability
 from patchorch.errors import ConfigError, Problem
@@ -61,7 +62,9 @@ def actor() -> str:
     return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
-def open_workspace(settings: Settings, observers: tuple[Observer, ...] = ()) -> Workspace:
+def open_workspace(
+    settings: Settings, observers: tuple[Observer, ...] = (), *, max_wait: timedelta | None = None
+) -> Workspace:
     """The Workspace for these settings, with structured logs always among the observers."""
     return Workspace.open(
         settings.state_dir,
@@ -69,12 +72,31 @@ def open_workspace(settings: Settings, observers: tuple[Observer, ...] = ()) -> 
         actor=actor(),
         observers=(LogObserver(), *observers),
         template_dir=settings.template_dir,
+        max_wait=max_wait,
     )
+
+
+MaxWaitOption = Annotated[
+    str,
+    typer.Option(
+        "--max-wait",
+        help="Wait in this process for soak times and maintenance windows up to this long (30m, 2h, 0); a longer "
+        "wait leaves the run 'waiting' (exit 3) to be resumed then.",
+    ),
+]
+
+
+def max_wait_span(text: str) -> timedelta:
+    """--max-wait as a duration; one clear error naming the flag when it is not one."""
+    try:
+        return parse_span(text, allow_zero=True)
+    except ValueError as exc:
+        raise ConfigError([Problem(str(exc), field="--max-wait", value=text, allowed="0, 30m, 2h, 1d")]) from None
 
 
 def exit_status(report: RolloutReport) -> int:
     """The documented exit status for where a run stands."""
-    if report.state is RunState.AWAITING_APPROVAL:
+    if report.state in (RunState.AWAITING_APPROVAL, RunState.WAITING):
         return EXIT_AWAITING_APPROVAL
     if report.state is RunState.COMPLETED and not report.failed_hosts:
         return EXIT_OK
@@ -177,6 +199,8 @@ def _print_report(report: RolloutReport) -> None:
     console.print(f"run [bold]{report.run_id}[/bold]: [{colour}]{report.state.value}[/{colour}] {report.reason}")
     if report.state is RunState.AWAITING_APPROVAL:
         console.print(f"  approve with: patchorch approve {report.run_id}, then: patchorch resume {report.run_id}")
+    elif report.state is RunState.WAITING:
+        console.print(f"  continue then with: patchorch resume {report.run_id}")
     elif report.state in (RunState.HALTED, RunState.PAUSED, RunState.INTERRUPTED):
         console.print(f"  inspect: patchorch show {report.run_id}; continue: patchorch resume {report.run_id}")
     if report.failed_hosts:
@@ -278,6 +302,7 @@ def rollout(
             "an 'immediate' decision chooses the emergency strategy.",
         ),
     ] = None,
+    max_wait: MaxWaitOption = "1h",
 ) -> None:
     """Plan, show, confirm, then run a rollout stage by stage, recording every outcome.
 
@@ -317,7 +342,7 @@ def rollout(
         raise typer.Exit(EXIT_OK)
     _confirm(yes, f"Patch {len(plan.targets)} host(s) in {len(plan.stages)} stage(s)?")
     progress = ProgressObserver(plan)
-    workspace = open_workspace(settings, (progress,))
+    workspace = open_workspace(settings, (progress,), max_wait=max_wait_span(max_wait))
     inputs = RunInputs(
         inventory=tuple(str(p.resolve()) for p in sources),
         policy=str(settings.policy) if settings.policy else None,
@@ -338,12 +363,13 @@ def resume(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Dispatch hosts that failed again (default: acknowledge them).")
     ] = False,
+    max_wait: MaxWaitOption = "1h",
 ) -> None:
     """Continue a halted, paused, approval-waiting or interrupted run: reconcile unknown hosts first."""
     settings = state(ctx).settings()
     plan = open_workspace(settings).store.plan(run_id)
     progress = ProgressObserver(plan)
-    workspace = open_workspace(settings, (progress,))
+    workspace = open_workspace(settings, (progress,), max_wait=max_wait_span(max_wait))
     report = _drive(workspace, progress, lambda: workspace.resume(run_id, retry_failed=retry_failed))
     _print_report(report)
     raise typer.Exit(exit_status(report))

@@ -22,6 +22,7 @@ class RunState(StrEnum):
 
     RUNNING = "running"
     AWAITING_APPROVAL = "awaiting-approval"
+    WAITING = "waiting"  # a soak or maintenance window ends later than the run may wait in-process: resume then
     PAUSED = "paused"  # an inconclusive gate: results are missing, so it neither proceeds nor fails
     HALTED = "halted"  # a gate failed (canary, failure budget): no host is dispatched until resume or abort
     INTERRUPTED = "interrupted"  # Ctrl-C or a crash: resume reconciles and continues

@@ -95,6 +95,9 @@ class _Stopped(Exception):  # internal control flow, never leaves this module
 class Orchestrator:
     """Drives runs recorded in `store` with `executor`; `observers` watch every event.
 
+    Soak times and maintenance windows are waited for on `clock`; a wait longer than `max_wait` (None: no limit)
+    instead leaves the run `waiting`, to be resumed once the time has come.
+
     >>> orchestrator = Orchestrator(store, AnsibleRunnerExecutor(), lock_dir=state / "locks")  # doctest: +SKIP
     >>> report = orchestrator.start(plan, render_run(plan, run_dir, inventory_sources=[inv]))  # doctest: +SKIP
     """
@@ -108,6 +111,7 @@ class Orchestrator:
         clock: Clock | None = None,
         observers: Iterable[Observer] = (),
         process_grace: float = 600.0,
+        max_wait: timedelta | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -115,6 +119,7 @@ class Orchestrator:
         self.observers = tuple(observers)
         self._lock_dir = lock_dir
         self._process_grace = process_grace
+        self._max_wait = max_wait
         self._cancel = threading.Event()
 
     # -- operator actions ---------------------------------------------------------------------------------------
@@ -242,6 +247,11 @@ class Orchestrator:
                 return
             self._notify(lambda o, d=decision: o.gate(run_id, stage, d))
             if decision.verdict is Verdict.WAIT and decision.until is not None:
+                if self._max_wait is not None and decision.until - context.now > self._max_wait:
+                    # Nobody keeps a shell open for a window days away: record when to come back, and stop.
+                    reason = f"{decision.reason}; resume at or after {decision.until.isoformat()}"
+                    self._set_state(run_id, RunState.WAITING, reason)
+                    raise _Stopped
                 self._wait_until(run_id, decision.until, decision.reason)
                 continue
             self._set_state(run_id, RunState.AWAITING_APPROVAL, decision.reason)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from patchorch.domain.plan import RolloutPlan, UpdateSpec
@@ -54,6 +54,7 @@ class Workspace:
         clock: Clock | None = None,
         observers: Iterable[Observer] = (),
         template_dir: Path | None = None,
+        max_wait: timedelta | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.store = store
@@ -66,6 +67,7 @@ class Workspace:
             lock_dir=state_dir / "locks",
             clock=self.clock,
             observers=observers,
+            max_wait=max_wait,
         )
 
     @classmethod
@@ -79,6 +81,7 @@ class Workspace:
         clock: Clock | None = None,
         observers: Iterable[Observer] = (),
         template_dir: Path | None = None,
+        max_wait: timedelta | None = None,
     ) -> Workspace:
         """Open (creating if needed) the state directory and its store; SQLite inside it unless `store_url`."""
         state = Path(state_dir)
@@ -92,6 +95,7 @@ class Workspace:
             clock=clock,
             observers=observers,
             template_dir=template_dir,
+            max_wait=max_wait,
         )
 
     # -- planning and running -----------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ def test_rollout_for_an_advisory_patches_exactly_the_affected_hosts(
     fresh.fleet.exec("relay1", "apt-get", "install", "-y", "-q", f"acme-mta={NEW}")  # already fixed
     common = ["--state-dir", str(state_dir)]
     inventory = ["-i", str(fresh.inventory)]
-    assert main([*common, "advisories", "import", str(FIXTURES / "csaf-acme-mta.json")]) == 0
+    # CERT-Bund's advisory plus CISA's catalogue, which lists its CVE as exploited: the decision is immediate.
+    documents = [str(FIXTURES / "csaf-acme-mta.json"), str(FIXTURES / "kev-catalog.json")]
+    assert main([*common, "advisories", "import", *documents]) == 0
     assert main([*common, "facts", "refresh", *inventory]) == 0
 
     status, report = _json(capsys, *common, "exposure", "--advisory", ADVISORY, "--json", *inventory)
@@ -41,8 +43,11 @@ def test_rollout_for_an_advisory_patches_exactly_the_affected_hosts(
     assert all(row["owner_team"] for row in rows if row["status"] == "affected")
     assert {row["host"]: row["status"] for row in rows}[fresh.fleet.decommissioned_host] == "decommissioned"
 
-    rollout = [*common, "rollout", "--advisory", ADVISORY, "--yes", *inventory]
+    rollout = [*common, "rollout", "--advisory", ADVISORY, "--yes", "--max-wait", "0", *inventory]
     assert main([*rollout, "--policy", str(fresh.fleet.policy_path)]) == 0
+    capsys.readouterr()
+    assert main([*common, "runs", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["mode"] == "emergency"
     assert all(fresh.upgrades(host) == 1 for host in expected)
     assert fresh.upgrades("relay1") == 0
 

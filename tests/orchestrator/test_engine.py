@@ -192,3 +192,28 @@ def test_aborted_run_dispatches_nothing_more(store, clock, tmp_path) -> None:  #
     assert [s.state for s in store.stages("r")] == [StageState.CANCELLED, StageState.CANCELLED]
     with pytest.raises(RunStateError):
         orchestrator.resume("r", CONTENT)
+
+
+def test_wait_longer_than_max_wait_leaves_the_run_waiting_until_resumed(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A soak longer than max_wait stops the run in 'waiting' with the time to resume; resume then finishes it."""
+    executor = SimulatedExecutor(clock=clock, mean_seconds=0)
+    plan = make_plan([[["c1"]], [["a"]]], soak=timedelta(hours=2))
+    orchestrator = Orchestrator(store, executor, clock=clock, lock_dir=tmp_path / "locks", max_wait=timedelta(hours=1))
+    report = orchestrator.start(plan, CONTENT, RunInputs(), run_id="r")
+    assert report.state is RunState.WAITING
+    assert "resume at or after" in report.reason
+    assert clock.sleeps == []
+    assert [d.hosts for d in executor.dispatches] == [("c1",)]
+    clock.advance(2 * 3600)
+    report = orchestrator.resume("r", CONTENT)
+    assert report.state is RunState.COMPLETED
+    assert [d.hosts for d in executor.dispatches] == [("c1",), ("a",)]
+
+
+def test_wait_within_max_wait_is_slept_in_process(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A soak shorter than max_wait is waited on the clock and the run completes in one go."""
+    executor = SimulatedExecutor(clock=clock, mean_seconds=0)
+    plan = make_plan([[["c1"]], [["a"]]], soak=timedelta(minutes=10))
+    orchestrator = Orchestrator(store, executor, clock=clock, lock_dir=tmp_path / "locks", max_wait=timedelta(hours=1))
+    assert orchestrator.start(plan, CONTENT, RunInputs(), run_id="r").state is RunState.COMPLETED
+    assert clock.sleeps == [600.0]
