@@ -188,15 +188,27 @@ class RolloutPlan(BaseModel):
 
     @classmethod
     def from_json(cls, text: str | bytes) -> RolloutPlan:
-        """Read a plan written by `canonical_json` or `pretty_json`; a content hash that does not match is refused."""
+        """Read a plan written by `canonical_json` or `pretty_json`; a content hash that does not match is refused.
+
+        The hash is checked over the document as written, so a plan stored by an older patchorch (without fields
+        added since, which take their defaults) still verifies.
+        """
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("a plan is a JSON object")
         stated = data.pop("content_hash", None)
-        plan = cls.model_validate(data)
-        if stated is not None and stated != plan.content_hash:
-            raise ValueError(f"content_hash {stated} does not match the plan's content ({plan.content_hash})")
-        return plan
+        if stated is not None and stated != _digest(data):
+            raise ValueError(f"content_hash {stated} does not match the plan's content ({_digest(data)})")
+        return cls.model_validate(data)
+
+    @staticmethod
+    def digest_of_json(text: str | bytes) -> str:
+        """The content hash of a plan document as written (its `content_hash` field left out)."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("a plan is a JSON object")
+        data.pop("content_hash", None)
+        return _digest(data)
 
     def stage(self, name: str) -> Stage:
         """The stage called `name`; KeyError if there is none."""

@@ -49,7 +49,9 @@ class StageState(StrEnum):
 class RunInputs(BaseModel):
     """What a run was started from, kept so that an operator can see it and resume can re-render."""
 
-    model_config = _FROZEN
+    # Read back from stores that other patchorch versions wrote: keys this version does not know are ignored, so an
+    # upgrade never makes a recorded run unreadable.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     inventory: tuple[str, ...] = ()
     policy: str | None = None

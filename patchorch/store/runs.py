@@ -375,10 +375,9 @@ class RunStore:
             row = conn.execute(select(runs.c.plan_json, runs.c.plan_hash).where(runs.c.id == run_id)).first()
         if row is None:
             raise RunStateError(f"no run {run_id!r} in the store", run=run_id)
-        plan = RolloutPlan.from_json(row.plan_json)
-        if plan.content_hash != row.plan_hash:
+        if RolloutPlan.digest_of_json(row.plan_json) != row.plan_hash:
             raise StoreError(f"the stored plan of run {run_id} does not match its recorded hash", run=run_id)
-        return plan
+        return RolloutPlan.from_json(row.plan_json)
 
     def set_run_state(self, run_id: str, state: RunState, reason: str = "") -> None:
         """Move a run to `state`, with the reason an operator will read."""

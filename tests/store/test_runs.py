@@ -107,3 +107,43 @@ def test_sqlite_file_store_uses_wal_and_full_sync(tmp_path) -> None:  # type: ig
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_run_recorded_with_inputs_this_version_does_not_know_still_reads(store: RunStore) -> None:
+    """A run whose stored inputs carry a key from another patchorch version is still readable."""
+    from patchorch.store.runs import runs
+
+    run_id = _started(store)
+    with store.engine.begin() as conn:
+        conn.execute(update(runs).where(runs.c.id == run_id).values(inputs_json='{"inventory": ["inv"], "retries": 2}'))
+    assert store.run(run_id).inputs.inventory == ("inv",)
+
+
+def test_plan_stored_before_a_field_was_added_still_verifies_and_reads(store: RunStore) -> None:
+    """A stored plan without a field added since keeps its recorded hash and reads with the field's default."""
+    import json
+
+    from patchorch.domain.plan import RolloutPlan
+    from patchorch.store.runs import runs
+
+    run_id = _started(store)
+    body = json.loads(store.plan(run_id).canonical_json())
+    del body["content_hash"], body["unreachable_retries"]
+    older = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    digest = RolloutPlan.digest_of_json(older)
+    with store.engine.begin() as conn:
+        conn.execute(update(runs).where(runs.c.id == run_id).values(plan_json=older, plan_hash=digest))
+    assert store.plan(run_id).unreachable_retries == 2
+
+
+def test_tampered_stored_plan_is_refused(store: RunStore) -> None:
+    """A stored plan edited after it was recorded no longer matches its hash."""
+    from patchorch.errors import StoreError
+    from patchorch.store.runs import runs
+
+    run_id = _started(store)
+    edited = store.plan(run_id).canonical_json().replace('"failure_budget":1', '"failure_budget":9')
+    with store.engine.begin() as conn:
+        conn.execute(update(runs).where(runs.c.id == run_id).values(plan_json=edited))
+    with pytest.raises(StoreError, match="does not match its recorded hash"):
+        store.plan(run_id)
