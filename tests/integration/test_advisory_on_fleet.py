@@ -43,13 +43,19 @@ def test_rollout_for_an_advisory_patches_exactly_the_affected_hosts(
     assert all(row["owner_team"] for row in rows if row["status"] == "affected")
     assert {row["host"]: row["status"] for row in rows}[fresh.fleet.decommissioned_host] == "decommissioned"
 
+    relay_upgrades = fresh.upgrades("relay1")  # the manual upgrade above
     rollout = [*common, "rollout", "--advisory", ADVISORY, "--yes", "--max-wait", "0", *inventory]
     assert main([*rollout, "--policy", str(fresh.fleet.policy_path)]) == 0
     capsys.readouterr()
     assert main([*common, "runs", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["mode"] == "emergency"
+    run = json.loads(capsys.readouterr().out)[0]
+    assert run["mode"] == "emergency"
     assert all(fresh.upgrades(host) == 1 for host in expected)
-    assert fresh.upgrades("relay1") == 0
+    assert fresh.upgrades("relay1") == relay_upgrades
+    _, shown = _json(capsys, *common, "show", run["id"], "--json")
+    attempts = shown["attempts"]
+    assert isinstance(attempts, list)
+    assert sorted({a["host"] for a in attempts}) == expected
 
     assert main([*common, "facts", "refresh", *inventory]) == 0
     status, report = _json(capsys, *common, "exposure", "--advisory", ADVISORY, "--json", *inventory)
