@@ -102,10 +102,31 @@ def measure(size: int) -> dict[str, Any]:
     return result
 
 
+def measure_first(size: int) -> dict[str, Any]:
+    """A fresh fleet planned once, as `patchorch plan` does it: the library call, cluster index built on the way."""
+    from bench.synthetic import synthetic_fleet
+    from patchorch.domain.plan import Mode
+    from patchorch.orchestrator.planning import plan_fleet
+    from patchorch.sources.policy import load_policy
+
+    policy = load_policy(None)
+    fleet = synthetic_fleet(size, seed=size)
+    result: dict[str, Any] = {}
+    for mode in (Mode.REGULAR, Mode.EMERGENCY):
+        fresh = fleet.model_copy()  # a copy has no cached cluster index yet
+        wall = time.perf_counter()
+        plan_fleet(fresh, policy, mode=mode, now=NOW)
+        result[mode.value] = round(time.perf_counter() - wall, 3)
+    return result
+
+
 def main(argv: list[str]) -> int:
     """Measure each size in its own subprocess (so peak RSS is per size) and write the results file."""
     if argv[:1] == ["--child"]:
         sys.stdout.write(json.dumps(measure(int(argv[1]))) + "\n")
+        return 0
+    if argv[:1] == ["--child-first"]:
+        sys.stdout.write(json.dumps(measure_first(int(argv[1]))) + "\n")
         return 0
     sizes = [int(arg) for arg in argv] or list(SIZES)
     environment = dict(os.environ, PYTHONHASHSEED="0")
@@ -121,6 +142,15 @@ def main(argv: list[str]) -> int:
             check=True,
         )
         run = json.loads(done.stdout)
+        first = subprocess.run(
+            [sys.executable, "-m", "bench.plan_scaling", "--child-first", str(size)],
+            cwd=root,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        run["library_first_plan_s"] = json.loads(first.stdout)
         runs.append(run)
         regular = run["regular"]
         sys.stderr.write(

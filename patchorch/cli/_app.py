@@ -30,7 +30,7 @@ def _version(value: bool) -> None:
     if value:
         from patchorch import __version__
 
-        console_err.print(f"patchorch {__version__}")
+        typer.echo(f"patchorch {__version__}")
         raise typer.Exit(0)
 
 
