@@ -241,7 +241,7 @@ class TestFleet:
     def destroy(self) -> tuple[str, ...]:
         """Remove every container labelled `patchorch.fleet=<name>` and the files create wrote; returns their names.
 
-        Other files in the state directory (a policy someone keeps beside the inventory) stay, and so does the
+        Other files in the state directory (anything someone keeps beside the inventory) stay, and so does the
         directory then.
         """
         containers = self.podman.containers(FLEET_LABEL, self.name)
@@ -252,6 +252,7 @@ class TestFleet:
             self.ssh_key_path,
             self.ssh_key_path.with_name(self.ssh_key_path.name + ".pub"),
             self.inventory_path,
+            self.policy_path,
             self.state_dir / _STATE_FILE,
         ):
             path.unlink(missing_ok=True)
