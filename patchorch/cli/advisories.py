@@ -23,6 +23,7 @@ from patchorch.cli._common import (
     InventoryOption,
     JsonOption,
     LimitOption,
+    PolicyOption,
     console,
     console_err,
     print_json,
@@ -205,18 +206,30 @@ def exposure_command(
     limit: LimitOption = None,
     max_fact_age: MaxFactAgeOption = None,
     json_output: JsonOption = False,
+    policy: PolicyOption = None,
 ) -> None:
-    """Per host: affecting advisories, installed and fixed versions, CVSS, KEV, decision, due date and owner.
+    """Per host: affecting advisories, installed and fixed versions, CVSS, KEV, decision, risk class, due date, owner.
 
-    Hosts without fresh package facts are UNKNOWN, never "not affected". Exit 1 when any host is affected or unknown.
+    The due date is the earliest of the KEV due date and the advisory's publication plus the SLA of the risk class
+    the policy gives the host for it. Hosts without fresh package facts are UNKNOWN, never "not affected".
+    Exit 1 when any host is affected or unknown.
     """
-    settings = state(ctx).settings(inventory=inventory)
+    settings = state(ctx).settings(inventory=inventory, policy=policy)
     fleet = _fleet(settings, limit)
     if fleet is None:
         require_inventory(settings)
         return
     store = open_advisory_store(settings)
-    report = exposure(fleet, store, advisory=advisory, now=datetime.now(UTC), max_fact_age=_max_fact_age(max_fact_age))
+    from patchorch.sources.policy import load_policy
+
+    report = exposure(
+        fleet,
+        store,
+        advisory=advisory,
+        now=datetime.now(UTC),
+        max_fact_age=_max_fact_age(max_fact_age),
+        policy=load_policy(settings.policy),
+    )
     if json_output:
         print_json(report.to_json_data())
     else:
@@ -226,7 +239,18 @@ def exposure_command(
 
 def _print_report(report: ExposureReport) -> None:
     table = Table(
-        "host", "owner", "status", "advisory", "package", "installed", "fixed", "CVSS", "KEV", "decision", "due"
+        "host",
+        "owner",
+        "status",
+        "advisory",
+        "package",
+        "installed",
+        "fixed",
+        "CVSS",
+        "KEV",
+        "decision",
+        "class",
+        "due",
     )
     for row in report.rows:
         owner = f"{row.owner_team} <{row.owner_contact}>" if row.owner_team else "(no owner)"
@@ -245,6 +269,7 @@ def _print_report(report: ExposureReport) -> None:
                     row.cvss,
                     "yes" if row.known_exploited else "",
                     row.decision.value if row.decision else "",
+                    row.risk_class,
                     row.due.isoformat() if row.due else "",
                 )
             )

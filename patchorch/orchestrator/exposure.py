@@ -28,6 +28,8 @@ from patchorch.domain.advisory import (
 )
 from patchorch.domain.fleet import Fleet, Host, Lifecycle
 from patchorch.domain.plan import PackageSpec, UpdateScope, UpdateSpec
+from patchorch.domain.policy import Policy
+from patchorch.domain.risk import assess
 from patchorch.domain.vulnerability import Decision, HostVulnerability
 from patchorch.errors import PlanError
 from patchorch.sources.advisories import LoadedDocument, documents_in, load_document
@@ -118,6 +120,7 @@ class ExposureRow(BaseModel):
     exploitation: Exploitation | None = None
     known_exploited: bool = False
     decision: Decision | None = None
+    risk_class: str | None = None
     due: date | None = None
     facts_gathered_at: datetime | None = None
     reason: str = ""
@@ -175,12 +178,35 @@ def _wanted(finding: Finding, selection: tuple[set[str], set[str]] | None) -> bo
     return finding.advisory in ids or bool(cves.intersection(finding.cves))
 
 
-def _due(finding: Finding, decision: Decision, sla: Mapping[Decision, timedelta] | None, now: datetime) -> date | None:
+def _due(
+    finding: Finding,
+    decision: Decision,
+    sla: Mapping[Decision, timedelta] | None,
+    now: datetime,
+    class_sla: timedelta | None = None,
+) -> date | None:
+    """The earliest of the KEV due date, publication + the decision's SLA, publication + the risk class's SLA."""
     dues = [finding.kev_due] if finding.kev_due else []
+    start = finding.published or now
     if sla and decision in sla:
-        start = finding.published or now
         dues.append((start + sla[decision]).date())
+    if class_sla is not None:
+        dues.append((start + class_sla).date())
     return min(dues) if dues else None
+
+
+def _risk_class(host: Host, finding: Finding, decision: Decision, policy: Policy) -> tuple[str, timedelta]:
+    """The host's risk class under `policy` with this finding as its vulnerability input, and that class's SLA."""
+    vulnerability = HostVulnerability(
+        host=host.name,
+        advisories=(finding.advisory,),
+        cves=finding.cves,
+        max_cvss=finding.cvss,
+        known_exploited=finding.known_exploited,
+        decision=decision,
+    )
+    name = assess(host, policy, vulnerability).risk_class
+    return name, policy.classes[name].sla
 
 
 def _freshness(
@@ -240,11 +266,14 @@ def exposure(
     max_fact_age: timedelta = DEFAULT_MAX_FACT_AGE,
     sla: Mapping[Decision, timedelta] | None = None,
     comparator: VersionComparator | None = None,
+    policy: Policy | None = None,
 ) -> ExposureReport:
     """Every host of the fleet and what affects it: a row per (advisory, package), or one NOT_AFFECTED/UNKNOWN row.
 
-    `advisory` narrows to one advisory ID or CVE (PlanError when the store has neither). The due date is the KEV due
-    date, or the advisory's publication plus `sla[decision]`, whichever is earlier.
+    `advisory` narrows to one advisory ID or CVE (PlanError when the store has neither). With a `policy`, each
+    affected host gets the risk class the planner would give it for this finding, and that class's SLA sets a due
+    date. The due date is the earliest of the KEV due date, publication + `sla[decision]` and publication + the
+    class SLA.
     """
     result = _assess(
         fleet,
@@ -288,6 +317,7 @@ def exposure(
         for finding in findings:
             decision = decide(finding.exploitation, host.exposure, host.criticality)
             unknown = finding.status is FindingStatus.UNKNOWN
+            risk_class, class_sla = _risk_class(host, finding, decision, policy) if policy else (None, None)
             rows.append(
                 ExposureRow(
                     host=host.name,
@@ -301,7 +331,8 @@ def exposure(
                     exploitation=finding.exploitation,
                     known_exploited=finding.known_exploited,
                     decision=decision,
-                    due=_due(finding, decision, sla, now),
+                    risk_class=risk_class,
+                    due=_due(finding, decision, sla, now, class_sla),
                     facts_gathered_at=gathered,
                     reason=finding.reason,
                     **owner,

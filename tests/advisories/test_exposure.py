@@ -126,3 +126,17 @@ def test_import_is_all_or_nothing(store: AdvisoryStore, tmp_path: Path) -> None:
     with pytest.raises(AdvisoryError):
         import_advisories([directory], store, now=NOW)
     assert store.list() == ()
+
+
+def test_policy_gives_affected_hosts_a_risk_class_and_its_sla_as_due_date(loaded) -> None:  # type: ignore[no-untyped-def]
+    """With a policy, each affected row names the host's risk class and is due by publication + that class's SLA."""
+    from patchorch.sources.policy import load_policy
+
+    policy = load_policy(None)
+    report = exposure(FLEET, loaded, advisory="DSA-6001-1", now=NOW, policy=policy)
+    affected = [row for row in report.rows if row.status is ExposureStatus.AFFECTED]
+    assert affected
+    for row in affected:
+        assert row.risk_class in policy.classes
+        assert row.due is not None
+        assert row.due <= (NOW + policy.classes[row.risk_class].sla).date()
