@@ -395,9 +395,17 @@ class Fleet(BaseModel):
                 members.setdefault(host.cluster, []).append(host)
         result = {}
         for name in sorted(members):
-            budgets = {h.cluster_budget for h in members[name] if h.cluster_budget is not None}
-            budget = next(iter(budgets)) if len(budgets) == 1 else None
-            result[name] = Cluster(name=name, members=tuple(h.name for h in members[name]), budget=budget)
+            # Budgets are compared by value, and the already-valid Cluster is not validated again: hashing pydantic
+            # models here took a sixth of the time to plan a 100k-host fleet.
+            budgets = {
+                (h.cluster_budget.count, h.cluster_budget.percent): h.cluster_budget
+                for h in members[name]
+                if h.cluster_budget is not None
+            }
+            budget = next(iter(budgets.values())) if len(budgets) == 1 else None
+            result[name] = Cluster.model_construct(
+                name=name, members=tuple(h.name for h in members[name]), budget=budget
+            )
         return result
 
     def subset(self, names: Iterable[str]) -> Fleet:
