@@ -62,15 +62,13 @@ def actor() -> str:
     return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
-def open_workspace(
-    settings: Settings, observers: tuple[Observer, ...] = (), *, max_wait: timedelta | None = None
-) -> Workspace:
-    """The Workspace for these settings, with structured logs always among the observers."""
+def open_workspace(settings: Settings, *, max_wait: timedelta | None = None) -> Workspace:
+    """The Workspace for these settings, with structured logs among the observers (displays are added later)."""
     return Workspace.open(
         settings.state_dir,
         store_url=settings.store_url,
         actor=actor(),
-        observers=(LogObserver(), *observers),
+        observers=(LogObserver(),),
         template_dir=settings.template_dir,
         max_wait=max_wait,
     )
@@ -312,19 +310,17 @@ def rollout(
 
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     sources = require_inventory(settings)
-    workspace_plan = open_workspace(settings)
+    workspace = open_workspace(settings, max_wait=max_wait_span(max_wait))
     if advisory is not None:
         if package or all_updates:
             raise ConfigError(
                 [Problem("--advisory chooses the packages; drop --package/--all-updates", field="--advisory")]
             )
-        targets, update, vulnerabilities, decision = _advisory_inputs(
-            settings, sources, limit, advisory, workspace_plan
-        )
+        targets, update, vulnerabilities, decision = _advisory_inputs(settings, sources, limit, advisory, workspace)
         if decision is Decision.IMMEDIATE and not emergency:
             console.print(f"advisory {advisory}: decision immediate, so the emergency strategy is used")
             emergency = True
-        plan = workspace_plan.plan(
+        plan = workspace.plan(
             sources,
             policy=settings.policy,
             emergency=emergency,
@@ -335,14 +331,14 @@ def rollout(
         )
     else:
         update = update_spec(package or [], all_updates=all_updates)
-        plan = workspace_plan.plan(sources, policy=settings.policy, emergency=emergency, limit=limit, update=update)
+        plan = workspace.plan(sources, policy=settings.policy, emergency=emergency, limit=limit, update=update)
     console.print(render_plan(plan, policy_label=str(settings.policy) if settings.policy else "built-in default"))
     if not plan.targets:
         console.print("nothing to patch: the plan has no targets")
         raise typer.Exit(EXIT_OK)
     _confirm(yes, f"Patch {len(plan.targets)} host(s) in {len(plan.stages)} stage(s)?")
     progress = ProgressObserver(plan)
-    workspace = open_workspace(settings, (progress,), max_wait=max_wait_span(max_wait))
+    workspace.orchestrator.add_observer(progress)
     inputs = RunInputs(
         inventory=tuple(str(p.resolve()) for p in sources),
         policy=str(settings.policy) if settings.policy else None,
@@ -367,9 +363,9 @@ def resume(
 ) -> None:
     """Continue a halted, paused, approval-waiting or interrupted run: reconcile unknown hosts first."""
     settings = state(ctx).settings()
-    plan = open_workspace(settings).store.plan(run_id)
-    progress = ProgressObserver(plan)
-    workspace = open_workspace(settings, (progress,), max_wait=max_wait_span(max_wait))
+    workspace = open_workspace(settings, max_wait=max_wait_span(max_wait))
+    progress = ProgressObserver(workspace.store.plan(run_id))
+    workspace.orchestrator.add_observer(progress)
     report = _drive(workspace, progress, lambda: workspace.resume(run_id, retry_failed=retry_failed))
     _print_report(report)
     raise typer.Exit(exit_status(report))

@@ -183,6 +183,10 @@ class Orchestrator:
                     self.store.set_stage_state(run_id, record.name, StageState.CANCELLED, reason=reason)
             self._set_state(run_id, RunState.ABORTED, reason)
 
+    def add_observer(self, observer: Observer) -> None:
+        """Let `observer` watch every event from now on (for example a display built once the plan is known)."""
+        self.observers = (*self.observers, observer)
+
     def cancel(self) -> None:
         """Ask the running batch to stop (thread-safe); the run ends interrupted, as with Ctrl-C."""
         self._cancel.set()

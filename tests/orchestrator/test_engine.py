@@ -217,3 +217,19 @@ def test_wait_within_max_wait_is_slept_in_process(store, clock, tmp_path) -> Non
     orchestrator = Orchestrator(store, executor, clock=clock, lock_dir=tmp_path / "locks", max_wait=timedelta(hours=1))
     assert orchestrator.start(plan, CONTENT, RunInputs(), run_id="r").state is RunState.COMPLETED
     assert clock.sleeps == [600.0]
+
+
+def test_observer_added_after_construction_sees_every_batch(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An observer added once the plan is known (the CLI's progress display) receives each batch's outcomes."""
+    from patchorch.orchestrator.observers import Observer
+
+    seen: list[str] = []
+
+    class Collect(Observer):
+        def batch_finished(self, run_id, stage, outcome):  # type: ignore[no-untyped-def]
+            seen.extend(o.host for o in outcome.outcomes)
+
+    orchestrator = _orchestrator(store, SimulatedExecutor(clock=clock), clock, tmp_path)
+    orchestrator.add_observer(Collect())
+    orchestrator.start(make_plan([[["c1"]], [["a", "b"]]]), CONTENT, RunInputs(), run_id="r")
+    assert seen == ["c1", "a", "b"]
