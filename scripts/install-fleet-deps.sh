@@ -4,7 +4,7 @@
 # Idempotent: returns at once when all are installed, without touching apt's lists.
 set -eu
 
-packages="podman runc catatonit debootstrap dpkg-dev openssh-client"
+packages="podman runc catatonit debootstrap dpkg-dev openssh-client chromium"
 missing=""
 for package in $packages; do
     status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)

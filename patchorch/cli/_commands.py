@@ -8,5 +8,6 @@ from patchorch.cli import (
     inventory,  # noqa: F401
     plan,  # noqa: F401
     render,  # noqa: F401
+    report,  # noqa: F401
     rollout,  # noqa: F401
 )
