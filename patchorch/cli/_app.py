@@ -22,7 +22,8 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell; run ids complete from the store.
+    add_completion=True,
 )
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import structlog
 import typer
@@ -84,8 +84,12 @@ def state(ctx: typer.Context) -> State:
     return obj if isinstance(obj, State) else State()
 
 
-def configure_logging(log_format: str) -> None:
-    """structlog to stderr: readable console lines by default, JSON lines with --log-format json."""
+def configure_logging(log_format: str, stream: TextIO | None = None) -> None:
+    """structlog to `stream` (stderr by default): readable console lines, or JSON lines with --log-format json.
+
+    While a live display owns the terminal the log goes to a file instead (`patchorch.cli.rollout`), so the two
+    never interleave.
+    """
     renderer: Any = (
         structlog.processors.JSONRenderer() if log_format == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -99,7 +103,7 @@ def configure_logging(log_format: str) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.DEBUG if os.environ.get("PATCHORCH_DEBUG") else logging.INFO
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
 

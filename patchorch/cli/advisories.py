@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -304,13 +305,19 @@ def facts_refresh(
     settings = state(ctx).settings(inventory=inventory)
     sources = require_inventory(settings)
     loaded = load_fleet(list(sources), limit=limit)
-    result = refresh_facts(
-        open_workspace(settings),
-        open_advisory_store(settings),
-        loaded.fleet,
-        list(settings.inventory),
-        in_limit=loaded.in_limit,
-    )
+    # Progress on a terminal only: a spinner with the host count on stderr; piped output stays clean lines.
+    with (
+        console_err.status(f"gathering package facts from {len(loaded.fleet)} host(s)", spinner="dots")
+        if (console_err.is_terminal and not as_json)
+        else nullcontext()
+    ):
+        result = refresh_facts(
+            open_workspace(settings),
+            open_advisory_store(settings),
+            loaded.fleet,
+            list(settings.inventory),
+            in_limit=loaded.in_limit,
+        )
     if as_json:
         print_json({"refreshed": result.refreshed, "failed": result.failed, "skipped": result.skipped})
     else:

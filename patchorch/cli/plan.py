@@ -6,6 +6,7 @@ flags): no plan.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -61,8 +62,10 @@ def plan_command(
     if as_json:
         typer.echo(rollout.pretty_json(), nl=False)
         return
+    from patchorch.cli.rollout import owners_of
+
     policy_label = str(settings.policy) if settings.policy is not None else "built-in default"
-    console.print(render_plan(rollout, policy_label=policy_label))
+    console.print(render_plan(rollout, policy_label=policy_label, owners=owners_of(require_inventory(settings))))
     if out is not None:
         out.write_text(rollout.pretty_json(), encoding="utf-8")
         console.print(f"plan written to {out} (sha256 {rollout.content_hash[:12]})", markup=False)
@@ -87,8 +90,14 @@ def _when(moment: datetime | None, planned_at: datetime, horizon: timedelta) -> 
     return Text(moment.astimezone(UTC).strftime("%a %Y-%m-%d %H:%MZ"))
 
 
-def _stage_lines(stage: Stage, rollout: RolloutPlan, flagged: set[str], overridden: set[str]) -> list[Text]:
-    """One heading line with the stage's start and gates, then one line per batch."""
+def _stage_lines(
+    stage: Stage,
+    rollout: RolloutPlan,
+    flagged: set[str],
+    overridden: set[str],
+    owners: Mapping[str, str] | None = None,
+) -> list[Text]:
+    """One heading line with the stage's start and gates, then one line per batch (each host with its owner)."""
     heading = Text()
     heading.append(f"{stage.index:>2}  ", style="dim")
     heading.append(stage.name, style="bold")
@@ -109,15 +118,18 @@ def _stage_lines(stage: Stage, rollout: RolloutPlan, flagged: set[str], overridd
             line.append(host, style="yellow" if host in flagged else "")
             if host in overridden:
                 line.append("*", style="cyan")
+            if owners is not None:
+                line.append(f" ({owners.get(host, 'no owner')})", style="dim")
         lines.append(line)
     return lines
 
 
-def render_plan(rollout: RolloutPlan, *, policy_label: str) -> Group:
+def render_plan(rollout: RolloutPlan, *, policy_label: str, owners: Mapping[str, str] | None = None) -> Group:
     """The plan for a terminal: a header, one row per stage (start, gates, batches), exclusions, warnings.
 
     Each stage shows its earliest start and its gates (approval before it, hosts at once, soak after it, failed
     hosts it tolerates), then its batches; plain lines rather than a table so long host names wrap readably.
+    `owners` (host -> team and contact) puts each host's owner beside it.
     """
     targets = len(rollout.hosts)
     emergency = rollout.mode is Mode.EMERGENCY
@@ -136,7 +148,7 @@ def render_plan(rollout: RolloutPlan, *, policy_label: str) -> Group:
     overridden = {host.name for host in rollout.hosts if host.risk_class_overridden}
     parts: list[Text | Table] = [header, Text()]
     for stage in rollout.stages:
-        parts += _stage_lines(stage, rollout, flagged, overridden)
+        parts += _stage_lines(stage, rollout, flagged, overridden, owners)
     if overridden:
         parts.append(Text("* risk class set in the inventory", style="cyan"))
     if flagged:

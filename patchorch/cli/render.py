@@ -14,7 +14,15 @@ from typing import Annotated
 import typer
 
 from patchorch.cli._app import app
-from patchorch.cli._common import InventoryOption, LimitOption, PolicyOption, console, require_inventory, state
+from patchorch.cli._common import (
+    InventoryOption,
+    LimitOption,
+    PolicyOption,
+    console,
+    print_json,
+    require_inventory,
+    state,
+)
 from patchorch.domain.plan import RolloutPlan
 from patchorch.errors import ConfigError, PlanError, Problem
 from patchorch.rendering import render_run
@@ -37,6 +45,7 @@ def render_command(
         Path | None,
         typer.Option("--role-vars", help="YAML file of patchorch_patch_* role settings (hooks, thresholds)."),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")] = False,
 ) -> None:
     """Render a rollout into a directory a person can read and run with ansible-playbook."""
     settings = state(ctx).settings(inventory=inventory, policy=policy)
@@ -56,9 +65,22 @@ def render_command(
         template_dir=settings.template_dir,
         extra_vars_from=role_vars,
     )
-    console.print(f"rendered {len(run.stage_playbooks)} stage(s) into {run.directory}", markup=False)
     sources = " ".join(f"-i {source}" for source in run.inventory_sources)
-    console.print(f"run by hand: cd {run.directory} && ansible-playbook {sources} site.yml", markup=False)
+    by_hand = f"cd {run.directory} && ansible-playbook {sources} site.yml"
+    if as_json:
+        print_json(
+            {
+                "directory": str(run.directory),
+                "run": run.run_id,
+                "site_playbook": str(run.site_playbook),
+                "stages": {name: str(path) for name, path in run.stage_playbooks},
+                "inventory_sources": [str(source) for source in run.inventory_sources],
+                "run_by_hand": by_hand,
+            }
+        )
+        return
+    console.print(f"rendered {len(run.stage_playbooks)} stage(s) into {run.directory}", markup=False)
+    console.print(f"run by hand: {by_hand}", markup=False)
 
 
 def _read_plan(path: Path) -> RolloutPlan:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import signal
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -20,8 +23,10 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from patchorch.cli._app import app
 from patchorch.cli._common import (
@@ -33,6 +38,7 @@ from patchorch.cli._common import (
     JsonOption,
     LimitOption,
     PolicyOption,
+    configure_logging,
     console,
     console_err,
     print_json,
@@ -45,11 +51,11 @@ from patchorch.domain.gates import GateDecision
 from patchorch.domain.outcomes import BatchOutcome, HostStatus
 from patchorch.domain.plan import PackageSpec, RolloutPlan, Stage, UpdateScope, UpdateSpec
 from patchorch.domain.policy import parse_span
-from patchorch.domain.run import RunInputs, RunState, StageState
+from patchorch.domain.run import AttemptRecord, RunInputs, RunState, StageState
 from patchorch.domain.vulnerability import Decision, HostVulnerability
-from patchorch.errors import ConfigError, Problem
+from patchorch.errors import ConfigError, InputError, Problem
 from patchorch.execution.base import HostEvent, TaskStatus
-from patchorch.orchestrator.engine import RolloutReport
+from patchorch.orchestrator.engine import RolloutReport, new_run_id
 from patchorch.orchestrator.observers import LogObserver, Observer
 from patchorch.orchestrator.workspace import Workspace
 
@@ -60,6 +66,29 @@ app.add_typer(audit_app, name="audit")
 def actor() -> str:
     """Who is acting: user@host, recorded with every run, approval and audit record."""
     return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+# Outside text (host names, messages from hosts, reasons) never carries terminal control sequences to the screen.
+# (A local stand-in until the shared terminal-escaping helper exists; rich Text is never parsed as markup.)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def plain(value: object) -> str:
+    """`value` as text for a terminal: control characters (escape sequences, CR, newlines) become spaces."""
+    return _CONTROL.sub(" ", str(value))
+
+
+def owners_of(inventory: Sequence[str | Path]) -> dict[str, str] | None:
+    """Each host's owner as 'team <contact>' from the inventory as it reads now; None when it cannot be read."""
+    from patchorch.sources.inventory import load_fleet
+
+    if not inventory:
+        return None
+    try:
+        fleet = load_fleet([Path(p) for p in inventory]).fleet
+    except InputError:
+        return None
+    return {h.name: f"{h.owner.team} <{h.owner.contact}>" for h in fleet if h.owner is not None}
 
 
 def open_workspace(settings: Settings, *, max_wait: timedelta | None = None) -> Workspace:
@@ -116,8 +145,10 @@ class ProgressObserver(Observer):
 
     def _table(self) -> Table:
         table = Table(box=None, show_header=True, header_style="bold")
-        for column in ("stage", "hosts", "done", "failed", "elapsed", ""):
-            table.add_column(column)
+        for column in ("stage", "hosts", "done", "failed", "elapsed"):
+            table.add_column(column, no_wrap=True)
+        # The note (task, gate, wait) gives way first on a narrow terminal; the counts never do.
+        table.add_column("", overflow="ellipsis", no_wrap=True, ratio=1)
         elapsed = time.monotonic() - self._started
         for stage in self._plan.stages:
             done = len(self._done.get(stage.name, ()))
@@ -127,9 +158,9 @@ class ProgressObserver(Observer):
                 f"{marker}{stage.name}",
                 str(len(stage.hosts)),
                 str(done),
-                f"[red]{failed}[/red]" if failed else "0",
+                Text(str(failed), style="red" if failed else ""),
                 f"{elapsed:.0f}s" if stage.name == self._stage else "",
-                self._note if stage.name == self._stage else "",
+                Text(plain(self._note)) if stage.name == self._stage else "",
             )
         return table
 
@@ -179,38 +210,106 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _drive(workspace: Workspace, progress: ProgressObserver, action: Any) -> RolloutReport:
-    """Run `action` with a live display; SIGTERM is handled like Ctrl-C (the stage is cancelled, exit 130)."""
+@contextmanager
+def _log_to_file(settings: Settings, run_id: str) -> Iterator[Path]:
+    """While a live display owns the terminal, structured logs go to `<state>/logs/<run>.log` instead of stderr."""
+    directory = settings.state_dir / "logs"
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / f"{run_id}.log"
+    with path.open("a", encoding="utf-8") as stream:
+        configure_logging(settings.log_format, stream)
+        try:
+            yield path
+        finally:
+            configure_logging(settings.log_format)
+
+
+def _drive(
+    workspace: Workspace,
+    progress: ProgressObserver,
+    action: Any,
+    *,
+    settings: Settings,
+    run_id: str,
+    live: bool,
+) -> tuple[RolloutReport, Path | None]:
+    """Run `action`; SIGTERM is handled like Ctrl-C (the stage is cancelled, exit 130).
+
+    On a terminal (`live`) a progress display owns stderr and the logs go to a file, returned with the report;
+    otherwise (no terminal, or --json) there is no display and log lines go to stderr as configured.
+    """
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        with Live(progress._table(), console=console_err, refresh_per_second=4, transient=False) as live:
-            progress.live = live
+        if not live:
             report: RolloutReport = action()
-            return report
+            return report, None
+        with (
+            _log_to_file(settings, run_id) as log_path,
+            Live(progress._table(), console=console_err, refresh_per_second=4, transient=False) as display,
+        ):
+            progress.live = display
+            report = action()
+            return report, log_path
     finally:
         progress.live = None
         signal.signal(signal.SIGTERM, previous)
 
 
-def _print_report(report: RolloutReport) -> None:
+def _live(as_json: bool) -> bool:
+    return console_err.is_terminal and not as_json
+
+
+def report_data(report: RolloutReport) -> dict[str, Any]:
+    """Where a run stands, as JSON data: state, reason, each target's latest status, the failed hosts."""
+    return {
+        "run": report.run_id,
+        "state": report.state.value,
+        "reason": report.reason,
+        "hosts": {h: (s.value if s else None) for h, s in report.hosts.items()},
+        "failed_hosts": list(report.failed_hosts),
+        "patched_hosts": list(report.patched_hosts),
+    }
+
+
+def _print_report(report: RolloutReport, out: Console | None = None) -> None:
+    out = out or console
     colour = {RunState.COMPLETED: "green", RunState.AWAITING_APPROVAL: "yellow"}.get(report.state, "red")
-    console.print(f"run [bold]{report.run_id}[/bold]: [{colour}]{report.state.value}[/{colour}] {report.reason}")
+    line = Text("run ")
+    line.append(report.run_id, style="bold")
+    line.append(": ")
+    line.append(report.state.value, style=colour)
+    if report.reason:
+        line.append(" " + plain(report.reason))
+    out.print(line)
+    hints: tuple[str, ...] = ()
     if report.state is RunState.AWAITING_APPROVAL:
-        console.print(f"  approve with: patchorch approve {report.run_id}, then: patchorch resume {report.run_id}")
+        hints = (f"  approve:  patchorch approve {report.run_id}", f"  then:     patchorch resume {report.run_id}")
     elif report.state is RunState.WAITING:
-        console.print(f"  continue then with: patchorch resume {report.run_id}")
+        hints = (f"  continue then: patchorch resume {report.run_id}",)
     elif report.state in (RunState.HALTED, RunState.PAUSED, RunState.INTERRUPTED):
-        console.print(f"  inspect: patchorch show {report.run_id}; continue: patchorch resume {report.run_id}")
+        hints = (f"  inspect:  patchorch show {report.run_id}", f"  continue: patchorch resume {report.run_id}")
+    for hint in hints:
+        out.print(Text(hint))
     if report.failed_hosts:
-        console.print(f"  failed: {', '.join(report.failed_hosts)}")
+        out.print(Text(f"  failed: {', '.join(plain(h) for h in report.failed_hosts)}"))
 
 
-def _confirm(yes: bool, question: str) -> None:
+def _finish(report: RolloutReport, log_path: Path | None, *, as_json: bool) -> None:
+    if as_json:
+        print_json(report_data(report))
+    else:
+        _print_report(report)
+        if log_path is not None:
+            console.print(Text(f"  log: {log_path}"))
+    raise typer.Exit(exit_status(report))
+
+
+def _confirm(yes: bool, question: str, *, err: bool = False) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
         raise ConfigError([Problem("refusing to run without a terminal to confirm; pass --yes", field="--yes")])
-    if not typer.confirm(question, default=False):
+    if not typer.confirm(question, default=False, err=err):
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -248,7 +347,12 @@ def _split_package(text: str) -> tuple[str, str, str | None]:
 
 
 def _advisory_inputs(
-    settings: Settings, sources: tuple[Path, ...], limit: str | None, advisory: str, workspace: Workspace
+    settings: Settings,
+    sources: tuple[Path, ...],
+    limit: str | None,
+    advisory: str,
+    workspace: Workspace,
+    out: Console,
 ) -> tuple[set[str], UpdateSpec, list[HostVulnerability], Decision | None]:
     """The affected hosts, the fixing update, the planner's risk inputs and the decision for `advisory`."""
     from patchorch.cli.advisories import open_advisory_store
@@ -265,11 +369,14 @@ def _advisory_inputs(
         if fleet.get(name).lifecycle is not Lifecycle.DECOMMISSIONED and not fleet.get(name).exclude
     ]
     decision = found.decision.value if found.decision else "none"
-    console.print(f"advisory {advisory}: {len(found.targets)} affected host(s), decision {decision}")
+    out.print(Text(f"advisory {plain(advisory)}: {len(found.targets)} affected host(s), decision {decision}"))
     if unknown:
-        console.print(
-            f"[yellow]no fresh package facts for {', '.join(sorted(unknown))}: they are not targeted; "
-            "run `patchorch facts refresh`[/yellow]"
+        out.print(
+            Text(
+                f"no fresh package facts for {', '.join(sorted(unknown))}: they are not targeted; "
+                "run `patchorch facts refresh`",
+                style="yellow",
+            )
         )
     return found.targets, found.update, list(found.vulnerabilities.values()), found.decision
 
@@ -301,13 +408,19 @@ def rollout(
         ),
     ] = None,
     max_wait: MaxWaitOption = "1h",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print where the run ends as JSON on stdout (the plan goes to stderr).")
+    ] = False,
 ) -> None:
     """Plan, show, confirm, then run a rollout stage by stage, recording every outcome.
 
-    Without --package, --all-updates or --advisory the rollout installs security updates.
+    Without --package, --all-updates or --advisory the rollout installs security updates. On a terminal a live
+    display shows progress and the structured log goes to <state>/logs/<run>.log; otherwise log lines go to stderr.
     """
     from patchorch.cli.plan import render_plan
 
+    # With --json, stdout carries only the JSON: everything for people goes to stderr.
+    out = console_err if as_json else console
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     sources = require_inventory(settings)
     workspace = open_workspace(settings, max_wait=max_wait_span(max_wait))
@@ -316,9 +429,11 @@ def rollout(
             raise ConfigError(
                 [Problem("--advisory chooses the packages; drop --package/--all-updates", field="--advisory")]
             )
-        targets, update, vulnerabilities, decision = _advisory_inputs(settings, sources, limit, advisory, workspace)
+        targets, update, vulnerabilities, decision = _advisory_inputs(
+            settings, sources, limit, advisory, workspace, out
+        )
         if decision is Decision.IMMEDIATE and not emergency:
-            console.print(f"advisory {advisory}: decision immediate, so the emergency strategy is used")
+            out.print(Text(f"advisory {plain(advisory)}: decision immediate, so the emergency strategy is used"))
             emergency = True
         plan = workspace.plan(
             sources,
@@ -332,11 +447,14 @@ def rollout(
     else:
         update = update_spec(package or [], all_updates=all_updates)
         plan = workspace.plan(sources, policy=settings.policy, emergency=emergency, limit=limit, update=update)
-    console.print(render_plan(plan, policy_label=str(settings.policy) if settings.policy else "built-in default"))
+    policy_label = str(settings.policy) if settings.policy else "built-in default"
+    out.print(render_plan(plan, policy_label=policy_label, owners=owners_of(sources)))
     if not plan.targets:
-        console.print("nothing to patch: the plan has no targets")
+        out.print("nothing to patch: the plan has no targets")
+        if as_json:
+            print_json({"run": None, "state": None, "reason": "the plan has no targets", "hosts": {}})
         raise typer.Exit(EXIT_OK)
-    _confirm(yes, f"Patch {len(plan.targets)} host(s) in {len(plan.stages)} stage(s)?")
+    _confirm(yes, f"Patch {len(plan.targets)} host(s) in {len(plan.stages)} stage(s)?", err=as_json)
     progress = ProgressObserver(plan)
     workspace.orchestrator.add_observer(progress)
     inputs = RunInputs(
@@ -347,104 +465,218 @@ def rollout(
         check=check,
         template_dir=str(settings.template_dir) if settings.template_dir else None,
     )
-    report = _drive(workspace, progress, lambda: workspace.start(plan, inventory=sources, inputs=inputs))
-    _print_report(report)
-    raise typer.Exit(exit_status(report))
+    run_id = new_run_id(workspace.clock.now())
+    report, log_path = _drive(
+        workspace,
+        progress,
+        lambda: workspace.start(plan, inventory=sources, inputs=inputs, run_id=run_id),
+        settings=settings,
+        run_id=run_id,
+        live=_live(as_json),
+    )
+    _finish(report, log_path, as_json=as_json)
+
+
+RunIdArgument = Annotated[str, typer.Argument(help="The run.", autocompletion=lambda: _recent_run_ids())]
+
+
+def _recent_run_ids() -> list[str]:
+    """Run ids for shell completion: the newest runs of the configured store (nothing when there is none yet)."""
+    from patchorch.cli._common import State
+    from patchorch.store.runs import RunStore
+
+    try:
+        settings = State().settings()
+        if settings.store_url is None and not (settings.state_dir / "patchorch.db").exists():
+            return []
+        return [r.id for r in RunStore.open(settings.database_url, actor=actor()).runs(20)]
+    except Exception:  # completion must never break the shell, whatever the store says
+        return []
 
 
 @app.command()
 def resume(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The run to continue.")],
+    run_id: RunIdArgument,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Dispatch hosts that failed again (default: acknowledge them).")
     ] = False,
     max_wait: MaxWaitOption = "1h",
+    as_json: JsonOption = False,
 ) -> None:
     """Continue a halted, paused, approval-waiting or interrupted run: reconcile unknown hosts first."""
     settings = state(ctx).settings()
     workspace = open_workspace(settings, max_wait=max_wait_span(max_wait))
     progress = ProgressObserver(workspace.store.plan(run_id))
     workspace.orchestrator.add_observer(progress)
-    report = _drive(workspace, progress, lambda: workspace.resume(run_id, retry_failed=retry_failed))
-    _print_report(report)
-    raise typer.Exit(exit_status(report))
+    report, log_path = _drive(
+        workspace,
+        progress,
+        lambda: workspace.resume(run_id, retry_failed=retry_failed),
+        settings=settings,
+        run_id=run_id,
+        live=_live(as_json),
+    )
+    _finish(report, log_path, as_json=as_json)
 
 
 @app.command()
 def approve(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The run waiting for approval.")],
+    run_id: RunIdArgument,
     stage: Annotated[str | None, typer.Option("--stage", help="Stage to approve (default: the one waiting).")] = None,
     comment: Annotated[str, typer.Option("--comment", help="Change ticket or reason.")] = "",
+    as_json: JsonOption = False,
 ) -> None:
     """Record who approved a stage; `patchorch resume RUN` then continues."""
     workspace = open_workspace(state(ctx).settings())
     record = workspace.approve(run_id, actor(), stage=stage, comment=comment)
-    console.print(f"approved stage {record.stage} of run {run_id} as {record.approver}")
+    if as_json:
+        print_json(record.model_dump(mode="json"))
+        return
+    console.print(Text(f"approved stage {record.stage} of run {run_id} as {plain(record.approver)}"))
 
 
 @app.command()
 def abort(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The run to end.")],
+    run_id: RunIdArgument,
     reason: Annotated[str, typer.Option("--reason", help="Why, for the record.")] = "aborted by operator",
+    as_json: JsonOption = False,
 ) -> None:
     """End a run for good: nothing more is dispatched."""
-    open_workspace(state(ctx).settings()).abort(run_id, reason)
-    console.print(f"run {run_id} aborted")
+    workspace = open_workspace(state(ctx).settings())
+    workspace.abort(run_id, reason)
+    if as_json:
+        print_json(workspace.store.run(run_id).model_dump(mode="json"))
+        return
+    console.print(Text(f"run {run_id} aborted"))
 
 
 @app.command()
 def runs(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List recorded runs, newest first."""
+    """List recorded runs, newest first; rehearsals (check mode) say so."""
     records = open_workspace(state(ctx).settings()).runs()
     if as_json:
         print_json([r.model_dump(mode="json") for r in records])
         return
     table = Table("run", "created (UTC)", "by", "mode", "state", "reason", box=None, header_style="bold")
     for r in records:
-        table.add_row(r.id, f"{r.created_at:%Y-%m-%d %H:%M}", r.created_by, r.mode.value, r.state.value, r.state_reason)
+        mode = r.mode.value + (" check" if r.inputs.check else "")
+        table.add_row(
+            r.id,
+            f"{r.created_at:%Y-%m-%d %H:%M}",
+            Text(plain(r.created_by)),
+            mode,
+            r.state.value,
+            Text(plain(r.state_reason)),
+        )
     console.print(table)
+
+
+def _owner_text(owners: dict[str, str] | None, host: str) -> str:
+    if owners is None:
+        return "owner unknown (inventory not readable)"
+    return plain(owners.get(host, "no owner"))
 
 
 @app.command()
 def status(
     ctx: typer.Context,
-    run_id: Annotated[str | None, typer.Argument(help="The run (default: the newest).")] = None,
+    run_id: Annotated[
+        str | None, typer.Argument(help="The run (default: the newest).", autocompletion=lambda: _recent_run_ids())
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Where a run stands: state, stages, counts."""
+    """Where a run stands: state, stages, counts, and every host still needing attention with its owner."""
     workspace = open_workspace(state(ctx).settings())
     if run_id is None:
         newest = workspace.runs(1)
         if not newest:
-            console.print("no runs recorded")
+            if as_json:
+                print_json(None)
+            else:
+                console.print("no runs recorded")
             return
         run_id = newest[0].id
     view = workspace.view(run_id)
     stages = workspace.store.stages(run_id)
+    owners = owners_of(view.run.inputs.inventory)
+    attention = {h: s for h, s in view.report.hosts.items() if s is None or not s.is_success}
     if as_json:
         print_json(
             {
                 "run": view.run.model_dump(mode="json"),
                 "stages": [s.model_dump(mode="json") for s in stages],
                 "hosts": {h: (s.value if s else None) for h, s in view.report.hosts.items()},
+                "owners": owners,
             }
         )
         return
     _print_report(view.report)
+    if view.run.inputs.check:
+        console.print(Text("  check mode: a rehearsal, nothing was installed", style="yellow"))
     for record in stages:
         hosts = view.report.plan.stage(record.name).hosts
         done = sum(1 for h in hosts if (s := view.report.hosts.get(h)) is not None and s.is_success)
         failed = sum(1 for h in hosts if (s := view.report.hosts.get(h)) is not None and s.counts_as_failure)
-        soak = f" soak until {record.soak_until:%H:%M:%S}" if record.state is StageState.SOAKING else ""
-        console.print(f"  {record.name:<24} {record.state.value:<10} {done}/{len(hosts)} done, {failed} failed{soak}")
+        soak = f", soak until {record.soak_until:%H:%M:%S}" if record.state is StageState.SOAKING else ""
+        line = Text(f"  {record.name}  ", overflow="fold")
+        line.append(record.state.value, style="bold")
+        line.append(f"  {done}/{len(hosts)} done, {failed} failed{soak}")
+        console.print(line)
+    if attention:
+        console.print(Text("hosts needing attention:"))
+    for host, host_status in attention.items():
+        line = Text(f"  {plain(host)}  ", overflow="fold")
+        line.append(host_status.value if host_status else "not yet patched", style="red" if host_status else "yellow")
+        line.append(f"  {_owner_text(owners, host)}")
+        console.print(line)
+
+
+def _attempt_lines(attempt: AttemptRecord, owners: dict[str, str] | None, width: int) -> list[Text]:
+    """One attempt stacked over lines: where and what, the owner, each package's versions, the note.
+
+    A package's versions share its line when they fit `width`; otherwise each version gets a line of its own.
+    """
+    outcome = attempt.outcome
+    head = Text(f"{attempt.stage} · batch {attempt.batch} · try {attempt.attempt} · ", overflow="fold")
+    head.append(plain(attempt.host), style="bold")
+    head.append(" · ")
+    if attempt.status is None:
+        head.append("dispatched (no outcome yet)", style="yellow")
+    else:
+        head.append(attempt.status.value, style="red" if attempt.status.counts_as_failure else "green")
+    lines = [head, Text(f"    owner  {_owner_text(owners, attempt.host)}", overflow="fold")]
+    if outcome is not None:
+        before, after = outcome.versions_before, outcome.versions_after
+        for package in sorted(before.keys() | after.keys()):
+            old, new = plain(before.get(package, "-")), plain(after.get(package, "-"))
+            change = f"{old} -> {new}" if old != new else f"{old} (unchanged)"
+            one_line = f"    {plain(package)}  {change}"
+            if len(one_line) <= width:
+                lines.append(Text(one_line))
+            else:  # stacked: the package, then each version whole on a line of its own
+                lines.append(Text(f"    {plain(package)}", overflow="fold"))
+                lines.append(Text(f"      before {old}", overflow="fold"))
+                lines.append(Text(f"      after  {new}" if old != new else "      after  (unchanged)", overflow="fold"))
+        if outcome.failed_step:
+            lines.append(Text(f"    failed at {plain(outcome.failed_step)}", overflow="fold", style="red"))
+        if outcome.message:
+            lines.append(Text(f"    note   {plain(outcome.message)}", overflow="fold"))
+    return lines
 
 
 @app.command()
-def show(ctx: typer.Context, run_id: Annotated[str, typer.Argument()], as_json: JsonOption = False) -> None:
-    """Everything recorded about a run: plan hash, stages, every attempt with versions before and after."""
+def show(
+    ctx: typer.Context,
+    run_id: RunIdArgument,
+    as_json: JsonOption = False,
+) -> None:
+    """Everything recorded about a run: plan hash, stages, every attempt with its owner and versions before and after.
+
+    Each attempt is stacked over a few lines, so versions are never cut off on a narrow terminal.
+    """
     workspace = open_workspace(state(ctx).settings())
     view = workspace.view(run_id)
     attempts = workspace.store.attempts(run_id)
@@ -461,29 +693,36 @@ def show(ctx: typer.Context, run_id: Annotated[str, typer.Argument()], as_json: 
         )
         return
     run = view.run
-    console.print(f"run {run.id} ({run.mode.value}) by {run.created_by} at {run.created_at:%Y-%m-%d %H:%M:%S} UTC")
-    console.print(f"plan {run.plan_hash[:16]}  state {run.state.value}  {run.state_reason}")
-    table = Table("stage", "batch", "try", "host", "status", "before", "after", "note", box=None, header_style="bold")
-    for a in attempts:
-        outcome = a.outcome
-        status_text = a.status.value if a.status else "dispatched (no outcome yet)"
-        if a.status is not None and a.status.counts_as_failure:
-            status_text = f"[red]{status_text}[/red]"
-        before = ", ".join(f"{k} {v}" for k, v in (outcome.versions_before if outcome else {}).items())
-        after = ", ".join(f"{k} {v}" for k, v in (outcome.versions_after if outcome else {}).items())
-        note = (outcome.message or "") if outcome else ""
-        table.add_row(a.stage, str(a.batch), str(a.attempt), a.host, status_text, before, after, note[:80])
-    console.print(table)
+    owners = owners_of(run.inputs.inventory)
+    console.print(
+        Text(
+            f"run {run.id} ({run.mode.value}) by {plain(run.created_by)} at {run.created_at:%Y-%m-%d %H:%M:%S} UTC",
+            overflow="fold",
+        )
+    )
+    console.print(
+        Text(f"plan {run.plan_hash[:16]}  state {run.state.value}  {plain(run.state_reason)}", overflow="fold")
+    )
+    if run.inputs.check:
+        console.print(Text("check mode: a rehearsal, nothing was installed", style="yellow"))
+    for attempt in attempts:
+        for line in _attempt_lines(attempt, owners, console.width):
+            console.print(line)
     for approval in approvals:
         when = f"{approval.at:%Y-%m-%d %H:%M}"
-        console.print(f"approved {approval.stage} by {approval.approver} at {when} {approval.comment}")
+        console.print(
+            Text(
+                f"approved {approval.stage} by {plain(approval.approver)} at {when} {plain(approval.comment)}",
+                overflow="fold",
+            )
+        )
     pending = [h for h, s in view.report.hosts.items() if s is None or s is HostStatus.SKIPPED]
     if pending:
-        console.print(f"not yet patched: {', '.join(pending)}")
+        console.print(Text(f"not yet patched: {', '.join(plain(h) for h in pending)}", overflow="fold"))
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context) -> None:
+def audit_verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Verify the audit log's hash chain; exit 1 and name the first broken record if it was edited or cut."""
     from patchorch.errors import AuditChainError
 
@@ -491,6 +730,13 @@ def audit_verify(ctx: typer.Context) -> None:
     try:
         count = workspace.verify_audit()
     except AuditChainError as exc:
-        console_err.print(f"audit chain broken: {exc}", markup=False)
+        seq = exc.context.get("seq")
+        if as_json:
+            print_json({"intact": False, "records": None, "problem": str(exc), "first_bad_record": seq})
+        else:
+            console_err.print(f"audit chain broken: {exc}", markup=False)
         raise typer.Exit(EXIT_FINDINGS) from None
+    if as_json:
+        print_json({"intact": True, "records": count, "problem": None, "first_bad_record": None})
+        return
     console.print(f"audit chain intact: {count} record(s)")
