@@ -88,7 +88,7 @@ def owners_of(inventory: Sequence[str | Path]) -> dict[str, str] | None:
         fleet = load_fleet([Path(p) for p in inventory]).fleet
     except InputError:
         return None
-    return {h.name: f"{h.owner.team} <{h.owner.contact}>" for h in fleet if h.owner is not None}
+    return {h.name: plain(f"{h.owner.team} <{h.owner.contact}>") for h in fleet if h.owner is not None}
 
 
 def open_workspace(settings: Settings, *, max_wait: timedelta | None = None) -> Workspace:

@@ -12,6 +12,7 @@ Rules, each in one place:
   patching a host; it is listed with its times instead.
 - A host is patched within its SLA when its first successful attempt of a run finished no later than the due time the
   plan recorded for it (the planner's rule: planning time plus the risk class's SLA, or the KEV due date if earlier).
+  A target past its due time that neither its run nor any later real run patched is overdue.
 - Time to patch of an advisory runs from its publication (and from its import) to the moment the last target of the
   rollouts for it was patched; it is `complete` only once every target is.
 - A host's standing status comes from its newest evidence: its latest attempt in a real run, or the package facts
@@ -306,9 +307,15 @@ def _planned_due(plan: RolloutPlan, host: str) -> tuple[str, datetime | None]:
     return planned.risk_class, planned.due
 
 
-def _sla(runs: Iterable[RunEvidence], now: datetime, class_order: Iterable[str]) -> tuple[SlaClass, ...]:
+def _sla(
+    runs: Iterable[RunEvidence], every_real_run: Iterable[RunEvidence], now: datetime, class_order: Iterable[str]
+) -> tuple[SlaClass, ...]:
     hosts: dict[str, list[SlaHost]] = {}
     overdue: dict[str, int] = {}
+    successes: dict[str, list[datetime]] = {}
+    for evidence in every_real_run:
+        for host, at in first_patched(evidence).items():
+            successes.setdefault(host, []).append(at)
     for evidence in runs:
         patched = first_patched(evidence)
         for host in evidence.plan.targets:
@@ -321,8 +328,13 @@ def _sla(runs: Iterable[RunEvidence], now: datetime, class_order: Iterable[str])
                 hosts[risk_class].append(
                     SlaHost(host=host, risk_class=risk_class, run=evidence.run.id, patched_at=at, due=due, late=late)
                 )
-            elif evidence.run.state is not RunState.ABORTED and due is not None and due < now:
-                overdue[risk_class] += 1
+            elif (
+                evidence.run.state is not RunState.ABORTED
+                and due is not None
+                and due < now
+                and not any(at >= evidence.run.created_at for at in successes.get(host, ()))
+            ):
+                overdue[risk_class] += 1  # not patched by this run nor by any later one
     order = {name: rank for rank, name in enumerate(class_order)}
     return tuple(
         SlaClass(
@@ -540,7 +552,7 @@ def build_report(inputs: ReportInputs, *, class_order: Iterable[str] = ()) -> Co
     all_real = [e for e in inputs.runs if not e.rehearsal]
     period = [e for e in inputs.runs if _in_period(e, inputs.since)]
     period_real = [e for e in period if not e.rehearsal]
-    sla = _sla(period_real, inputs.generated_at, class_order)
+    sla = _sla(period_real, all_real, inputs.generated_at, class_order)
     standing = _standing(inputs, all_real)
     decommissioned = _decommissioned(inputs)
     approvals = tuple(

@@ -29,7 +29,12 @@ def _environment() -> Environment:
     )
 
 
-def _figure_data(figure: go.Figure) -> dict[str, Any]:
+def _figure_data(figure: go.Figure, *, empty: str | None = None) -> dict[str, Any]:
+    """The figure as plain JSON data; with `empty`, a plot without data says so instead of showing bare axes."""
+    if empty is not None:
+        figure.add_annotation(text=empty, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+        figure.update_xaxes(visible=False)
+        figure.update_yaxes(visible=False)
     data: dict[str, Any] = json.loads(figure.to_json())
     return data
 
@@ -57,7 +62,7 @@ def sla_figure(report: ComplianceReport) -> dict[str, Any]:
         height=360,
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
     )
-    return _figure_data(figure)
+    return _figure_data(figure, empty=None if report.sla else "no host was patched in this period")
 
 
 def time_to_patch_figure(report: ComplianceReport) -> dict[str, Any]:
@@ -87,7 +92,7 @@ def time_to_patch_figure(report: ComplianceReport) -> dict[str, Any]:
         height=360,
         margin={"l": 60, "r": 20, "t": 50, "b": 80},
     )
-    return _figure_data(figure)
+    return _figure_data(figure, empty=None if report.time_to_patch else "no rollout for an advisory in this period")
 
 
 def render_html(report: ComplianceReport) -> str:

@@ -295,3 +295,14 @@ def test_a_broken_audit_chain_is_carried_into_the_report() -> None:
     broken = AuditState(intact=False, records=7, problem="audit record 3 was altered", first_bad_record=3)
     report = build_report(_inputs(audit=broken))
     assert report.audit == broken
+
+
+def test_a_target_patched_by_a_later_run_is_not_overdue() -> None:
+    """A host that failed in one run and was patched by a later one is not counted overdue for the first."""
+    plan = _plan({"mx1": ("high", timedelta(hours=1))})
+    first = _run("r1", plan, {"mx1": (HostStatus.FAILED, timedelta(minutes=5))})
+    second = _run("r2", plan, {"mx1": (HostStatus.PATCHED, timedelta(minutes=5))}, created=T0 + timedelta(hours=3))
+    report = build_report(_inputs(first, second))
+    assert report.totals.overdue_unpatched == 0
+    assert report.totals.patched_late == 1  # r2 patched it after its due time
+    assert report.standing == ()

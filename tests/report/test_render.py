@@ -13,6 +13,7 @@ from patchorch.domain.outcomes import HostStatus
 from patchorch.domain.run import ApprovalRecord
 from patchorch.report import render_html, write_csv
 from tests.domain.test_compliance import T0, _inputs, _plan, _run
+from tests.report.chromium import render
 
 EVIL = '</script><script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -69,3 +70,17 @@ def test_csv_files_hold_every_section_and_defuse_formulas(tmp_path: Path) -> Non
     with (tmp_path / "csv" / "sla.csv").open(newline="") as handle:
         [late] = list(csv.DictReader(handle))
     assert (late["host"], late["late"]) == ("mx1", "True")
+
+
+def test_page_renders_its_plots_in_headless_chromium(tmp_path: Path) -> None:
+    """Chromium runs the embedded plotly.js: both plots become SVG with bars, and a screenshot is kept."""
+    page = tmp_path / "report.html"
+    page.write_text(render_html(_report()), encoding="utf-8")
+    rendered = render(page, tmp_path / "chromium")
+    for plot in ("sla-plot", "ttp-plot"):
+        section = rendered.dom.split(f'id="{plot}"', 1)[1].split("</svg>", 1)[0]
+        assert 'class="main-svg"' in section
+    assert rendered.dom.count('class="trace bars"') >= 2
+    assert EVIL not in rendered.dom
+    assert "onerror=alert(1)&gt;" in rendered.dom  # shown as text
+    assert rendered.screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
