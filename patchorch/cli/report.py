@@ -98,12 +98,14 @@ def report_command(
     if as_json:
         print_json(report.model_dump(mode="json"))
     else:
-        console.print(_summary(report), markup=False, highlight=False)
+        console.print(_summary(report), markup=False, highlight=False, soft_wrap=True)
         if html_path is not None:
-            console.print(f"report written to {html_path}", markup=False, highlight=False)
+            console.print(f"report written to {html_path}", markup=False, highlight=False, soft_wrap=True)
         if written:
-            console.print(f"CSV files written to {csv_dir}: {len(written)}", markup=False, highlight=False)
+            console.print(
+                f"CSV files written to {csv_dir}: {len(written)}", markup=False, highlight=False, soft_wrap=True
+            )
     if not report.audit.intact:
-        console_err.print(f"audit chain broken: {report.audit.problem}", markup=False, highlight=False)
+        console_err.print(f"audit chain broken: {report.audit.problem}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FINDINGS)
     raise typer.Exit(EXIT_OK)

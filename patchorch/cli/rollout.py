@@ -300,7 +300,7 @@ def _finish(report: RolloutReport, log_path: Path | None, *, as_json: bool) -> N
     else:
         _print_report(report)
         if log_path is not None:
-            console.print(Text(f"  log: {log_path}"))
+            console.print(Text(f"  log: {log_path}"), soft_wrap=True)  # a path is never broken over lines
     raise typer.Exit(exit_status(report))
 
 
