@@ -65,7 +65,9 @@ def plan_command(
     from patchorch.cli.rollout import owners_of
 
     policy_label = str(settings.policy) if settings.policy is not None else "built-in default"
-    console.print(render_plan(rollout, policy_label=policy_label, owners=owners_of(require_inventory(settings))))
+    console.print(
+        render_plan(rollout, policy_label=policy_label, owners=owners_of(require_inventory(settings), contact=False))
+    )
     if out is not None:
         out.write_text(rollout.pretty_json(), encoding="utf-8")
         console.print(f"plan written to {out} (sha256 {rollout.content_hash[:12]})", markup=False)
@@ -129,7 +131,7 @@ def render_plan(rollout: RolloutPlan, *, policy_label: str, owners: Mapping[str,
 
     Each stage shows its earliest start and its gates (approval before it, hosts at once, soak after it, failed
     hosts it tolerates), then its batches; plain lines rather than a table so long host names wrap readably.
-    `owners` (host -> team and contact) puts each host's owner beside it.
+    `owners` (host -> owning team) puts each host's owner beside it.
     """
     targets = len(rollout.hosts)
     emergency = rollout.mode is Mode.EMERGENCY

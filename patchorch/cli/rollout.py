@@ -78,8 +78,9 @@ def plain(value: object) -> str:
     return _CONTROL.sub(" ", str(value))
 
 
-def owners_of(inventory: Sequence[str | Path]) -> dict[str, str] | None:
-    """Each host's owner as 'team <contact>' from the inventory as it reads now; None when it cannot be read."""
+def owners_of(inventory: Sequence[str | Path], *, contact: bool = True) -> dict[str, str] | None:
+    """Each host's owner as 'team <contact>' (or the team alone) from the inventory as it reads now; None when it
+    cannot be read."""
     from patchorch.sources.inventory import load_fleet
 
     if not inventory:
@@ -88,7 +89,11 @@ def owners_of(inventory: Sequence[str | Path]) -> dict[str, str] | None:
         fleet = load_fleet([Path(p) for p in inventory]).fleet
     except InputError:
         return None
-    return {h.name: plain(f"{h.owner.team} <{h.owner.contact}>") for h in fleet if h.owner is not None}
+    return {
+        h.name: plain(f"{h.owner.team} <{h.owner.contact}>" if contact else h.owner.team)
+        for h in fleet
+        if h.owner is not None
+    }
 
 
 def open_workspace(settings: Settings, *, max_wait: timedelta | None = None) -> Workspace:
@@ -448,7 +453,7 @@ def rollout(
         update = update_spec(package or [], all_updates=all_updates)
         plan = workspace.plan(sources, policy=settings.policy, emergency=emergency, limit=limit, update=update)
     policy_label = str(settings.policy) if settings.policy else "built-in default"
-    out.print(render_plan(plan, policy_label=policy_label, owners=owners_of(sources)))
+    out.print(render_plan(plan, policy_label=policy_label, owners=owners_of(sources, contact=False)))
     if not plan.targets:
         out.print("nothing to patch: the plan has no targets")
         if as_json:

@@ -86,3 +86,13 @@ def test_shell_completion_script_is_offered(capsys: pytest.CaptureFixture[str]) 
     """`--show-completion bash` prints a completion script for patchorch."""
     assert main(["--show-completion", "bash"]) == 0
     assert "_PATCHORCH_COMPLETE" in capsys.readouterr().out
+
+
+def test_plan_names_each_hosts_owning_team_within_80_columns() -> None:
+    """`plan` on an 80-column terminal puts every target's owning team beside it; no line is wider."""
+    screen = run_in_terminal(["plan", "--emergency", "-i", str(EXAMPLE)])
+    assert screen.status == 0, screen.raw
+    assert _widest(screen.lines) <= 80
+    text = " ".join(" ".join(screen.lines).split())  # lines joined where the terminal wrapped them
+    assert "imap1.mail.example.org (mail-storage)" in text
+    assert "mon1.mail.example.org* (observability)" in text  # * marks its risk-class override
