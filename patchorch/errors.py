@@ -9,6 +9,7 @@
     │   └── PlanError               inputs that cannot make a plan (no such run, a stored plan that does not match)
     ├── RenderError                 a template that failed or produced content that does not re-parse
     ├── ExecutionError              ansible-runner could not run a stage at all (not a host failure: that is data)
+    ├── SourceError                 an advisory source that cannot be fetched or whose documents do not verify
     ├── StoreError                  the state store cannot be opened, migrated or written
     │   └── AuditChainError         the audit log's hash chain does not verify
     └── RunStateError               an operation the run's state does not allow (resume a finished run, approve twice)
@@ -120,6 +121,10 @@ class RenderError(PatchorchError):
 
 class ExecutionError(PatchorchError):
     """ansible-runner could not run a stage at all. A host that fails is data (HostOutcome), never this."""
+
+
+class SourceError(PatchorchError):
+    """An advisory source could not be fetched, or a document's hash or OpenPGP signature does not verify."""
 
 
 class StoreError(PatchorchError):
