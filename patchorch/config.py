@@ -8,6 +8,11 @@ The project file is found in the working directory (or given with `--config`). E
     store_url: postgresql+psycopg://...     # instead of SQLite in state_dir
     template_dir: my-templates              # overrides of patchorch's stage templates
     log_format: console                     # or json
+    advisory_sources:                       # what `advisories sync` pulls (docs/ADVISORY_SYNC.md)
+      - {type: csaf, name: bsi, url: https://wid.cert-bund.de/.well-known/csaf/provider-metadata.json}
+      - {type: kev}
+      - {type: osv}
+    smtp: {host: mail.example.org, port: 587, from: patchorch@example.org, security: starttls}
 
 Environment: PATCHORCH_INVENTORY (paths separated by ':'), PATCHORCH_POLICY, PATCHORCH_STATE_DIR, PATCHORCH_STORE_URL,
 PATCHORCH_TEMPLATE_DIR, PATCHORCH_LOG_FORMAT. Without any of them the state lives in `$XDG_STATE_HOME/patchorch`
@@ -25,6 +30,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from patchorch.errors import ConfigError, Problem
+from patchorch.orchestrator.notify import SmtpSettings
+from patchorch.sources.feeds import SourceSpec
 
 PROJECT_FILE = "patchorch.yml"
 _ENV_PREFIX = "PATCHORCH_"
@@ -41,6 +48,8 @@ class Settings(BaseModel):
     store_url: str | None = None
     template_dir: Path | None = None
     log_format: Literal["console", "json"] = "console"
+    advisory_sources: tuple[SourceSpec, ...] = ()
+    smtp: SmtpSettings | None = None
     config_file: Path | None = None
 
     @field_validator("inventory", mode="before")
@@ -111,12 +120,28 @@ def _read_project_file(path: Path) -> dict[str, Any]:
     for key in ("policy", "state_dir", "template_dir"):
         if isinstance(result.get(key), str):
             result[key] = base / result[key]
+    _relative_source_paths(result, base)
     inventory = result.get("inventory")
     if isinstance(inventory, str):
         inventory = [inventory]
     if isinstance(inventory, list):
         result["inventory"] = [base / str(item) for item in inventory]
     return result
+
+
+def _relative_source_paths(result: dict[str, Any], base: Path) -> None:
+    """Key and CA files named in `advisory_sources` and `smtp` are relative to the project file, like the others."""
+    sources = result.get("advisory_sources")
+    for source in sources if isinstance(sources, list) else ():
+        if not isinstance(source, dict):
+            continue
+        if isinstance(source.get("ca_file"), str):
+            source["ca_file"] = base / source["ca_file"]
+        if isinstance(source.get("keys"), list):
+            source["keys"] = [base / key if isinstance(key, str) else key for key in source["keys"]]
+    smtp = result.get("smtp")
+    if isinstance(smtp, dict) and isinstance(smtp.get("ca_file"), str):
+        smtp["ca_file"] = base / smtp["ca_file"]
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 # One line per command module; each registers itself on patchorch.cli._app.app when imported.
 from patchorch.cli import (
     advisories,  # noqa: F401
+    advisory_sync,  # noqa: F401
     inventory,  # noqa: F401
     plan,  # noqa: F401
     render,  # noqa: F401

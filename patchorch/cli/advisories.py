@@ -208,13 +208,22 @@ def exposure_command(
     max_fact_age: MaxFactAgeOption = None,
     json_output: JsonOption = False,
     policy: PolicyOption = None,
+    new_since: Annotated[
+        str | None,
+        typer.Option("--new-since", help="Only what syncs after this one brought: a sync number, latest or previous."),
+    ] = None,
+    notify: Annotated[
+        bool, typer.Option("--notify", help="With --new-since: e-mail each owning team its hosts (smtp: settings).")
+    ] = False,
 ) -> None:
     """Per host: affecting advisories, installed and fixed versions, CVSS, KEV, decision, risk class, due date, owner.
 
     The due date is the earliest of the KEV due date and the advisory's publication plus the SLA of the risk class
     the policy gives the host for it. Hosts without fresh package facts are UNKNOWN, never "not affected".
-    Exit 1 when any host is affected or unknown.
+    Exit 1 when any host is affected or unknown. With --notify: exit 0 when every owning team was told, 1 when not.
     """
+    if notify and new_since is None:
+        raise ConfigError([Problem("--notify needs --new-since SYNC", field="--notify")])
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     fleet = _fleet(settings, limit)
     if fleet is None:
@@ -231,6 +240,12 @@ def exposure_command(
         max_fact_age=_max_fact_age(max_fact_age),
         policy=load_policy(settings.policy),
     )
+    if new_since is not None:
+        from patchorch.cli.advisory_sync import exposure_new_since
+
+        raise typer.Exit(
+            exposure_new_since(settings, store, report, new_since=new_since, notify=notify, json_output=json_output)
+        )
     if json_output:
         print_json(report.to_json_data())
     else:

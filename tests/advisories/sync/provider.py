@@ -225,6 +225,7 @@ class CsafProvider:
         self.directory = f"/{prefix}/.well-known/csaf/white/"
         server.files[f"/{prefix}/openpgp/key.asc"] = str(self.cert).encode("ascii")
         self.write_metadata()
+        self._write_listing()
 
     @property
     def metadata_url(self) -> str:
