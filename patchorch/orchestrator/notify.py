@@ -42,10 +42,15 @@ class SmtpSettings(BaseModel):
 
 
 def resolve_sync(runs: Sequence[SyncRun], wanted: str) -> int:
-    """The sync id `--new-since` names: a number, `latest`, or `previous` (the one before the latest)."""
+    """The sync id `--new-since` names: a number, `latest`, or `previous` (the one before the latest).
+
+    0 stands for "before the first sync", so `previous` after the very first sync means everything it brought.
+    """
     ids = [run.id for run in runs]
+    if wanted == "previous" and len(ids) == 1:
+        return 0
     if wanted.isdigit():
-        if int(wanted) not in ids:
+        if int(wanted) != 0 and int(wanted) not in ids:
             known = f"{ids[0]}..{ids[-1]}" if ids else "none yet (run `patchorch advisories sync`)"
             raise PlanError(f"--new-since: no sync {wanted} in the store (syncs: {known})")
         return int(wanted)

@@ -64,7 +64,7 @@ def modified_ids(body: bytes, url: str) -> dict[str, str]:
     return result
 
 
-def zip_records(body: bytes, url: str) -> Iterator[tuple[str, bytes]]:
+def zip_records(body: bytes, url: str, *, max_record_bytes: int = MAX_RECORD_BYTES) -> Iterator[tuple[str, bytes]]:
     """(file name, bytes) of each `*.json` in an all.zip, each member and the total bounded."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(body))
@@ -77,10 +77,10 @@ def zip_records(body: bytes, url: str) -> Iterator[tuple[str, bytes]]:
     with archive:
         for info in members:
             total += info.file_size
-            if info.file_size > MAX_RECORD_BYTES or total > MAX_ZIP_TOTAL:
+            if info.file_size > max_record_bytes or total > MAX_ZIP_TOTAL:
                 raise SourceError(f"{url}: {info.filename} unpacks beyond the size limit", url=url)
             with archive.open(info) as member:
-                data = member.read(MAX_RECORD_BYTES + 1)
-            if len(data) > MAX_RECORD_BYTES:
+                data = member.read(max_record_bytes + 1)
+            if len(data) > max_record_bytes:
                 raise SourceError(f"{url}: {info.filename} unpacks beyond the size limit", url=url)
             yield info.filename, data

@@ -123,7 +123,7 @@ def test_a_failed_document_is_fetched_again_once_it_is_fixed(
 
 
 def test_one_failing_source_does_not_stop_the_others(server: AdvisoryServer, stores: Stores, test_ca: TestCA) -> None:
-    """A provider answering 500 is retried with back-off and reported failed; the KEV catalogue still syncs."""
+    """A provider answering 500 is retried with exponential back-off and reported failed; the KEV catalogue syncs."""
     provider = CsafProvider(server)
     server.failing.add(provider.metadata_path)
     server.files["/kev.json"] = (FIXTURES / "kev-catalog.json").read_bytes()
@@ -134,9 +134,7 @@ def test_one_failing_source_does_not_stop_the_others(server: AdvisoryServer, sto
     assert "HTTP 500" in (csaf.error or "")
     assert "after 4 attempts" in (csaf.error or "")
     assert server.requested(provider.metadata_path) == 4
-    assert len(sleeps) == 3
-    assert sleeps == sorted(sleeps)
-    assert sleeps[0] > 0
+    assert sleeps == [2.0, 4.0, 8.0]
     assert (kev.status, kev.added) == ("ok", 2)
     assert report.status == "partial"
 
