@@ -128,7 +128,7 @@ def sync_command(
 
 
 def _print_sync(report: SyncReport) -> None:
-    table = Table("source", "type", "status", "downloaded", "unchanged", "added", "updated", "failed")
+    table = Table("source", "type", "status", "fetched", "unchanged", "added", "updated", "failed")
     for source in report.sources:
         table.add_row(
             *(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -24,7 +25,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from patchorch.domain.advisory import AdvisorySource
-from patchorch.errors import PatchorchError, SourceError
+from patchorch.errors import AdvisoryError, SourceError, StoreError
 from patchorch.orchestrator.clock import Clock
 from patchorch.sources.advisories import LoadedDocument, parse_document
 from patchorch.sources.feeds import (
@@ -59,6 +60,10 @@ class Fetcher(Protocol):
 
     def get(self, url: str, *, validators: Validators | None = None, max_bytes: int = ...) -> Fetched | NotModified:
         """The resource, or NOT_MODIFIED when the validators still match; SourceError when it cannot be had."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; called once the source is done."""
         ...
 
 
@@ -179,7 +184,13 @@ class AdvisorySync:
         """Sync every source; a source's failure is in its summary, never an exception (store errors excepted)."""
         started = self._clock.now()
         self._sync_id = self._state.start(started)
-        summaries = [self._source(spec) for spec in sources]
+        try:
+            summaries = [self._source(spec) for spec in sources]
+        except StoreError as exc:
+            # Mark the sync failed if the store still takes writes; the error goes to the caller either way.
+            with suppress(StoreError):
+                self._state.finish(self._sync_id, self._clock.now(), "failed", {"error": str(exc)})
+            raise
         finished = self._clock.now()
         report = SyncReport(sync_id=self._sync_id, started_at=started, finished_at=finished, sources=tuple(summaries))
         self._state.finish(
@@ -201,6 +212,8 @@ class AdvisorySync:
             summary = progress.summary()
         except (SourceError, OSError) as exc:
             summary = progress.summary(error=_reason(exc))
+        finally:
+            fetcher.close()
         self._observer.source_finished(summary)
         return summary
 
@@ -308,7 +321,7 @@ class AdvisorySync:
         for ref in todo:
             try:
                 self._csaf_document(fetcher, progress, keyring, ref)
-            except PatchorchError as exc:
+            except (SourceError, AdvisoryError) as exc:
                 failed += 1
                 self._fail(progress, ref.url, exc)
         self._record_listing(progress, url, fetched, complete=not failed)
@@ -361,7 +374,7 @@ class AdvisorySync:
                 if loaded.format is not AdvisorySource.KEV:
                     raise SourceError(f"{spec.url}: not a CISA KEV catalogue", url=spec.url)
                 self._import(progress, loaded, spec.url, None, **validators)
-        except PatchorchError as exc:
+        except (SourceError, AdvisoryError) as exc:
             self._fail(progress, spec.url, exc)
             return
         self._observer.document_done(spec.name, spec.url, ok=True)
@@ -426,7 +439,7 @@ class AdvisorySync:
             if loaded.format is not AdvisorySource.OSV:
                 raise SourceError(f"{url}: not an OSV record", url=url)
             self._import(progress, loaded, url, stamp)
-        except PatchorchError as exc:
+        except (SourceError, AdvisoryError) as exc:
             self._fail(progress, url, exc)
             return False
         self._observer.document_done(progress.spec.name, url, ok=True)

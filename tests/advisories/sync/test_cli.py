@@ -22,6 +22,7 @@ from patchorch.cli._app import main
 from patchorch.domain.advisory import OsRelease, PackageFact
 from patchorch.store.advisories import AdvisoryStore
 from tests.advisories.sync.provider import FIXTURES, AdvisoryServer, CsafProvider, TestCA, csaf_document, encoded
+from tests.cli.terminal import run_in_terminal
 
 INVENTORY = """\
 all:
@@ -215,3 +216,47 @@ def test_notify_without_smtp_settings_exits_2(
     capsys.readouterr()
     assert main(["--config", str(config), "exposure", "--new-since", "latest", "--notify"]) == 2
     assert "smtp: --notify needs SMTP settings (allowed: smtp:" in capsys.readouterr().err
+
+
+def test_sync_on_a_terminal_shows_progress_per_source(tmp_path: Path, server: AdvisoryServer, test_ca: TestCA) -> None:
+    """On a terminal each source gets a progress line counting the documents downloaded."""
+    provider = CsafProvider(server)
+    provider.publish("a.json", encoded(csaf_document("WID-SEC-W-2026-0200")), "2026-11-20T10:00:00Z")
+    provider.publish("b.json", encoded(csaf_document("WID-SEC-W-2026-0201")), "2026-11-20T10:00:00Z")
+    config = _project(tmp_path, _sources(server, provider, test_ca)[:1])
+    screen = run_in_terminal(["--config", str(config), "advisories", "sync"], timeout=120)
+    assert screen.status == 0
+    progress = [line for line in screen.lines if line.startswith("bsi (ok)")]
+    assert progress
+    assert progress[-1].rstrip().endswith("2/2")
+    assert any(line.startswith("sync 1: ok") for line in screen.lines)
+
+
+@pytest.fixture
+def smtps(test_ca: TestCA) -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on 127.0.0.1 speaking implicit TLS (what port 465 does) with the test CA's certificate."""
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=test_ca.server_context())
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def test_notify_over_implicit_tls(
+    tmp_path: Path, server: AdvisoryServer, test_ca: TestCA, smtps: tuple[Inbox, int]
+) -> None:
+    """With `security: ssl` the message goes over implicit TLS, the server's certificate verified."""
+    inbox, port = smtps
+    provider = CsafProvider(server)
+    provider.publish("a.json", encoded(csaf_document("WID-SEC-W-2026-0042")), "2026-11-20T10:00:00Z")
+    config = _project(tmp_path, _sources(server, provider, test_ca)[:1], port, test_ca)
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["smtp"]["security"] = "ssl"
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    assert main(["--config", str(config), "advisories", "sync"]) == 0
+    _facts(tmp_path)
+    assert main(["--config", str(config), "exposure", "--new-since", "previous", "--notify"]) == 0
+    assert sorted(rcpt for _, rcpt, _ in inbox.messages) == [["dba@example.org"], ["mail-oncall@example.org"]]
