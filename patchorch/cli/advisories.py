@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.engine import Engine
 
 from patchorch.cli._app import app
 from patchorch.cli._common import (
@@ -59,11 +60,16 @@ MaxFactAgeOption = Annotated[
 ]
 
 
-def open_advisory_store(settings: Settings) -> AdvisoryStore:
-    """The advisory store of these settings, tables created. (To become `patchorch.store.open_store(settings)`.)"""
+def store_engine(settings: Settings) -> Engine:
+    """The store's engine for these settings; the state directory is made for SQLite."""
     if settings.store_url is None:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-    store = AdvisoryStore(create_store_engine(settings.database_url))
+    return create_store_engine(settings.database_url)
+
+
+def open_advisory_store(settings: Settings) -> AdvisoryStore:
+    """The advisory store of these settings, tables created. (To become `patchorch.store.open_store(settings)`.)"""
+    store = AdvisoryStore(store_engine(settings))
     store.create_tables()
     return store
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from patchorch.cli._common import EXIT_FINDINGS, EXIT_OK, JsonOption, console, console_err, print_json, state
-from patchorch.cli.advisories import advisories_app, open_advisory_store
+from patchorch.cli.advisories import advisories_app, open_advisory_store, store_engine
 from patchorch.config import Settings
 from patchorch.errors import ConfigError, Problem
 from patchorch.orchestrator.advisory_sync import AdvisorySync, SourceSummary, SyncObserver, SyncReport
@@ -30,17 +30,20 @@ from patchorch.orchestrator.notify import (
 )
 from patchorch.sources.feeds import HttpFetcher, SourceSpec
 from patchorch.store.advisories import AdvisoryStore
-from patchorch.store.runs import create_store_engine
 from patchorch.store.sync import SyncStore
 
 
 def open_sync_store(settings: Settings) -> SyncStore:
     """The sync state of these settings, tables created."""
-    if settings.store_url is None:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-    store = SyncStore(create_store_engine(settings.database_url))
+    store = SyncStore(store_engine(settings))
     store.create_tables()
     return store
+
+
+def _missing(settings: Settings, field: str, message: str, allowed: str) -> ConfigError:
+    """A settings error naming the project file and the key that is missing."""
+    where = str(settings.config_file) if settings.config_file else None
+    return ConfigError([Problem(message, file=where, field=field, allowed=allowed)])
 
 
 class _ProgressBar(SyncObserver):
@@ -68,15 +71,11 @@ class _ProgressBar(SyncObserver):
 
 def _selected(settings: Settings, names: list[str] | None) -> tuple[SourceSpec, ...]:
     if not settings.advisory_sources:
-        raise ConfigError(
-            [
-                Problem(
-                    "no advisory sources configured",
-                    file=str(settings.config_file) if settings.config_file else None,
-                    field="advisory_sources",
-                    allowed="a list of {type: csaf, name, url}, {type: kev}, {type: osv} (docs/ADVISORY_SYNC.md)",
-                )
-            ]
+        raise _missing(
+            settings,
+            "advisory_sources",
+            "no advisory sources configured",
+            "a list of {type: csaf, name, url}, {type: kev}, {type: osv} (docs/ADVISORY_SYNC.md)",
         )
     configured = {spec.name: spec for spec in settings.advisory_sources}
     unknown = [name for name in names or () if name not in configured]
@@ -171,15 +170,8 @@ def exposure_new_since(
     team was told (or nothing was new), 1 when a team could not be reached or hosts have no owner.
     """
     if notify and settings.smtp is None:
-        raise ConfigError(
-            [
-                Problem(
-                    "--notify needs SMTP settings",
-                    file=str(settings.config_file) if settings.config_file else None,
-                    field="smtp",
-                    allowed="smtp: {host, port, from, security: starttls|ssl|none}",
-                )
-            ]
+        raise _missing(
+            settings, "smtp", "--notify needs SMTP settings", "smtp: {host, port, from, security: starttls|ssl|none}"
         )
     sync_state = open_sync_store(settings)
     since = resolve_sync(sync_state.runs(), new_since)

@@ -29,6 +29,7 @@ all:
   hosts:
     mx1: {patchorch_owner: {team: mail, contact: mail-oncall@example.org}}
     mx2: {patchorch_owner: {team: mail, contact: mail-oncall@example.org}}
+    mx3: {patchorch_owner: {team: mail, contact: mail-oncall@example.org}}
     db1: {patchorch_owner: {team: dba, contact: dba@example.org}}
     web1: {patchorch_owner: {team: web, contact: web@example.org}}
 """
@@ -101,6 +102,17 @@ def _sources(server: AdvisoryServer, provider: CsafProvider, ca: TestCA) -> list
     ]
 
 
+def _synced(tmp_path: Path, server: AdvisoryServer, ca: TestCA, smtp_port: int | None) -> Path:
+    """A project after two syncs of a provider, the second bringing WID-SEC-W-2026-0042, with the hosts' facts."""
+    provider = CsafProvider(server)
+    config = _project(tmp_path, _sources(server, provider, ca)[:1], smtp_port, ca)
+    assert main(["--config", str(config), "advisories", "sync"]) == 0  # sync 1: nothing published yet
+    provider.publish("a.json", encoded(csaf_document("WID-SEC-W-2026-0042")), "2026-11-20T10:00:00Z")
+    assert main(["--config", str(config), "advisories", "sync"]) == 0  # sync 2: the advisory
+    _facts(tmp_path)
+    return config
+
+
 def test_sync_json_reports_each_source_and_exits_1_on_a_bad_document(
     tmp_path: Path, server: AdvisoryServer, test_ca: TestCA, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -146,27 +158,40 @@ def test_new_since_notifies_each_owning_team_once(
     smtp: tuple[Inbox, int],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """After a sync brings an advisory, each affected team gets one e-mail (STARTTLS) naming its hosts; web1 none."""
+    """After a sync brings an advisory, each team gets one e-mail (STARTTLS): affected and unassessable hosts."""
     inbox, port = smtp
-    provider = CsafProvider(server)
-    server.files["/kev.json"] = (FIXTURES / "kev-catalog.json").read_bytes()
-    config = _project(tmp_path, _sources(server, provider, test_ca), port, test_ca)
-    assert main(["--config", str(config), "advisories", "sync", "--source", "bsi"]) == 0  # sync 1: nothing yet
-    provider.publish("a.json", encoded(csaf_document("WID-SEC-W-2026-0042")), "2026-11-20T10:00:00Z")
-    assert main(["--config", str(config), "advisories", "sync", "--source", "bsi"]) == 0  # sync 2: the advisory
-    _facts(tmp_path)
+    config = _synced(tmp_path, server, test_ca, port)
     capsys.readouterr()
     assert main(["--config", str(config), "exposure", "--new-since", "1", "--notify", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["since_sync"] == 1
-    assert {(o["team"], tuple(o["hosts"])) for o in data["owners"]} == {("mail", ("mx1", "mx2")), ("dba", ("db1",))}
+    assert {(o["team"], tuple(o["hosts"])) for o in data["owners"]} == {
+        ("mail", ("mx1", "mx2", "mx3")),
+        ("dba", ("db1",)),
+    }
     assert data["notified"]["sent"] == {"mail": "mail-oncall@example.org", "dba": "dba@example.org"}
     assert sorted(rcpt for _, rcpt, _ in inbox.messages) == [["dba@example.org"], ["mail-oncall@example.org"]]
     mail = next(message_from_bytes(raw) for _, rcpt, raw in inbox.messages if rcpt == ["mail-oncall@example.org"])
     body = mail.get_payload(decode=True).decode()
-    assert [line.split(":")[0] for line in body.splitlines() if line.startswith("- ")] == ["- mx1", "- mx2"]
+    listed = [line.split(":")[:2] for line in body.splitlines() if line.startswith("- ")]
+    assert listed == [["- mx1", " affected"], ["- mx2", " affected"], ["- mx3", " unknown"]]
     assert "WID-SEC-W-2026-0042 acme-mta 1.0-1 -> 1.0-2" in body
+    assert "no package facts" in body
     assert mail["From"] == "patchorch@example.org"
+
+
+def test_new_since_without_notify_lists_owners_and_exits_1(
+    tmp_path: Path, server: AdvisoryServer, test_ca: TestCA, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --notify the new rows are listed per owner and the exit status is 1 (findings); web1 is fixed."""
+    config = _synced(tmp_path, server, test_ca, None)
+    capsys.readouterr()
+    assert main(["--config", str(config), "exposure", "--new-since", "previous"]) == 1
+    out = capsys.readouterr().out
+    assert "new since sync 1:" in out
+    assert "mail <mail-oncall@example.org>: 3 host(s)" in out
+    assert "dba <dba@example.org>: 1 host(s)" in out
+    assert "web1" not in out
 
 
 def test_nothing_new_since_the_latest_sync_lists_nothing_and_sends_nothing(
@@ -176,13 +201,9 @@ def test_nothing_new_since_the_latest_sync_lists_nothing_and_sends_nothing(
     smtp: tuple[Inbox, int],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """`--new-since latest` right after a sync: no rows, no e-mail, exit 0."""
+    """`--new-since latest` after the sync that brought an affecting advisory: no rows, no e-mail, exit 0."""
     inbox, port = smtp
-    provider = CsafProvider(server)
-    provider.publish("a.json", encoded(csaf_document("WID-SEC-W-2026-0042")), "2026-11-20T10:00:00Z")
-    config = _project(tmp_path, _sources(server, provider, test_ca)[:1], port, test_ca)
-    assert main(["--config", str(config), "advisories", "sync"]) == 0
-    _facts(tmp_path)
+    config = _synced(tmp_path, server, test_ca, port)
     capsys.readouterr()
     assert main(["--config", str(config), "exposure", "--new-since", "latest", "--notify", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -193,12 +214,7 @@ def test_unreachable_smtp_server_exits_1_naming_the_team(
     tmp_path: Path, server: AdvisoryServer, test_ca: TestCA, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """When the SMTP server cannot be reached, each team that was not told is named and the exit status is 1."""
-    provider = CsafProvider(server)
-    config = _project(tmp_path, _sources(server, provider, test_ca)[:1], _free_port(), test_ca)
-    assert main(["--config", str(config), "advisories", "sync"]) == 0
-    provider.publish("a.json", encoded(csaf_document("WID-SEC-W-2026-0042")), "2026-11-20T10:00:00Z")
-    assert main(["--config", str(config), "advisories", "sync"]) == 0
-    _facts(tmp_path)
+    config = _synced(tmp_path, server, test_ca, _free_port())
     capsys.readouterr()
     assert main(["--config", str(config), "exposure", "--new-since", "previous", "--notify"]) == 1
     err = capsys.readouterr().err
@@ -250,13 +266,9 @@ def test_notify_over_implicit_tls(
 ) -> None:
     """With `security: ssl` the message goes over implicit TLS, the server's certificate verified."""
     inbox, port = smtps
-    provider = CsafProvider(server)
-    provider.publish("a.json", encoded(csaf_document("WID-SEC-W-2026-0042")), "2026-11-20T10:00:00Z")
-    config = _project(tmp_path, _sources(server, provider, test_ca)[:1], port, test_ca)
+    config = _synced(tmp_path, server, test_ca, port)
     settings = yaml.safe_load(config.read_text(encoding="utf-8"))
     settings["smtp"]["security"] = "ssl"
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
-    assert main(["--config", str(config), "advisories", "sync"]) == 0
-    _facts(tmp_path)
     assert main(["--config", str(config), "exposure", "--new-since", "previous", "--notify"]) == 0
     assert sorted(rcpt for _, rcpt, _ in inbox.messages) == [["dba@example.org"], ["mail-oncall@example.org"]]
