@@ -40,6 +40,7 @@ from patchorch.errors import (
     PolicyError,
     RenderError,
     RunStateError,
+    SourceError,
     StoreError,
 )
 from patchorch.execution.base import BatchRequest, Executor, HostEvent
@@ -95,6 +96,7 @@ __all__ = [
     "RunRecord",
     "RunState",
     "RunStateError",
+    "SourceError",
     "Stage",
     "StageKind",
     "StageState",

@@ -21,6 +21,7 @@ from patchorch.errors import SourceError
 
 # A CSAF or OSV document is at most 20 MiB (sources.advisories.MAX_BYTES); an OSV ecosystem's all.zip is larger.
 DEFAULT_MAX_BYTES: Final = 20 * 1024 * 1024
+MAX_REDIRECTS: Final = 5
 USER_AGENT: Final = "patchorch-advisory-sync"
 
 
@@ -78,7 +79,8 @@ class HttpFetcher:
         self._client = httpx.Client(
             verify=tls_context(ca_file),
             timeout=timeout,
-            follow_redirects=True,
+            # Redirects are followed by hand, so that one to plain http:// is refused before it is requested.
+            follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
             transport=transport,
         )
@@ -123,8 +125,23 @@ class HttpFetcher:
                 headers["If-None-Match"] = validators.etag
             if validators.last_modified:
                 headers["If-Modified-Since"] = validators.last_modified
+        target = url
+        for _ in range(MAX_REDIRECTS + 1):
+            result = self._request(url, target, headers, max_bytes)
+            if not isinstance(result, str):
+                return result
+            target = result
+        raise SourceError(f"{url}: more than {MAX_REDIRECTS} redirects", url=url)
+
+    def _request(self, url: str, target: str, headers: dict[str, str], max_bytes: int) -> Fetched | NotModified | str:
+        """One GET of `target`: the answer, or the https:// URL a redirect points to."""
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with self._client.stream("GET", target, headers=headers) as response:
+                if response.has_redirect_location:
+                    location = str(response.url.join(response.headers.get("Location", "")))
+                    if not location.startswith("https://"):
+                        raise SourceError(f"{url}: redirected to {location}, which is not https://", url=url)
+                    return location
                 if response.status_code == 304:
                     return NOT_MODIFIED
                 if response.status_code == 429 or response.status_code >= 500:

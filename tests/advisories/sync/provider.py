@@ -120,6 +120,7 @@ class AdvisoryServer:
 
     def __init__(self, ca: TestCA) -> None:
         self.files: dict[str, bytes] = {}
+        self.redirects: dict[str, str] = {}
         self.failing: set[str] = set()
         self.log: list[Request] = []
         self._lock = threading.Lock()
@@ -161,6 +162,8 @@ class AdvisoryServer:
             body = self.files.get(path)
             if path in self.failing:
                 status, body, headers = 500, b"server error", {}
+            elif path in self.redirects:
+                status, body, headers = 302, b"", {"Location": self.redirects[path]}
             elif body is None:
                 status, body, headers = 404, b"not found", {}
             else:
@@ -263,14 +266,19 @@ class CsafProvider:
         *,
         signer: pysequoia.Tsk | None = None,
         digest: str | None = None,
+        algorithm: str = "sha512",
+        signed: bool = True,
     ) -> str:
-        """Put a document with its .sha512 and .asc into the distribution and list it; its path."""
+        """Put a document with its hash file (.sha512 unless told) and .asc into the distribution and list it."""
         path = self.directory + "2026/" + name
-        signature = pysequoia.sign((signer or self.key).signer(), body, mode=pysequoia.SignatureMode.DETACHED)
         files = self.server.files
         files[path] = body
-        files[path + ".sha512"] = f"{digest or hashlib.sha512(body).hexdigest()}  {name}\n".encode("ascii")
-        files[path + ".asc"] = signature
+        for old in (".sha512", ".sha256", ".asc"):
+            files.pop(path + old, None)
+        files[path + "." + algorithm] = f"{digest or hashlib.new(algorithm, body).hexdigest()}  {name}\n".encode()
+        if signed:
+            signer_key = signer or self.key
+            files[path + ".asc"] = pysequoia.sign(signer_key.signer(), body, mode=pysequoia.SignatureMode.DETACHED)
         self.stamps[path] = stamp
         self._write_listing()
         return path

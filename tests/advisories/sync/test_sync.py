@@ -235,3 +235,32 @@ def test_untrusted_tls_certificate_fails_the_source(server: AdvisoryServer, stor
     assert report.status == "failed"
     assert "certificate" in (report.sources[0].error or "").lower()
     assert server.requested(provider.metadata_path) == 0
+
+
+def test_sha256_file_is_used_when_there_is_no_sha512(server: AdvisoryServer, stores: Stores, test_ca: TestCA) -> None:
+    """A document published with only a .sha256 file verifies against it (after the .sha512 404)."""
+    provider = CsafProvider(server)
+    path = provider.publish(
+        "a.json", encoded(csaf_document("WID-SEC-W-2026-0080")), "2026-11-20T10:00:00Z", algorithm="sha256"
+    )
+    assert sync([csaf_source(provider)], stores, test_ca).status == "ok"
+    assert (server.requested(path + ".sha512", status=404), server.requested(path + ".sha256", status=200)) == (1, 1)
+    assert stored_ids(stores) == {"WID-SEC-W-2026-0080"}
+
+
+def test_unsigned_document_is_refused(server: AdvisoryServer, stores: Stores, test_ca: TestCA) -> None:
+    """A document without a .asc signature is not imported, and the failure names the missing signature."""
+    provider = CsafProvider(server)
+    provider.publish("a.json", encoded(csaf_document("WID-SEC-W-2026-0081")), "2026-11-20T10:00:00Z", signed=False)
+    report = sync([csaf_source(provider)], stores, test_ca)
+    assert [failure.reason.rsplit(": ", 1)[-1] for failure in report.sources[0].failures] == ["HTTP 404"]
+    assert report.sources[0].failures[0].reason.startswith(server.url(provider.directory + "2026/a.json.asc"))
+    assert stored_ids(stores) == set()
+
+
+def test_redirect_to_plain_http_is_refused(server: AdvisoryServer, stores: Stores, test_ca: TestCA) -> None:
+    """A listing that redirects to http:// is not followed into unverified data: the source fails."""
+    server.redirects["/kev.json"] = "http://127.0.0.1:9/kev.json"
+    report = sync([KevSource(type="kev", url=server.url("/kev.json"))], stores, test_ca)
+    assert report.status == "failed"
+    assert "redirected to http://127.0.0.1:9/kev.json, which is not https://" in (report.sources[0].error or "")
