@@ -224,16 +224,16 @@ class AdvisorySync:
         outcomes: tuple[ImportOutcome, ...] = self._advisories.import_(
             loaded.advisories, document_hash=loaded.sha256, document_path=url, imported_at=self._clock.now()
         )
-        self._state.record_changes(self._sync_id, outcomes)
-        progress.added += sum(1 for o in outcomes if o.status == "added")
-        progress.updated += sum(1 for o in outcomes if o.status == "updated")
-        self._state.record_resource(
+        self._state.record_document(
             progress.spec.name,
             url,
             ResourceState(stamp=stamp, sha256=loaded.sha256, **state),
+            outcomes,
             sync_id=self._sync_id,
             now=self._clock.now(),
         )
+        progress.added += sum(1 for o in outcomes if o.status == "added")
+        progress.updated += sum(1 for o in outcomes if o.status == "updated")
 
     def _record_listing(self, progress: _Progress, url: str, fetched: Fetched, *, complete: bool) -> None:
         """Keep a listing's validators only when everything it named was synced; otherwise re-read it next time."""

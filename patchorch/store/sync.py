@@ -120,13 +120,19 @@ class SyncStore:
 
     def record_resource(self, source: str, url: str, state: ResourceState, *, sync_id: int, now: datetime) -> None:
         """Remember what this sync fetched (or found unchanged) at `url`."""
+        with self._write(f"record {url}") as connection:
+            self._upsert(connection, source, url, state, sync_id=sync_id, now=now)
+
+    @staticmethod
+    def _upsert(
+        connection: Connection, source: str, url: str, state: ResourceState, *, sync_id: int, now: datetime
+    ) -> None:
         values = {**state.model_dump(), "sync_id": sync_id, "synced_at": now}
         key = (sync_resources_table.c.source == source) & (sync_resources_table.c.url == url)
-        with self._write(f"record {url}") as connection:
-            if connection.execute(select(sync_resources_table.c.url).where(key)).first() is None:
-                connection.execute(insert(sync_resources_table).values(source=source, url=url, **values))
-            else:
-                connection.execute(update(sync_resources_table).where(key).values(**values))
+        if connection.execute(select(sync_resources_table.c.url).where(key)).first() is None:
+            connection.execute(insert(sync_resources_table).values(source=source, url=url, **values))
+        else:
+            connection.execute(update(sync_resources_table).where(key).values(**values))
 
     def forget_resource(self, source: str, url: str) -> None:
         """Drop what was recorded for `url`, so the next sync fetches it whole (its listing had a failure)."""
@@ -134,25 +140,37 @@ class SyncStore:
         with self._write(f"forget {url}") as connection:
             connection.execute(delete(sync_resources_table).where(key))
 
-    def record_changes(self, sync_id: int, outcomes: Iterable[ImportOutcome]) -> None:
-        """Remember the advisories this sync added or updated."""
+    def record_document(
+        self,
+        source: str,
+        url: str,
+        state: ResourceState,
+        outcomes: Iterable[ImportOutcome],
+        *,
+        sync_id: int,
+        now: datetime,
+    ) -> None:
+        """In one transaction: the advisories the document added or updated in this sync, and the document as synced."""
         changed = {o.id: o.status.value for o in outcomes if o.status in (ImportStatus.ADDED, ImportStatus.UPDATED)}
-        if not changed:
-            return
-        with self._write("record advisory changes") as connection:
-            known = {
-                row.advisory_id
-                for row in connection.execute(
-                    select(sync_changes_table.c.advisory_id).where(sync_changes_table.c.sync_id == sync_id)
-                )
-            }
-            rows = [
-                {"sync_id": sync_id, "advisory_id": advisory, "status": status}
-                for advisory, status in changed.items()
-                if advisory not in known
-            ]
-            if rows:
-                connection.execute(insert(sync_changes_table), rows)
+        with self._write(f"record {url}") as connection:
+            if changed:
+                known = {
+                    row.advisory_id
+                    for row in connection.execute(
+                        select(sync_changes_table.c.advisory_id).where(
+                            (sync_changes_table.c.sync_id == sync_id)
+                            & sync_changes_table.c.advisory_id.in_(list(changed))
+                        )
+                    )
+                }
+                rows = [
+                    {"sync_id": sync_id, "advisory_id": advisory, "status": status}
+                    for advisory, status in changed.items()
+                    if advisory not in known
+                ]
+                if rows:
+                    connection.execute(insert(sync_changes_table), rows)
+            self._upsert(connection, source, url, state, sync_id=sync_id, now=now)
 
     def changed_since(self, sync_id: int) -> dict[str, str]:
         """Advisory id -> 'added' or 'updated' for every advisory a later sync than `sync_id` stored."""

@@ -127,6 +127,9 @@ class AdvisoryServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real providers do: one TLS handshake per connection
+            disable_nagle_algorithm = True  # headers and body are two writes; do not wait for delayed ACKs between
+
             def do_GET(self) -> None:
                 status, body, headers = server._answer(self.path, self.headers.get("If-None-Match"))
                 self.send_response(status)
