@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import pysequoia
 
+from patchorch.domain.advisory import OsRelease, PackageFact
 from patchorch.orchestrator.advisory_sync import AdvisorySync, SyncReport
 from patchorch.sources.feeds import CsafSource, HttpFetcher, KevSource, OsvSource, SourceSpec
 from patchorch.store.advisories import AdvisoryStore
@@ -264,3 +266,22 @@ def test_redirect_to_plain_http_is_refused(server: AdvisoryServer, stores: Store
     report = sync([KevSource(type="kev", url=server.url("/kev.json"))], stores, test_ca)
     assert report.status == "failed"
     assert "redirected to http://127.0.0.1:9/kev.json, which is not https://" in (report.sources[0].error or "")
+
+
+def test_osv_fleet_ecosystems_come_from_the_stored_facts(
+    server: AdvisoryServer, stores: Stores, test_ca: TestCA
+) -> None:
+    """`ecosystems: fleet` syncs the ecosystems of the distributions the package facts report, and no other."""
+    stores[0].save_facts(
+        "mx1",
+        [PackageFact(name="acme-mta", version="1.0-1", source="acme-mta")],
+        OsRelease(family="debian", version="12", manager="dpkg"),
+        datetime(2026, 11, 20, tzinfo=UTC),
+    )
+    record = ("2026-11-21T10:15:00Z", osv_record("DSA-6001-1", "2026-11-21T10:15:00Z"))
+    publish_osv(server, "Debian", {"DSA-6001-1": record})
+    publish_osv(server, "Ubuntu", {"USN-1-1": record})
+    report = sync([OsvSource(type="osv", url=server.url("/osv"))], stores, test_ca)
+    assert report.sources[0].added == 1
+    assert server.requested("/osv/Debian/modified_id.csv") == 1
+    assert server.requested("/osv/Ubuntu/modified_id.csv") == 0
