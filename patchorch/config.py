@@ -59,6 +59,15 @@ class Settings(BaseModel):
             return (value,)
         return value
 
+    @field_validator("advisory_sources")
+    @classmethod
+    def _unique_names(cls, value: tuple[SourceSpec, ...]) -> tuple[SourceSpec, ...]:
+        names = [source.name for source in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"source names must be unique (the sync state is kept per name); repeated: {repeated}")
+        return value
+
     @property
     def database_url(self) -> str:
         """The store's SQLAlchemy URL: `store_url`, or SQLite in the state directory."""

@@ -180,7 +180,7 @@ def exposure_new_since(
     result: NotifyResult | None = None
     if notify and settings.smtp is not None:
         mailer = SmtpMailer(settings.smtp)
-        result = notify_owners(notices, mailer, sender=settings.smtp.sender, since=since)
+        result = notify_owners(notices, mailer, sender=settings.smtp.sender, since=since, now=report.generated_at)
     if json_output:
         data: dict[str, Any] = narrowed.to_json_data()
         data["since_sync"] = since

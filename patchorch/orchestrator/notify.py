@@ -12,6 +12,7 @@ import os
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -107,14 +108,14 @@ def by_owner(report: ExposureReport) -> tuple[OwnerNotice, ...]:
     return tuple(OwnerNotice(team=team, contact=contact, rows=tuple(rows)) for (team, contact), rows in ordered)
 
 
-def message(notice: OwnerNotice, *, sender: str, since: int) -> EmailMessage:
+def message(notice: OwnerNotice, *, sender: str, since: int, now: datetime) -> EmailMessage:
     """The plain-text e-mail telling one team what became affected or unknown on its hosts since sync `since`."""
     affected = {row.host for row in notice.rows if row.status is ExposureStatus.AFFECTED}
     unknown = {row.host for row in notice.rows if row.status is ExposureStatus.UNKNOWN} - affected
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = notice.contact or ""
-    mail["Date"] = formatdate(localtime=False, usegmt=True)
+    mail["Date"] = formatdate(now.timestamp(), localtime=False, usegmt=True)
     mail["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
     mail["Subject"] = (
         f"patchorch: {len(affected)} host(s) of {notice.team} affected, {len(unknown)} unknown since sync {since}"
@@ -189,7 +190,9 @@ class NotifyResult(BaseModel):
         return not self.failed and not self.unowned_hosts
 
 
-def notify_owners(notices: Sequence[OwnerNotice], mailer: Mailer, *, sender: str, since: int) -> NotifyResult:
+def notify_owners(
+    notices: Sequence[OwnerNotice], mailer: Mailer, *, sender: str, since: int, now: datetime
+) -> NotifyResult:
     """Send each owning team its one message; a team that cannot be reached is a result, not an exception."""
     sent: dict[str, str] = {}
     failed: dict[str, str] = {}
@@ -207,7 +210,7 @@ def notify_owners(notices: Sequence[OwnerNotice], mailer: Mailer, *, sender: str
             failed[key] = f"contact {notice.contact!r} is not an e-mail address"
             continue
         try:
-            mailer.send(message(notice, sender=sender, since=since))
+            mailer.send(message(notice, sender=sender, since=since, now=now))
         except (OSError, smtplib.SMTPException, ValueError) as exc:
             failed[key] = f"{type(exc).__name__}: {exc}"
             continue

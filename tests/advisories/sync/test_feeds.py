@@ -117,3 +117,11 @@ def test_unknown_source_type_is_a_settings_error_naming_the_field(tmp_path: Path
     project.write_text(yaml.safe_dump({"advisory_sources": [{"type": "rss", "url": "https://x.example"}]}), "utf-8")
     with pytest.raises(ConfigError, match=r"advisory_sources\.0"):
         load_settings(config_file=project, environ={})
+
+
+def test_repeated_source_name_is_a_settings_error(tmp_path: Path) -> None:
+    """Two sources with one name would share sync state: refused, naming the key and the name."""
+    project = tmp_path / "patchorch.yml"
+    project.write_text(yaml.safe_dump({"advisory_sources": [{"type": "kev"}, {"type": "kev"}]}), "utf-8")
+    with pytest.raises(ConfigError, match=r"advisory_sources: .*repeated: \['cisa-kev'\]"):
+        load_settings(config_file=project, environ={})
