@@ -112,6 +112,7 @@ class Request:
 
     path: str
     if_none_match: str | None
+    if_modified_since: str | None
     status: int
 
 
@@ -121,6 +122,8 @@ class AdvisoryServer:
     def __init__(self, ca: TestCA) -> None:
         self.files: dict[str, bytes] = {}
         self.redirects: dict[str, str] = {}
+        self.etags = True  # False: answer with Last-Modified only, and honour If-Modified-Since
+        self.modified: dict[str, str] = {}
         self.failing: set[str] = set()
         self.log: list[Request] = []
         self._lock = threading.Lock()
@@ -131,7 +134,9 @@ class AdvisoryServer:
             disable_nagle_algorithm = True  # headers and body are two writes; do not wait for delayed ACKs between
 
             def do_GET(self) -> None:
-                status, body, headers = server._answer(self.path, self.headers.get("If-None-Match"))
+                status, body, headers = server._answer(
+                    self.path, self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
+                )
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -160,7 +165,9 @@ class AdvisoryServer:
         """The https:// URL of a path on this server."""
         return f"https://127.0.0.1:{self.port}{path}"
 
-    def _answer(self, path: str, if_none_match: str | None) -> tuple[int, bytes, dict[str, str]]:
+    def _answer(
+        self, path: str, if_none_match: str | None, if_modified_since: str | None
+    ) -> tuple[int, bytes, dict[str, str]]:
         with self._lock:
             body = self.files.get(path)
             if path in self.failing:
@@ -170,12 +177,18 @@ class AdvisoryServer:
             elif body is None:
                 status, body, headers = 404, b"not found", {}
             else:
-                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-                headers = {"ETag": etag, "Content-Type": "application/json"}
-                status = 304 if if_none_match == etag else 200
+                digest = hashlib.sha256(body).hexdigest()
+                if self.etags:
+                    etag = '"' + digest[:16] + '"'
+                    headers = {"ETag": etag, "Content-Type": "application/json"}
+                    status = 304 if if_none_match == etag else 200
+                else:  # Last-Modified only: a date that changes whenever the content does
+                    stamp = self.modified.setdefault(digest, f"Sat, {len(self.modified) + 1:02d} Nov 2026 10:00:00 GMT")
+                    headers = {"Last-Modified": stamp, "Content-Type": "application/json"}
+                    status = 304 if if_modified_since == stamp else 200
                 if status == 304:
                     body = b""
-            self.log.append(Request(path=path, if_none_match=if_none_match, status=status))
+            self.log.append(Request(path, if_none_match, if_modified_since, status))
             return status, body, headers
 
     def requested(self, path: str, status: int | None = None) -> int:

@@ -151,6 +151,20 @@ def test_kev_catalogue_is_fetched_conditionally(server: AdvisoryServer, stores: 
     assert (report.sources[0].downloaded, report.sources[0].unchanged) == (0, 1)
 
 
+def test_kev_without_etag_is_fetched_with_if_modified_since(
+    server: AdvisoryServer, stores: Stores, test_ca: TestCA
+) -> None:
+    """A server that sends only Last-Modified gets it back as If-Modified-Since and answers 304."""
+    server.etags = False
+    server.files["/kev.json"] = (FIXTURES / "kev-catalog.json").read_bytes()
+    source = KevSource(type="kev", url=server.url("/kev.json"))
+    sync([source], stores, test_ca)
+    report = sync([source], stores, test_ca)
+    (second,) = [r for r in server.log if r.status == 304]
+    assert (second.if_modified_since, second.if_none_match) == ("Sat, 01 Nov 2026 10:00:00 GMT", None)
+    assert report.sources[0].unchanged == 1
+
+
 def test_osv_first_sync_reads_the_archive_then_only_changed_records(
     server: AdvisoryServer, stores: Stores, test_ca: TestCA
 ) -> None:
