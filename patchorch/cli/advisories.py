@@ -216,7 +216,9 @@ def exposure_command(
     policy: PolicyOption = None,
     new_since: Annotated[
         str | None,
-        typer.Option("--new-since", help="Only what syncs after this one brought: a sync number, latest or previous."),
+        typer.Option(
+            "--new-since", help="Only what syncs after this one brought: a number, latest, previous or notified."
+        ),
     ] = None,
     notify: Annotated[
         bool, typer.Option("--notify", help="With --new-since: e-mail each owning team its hosts (smtp: settings).")

@@ -167,7 +167,8 @@ def exposure_new_since(
     """Narrow `report` to what syncs after `new_since` brought, print it per owner, optionally e-mail each owner.
 
     Exit status: without --notify 1 when anything became affected or unknown; with --notify 0 when every owning
-    team was told (or nothing was new), 1 when a team could not be reached or hosts have no owner.
+    team was told (or nothing was new), 1 when a team could not be reached or hosts have no owner. When no message
+    failed, the syncs up to the latest are marked notified (`--new-since notified` starts after them).
     """
     if notify and settings.smtp is None:
         raise _missing(
@@ -181,6 +182,10 @@ def exposure_new_since(
     if notify and settings.smtp is not None:
         mailer = SmtpMailer(settings.smtp)
         result = notify_owners(notices, mailer, sender=settings.smtp.sender, since=since, now=report.generated_at)
+        runs = sync_state.runs()
+        if not result.failed and runs:
+            # Everything up to the latest sync has been told; `--new-since notified` starts after it next time.
+            sync_state.mark_notified(runs[-1].id, report.generated_at)
     if json_output:
         data: dict[str, Any] = narrowed.to_json_data()
         data["since_sync"] = since

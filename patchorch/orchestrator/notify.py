@@ -43,11 +43,14 @@ class SmtpSettings(BaseModel):
 
 
 def resolve_sync(runs: Sequence[SyncRun], wanted: str) -> int:
-    """The sync id `--new-since` names: a number, `latest`, or `previous` (the one before the latest).
+    """The sync id `--new-since` names: a number, `latest`, `previous` (the one before the latest) or `notified`
+    (the newest sync whose changes the owners were already told; 0 when none was).
 
     0 stands for "before the first sync", so `previous` after the very first sync means everything it brought.
     """
     ids = [run.id for run in runs]
+    if wanted == "notified":
+        return max((run.id for run in runs if run.notified_at is not None), default=0)
     if wanted == "previous" and len(ids) == 1:
         return 0
     if wanted.isdigit():
@@ -60,7 +63,7 @@ def resolve_sync(runs: Sequence[SyncRun], wanted: str) -> int:
         if len(ids) < needed:
             raise PlanError(f"--new-since {wanted}: the store has {len(ids)} sync(s)")
         return ids[-needed]
-    raise PlanError(f"--new-since: expected a sync number, 'latest' or 'previous', not {wanted!r}")
+    raise PlanError(f"--new-since: expected a sync number, 'latest', 'previous' or 'notified', not {wanted!r}")
 
 
 def exposure_since(

@@ -30,6 +30,7 @@ sync_runs_table = Table(
     Column("finished_at", UtcDateTime),
     Column("status", String(20), nullable=False),
     Column("summary", Text, nullable=False),
+    Column("notified_at", UtcDateTime),
 )
 
 sync_resources_table = Table(
@@ -75,6 +76,7 @@ class SyncRun(BaseModel):
     finished_at: datetime | None
     status: str
     summary: dict[str, Any]
+    notified_at: datetime | None = None
 
 
 class SyncStore:
@@ -193,9 +195,19 @@ class SyncStore:
                 finished_at=row.finished_at,
                 status=row.status,
                 summary=json.loads(row.summary),
+                notified_at=row.notified_at,
             )
             for row in self._read(select(sync_runs_table).order_by(sync_runs_table.c.id))
         )
+
+    def mark_notified(self, up_to: int, now: datetime) -> None:
+        """Record that the owners were told what every sync up to `up_to` brought."""
+        with self._write("record the notification") as connection:
+            connection.execute(
+                update(sync_runs_table)
+                .where((sync_runs_table.c.id <= up_to) & sync_runs_table.c.notified_at.is_(None))
+                .values(notified_at=now)
+            )
 
     def fact_families(self) -> set[str]:
         """The distribution families the stored package facts report (which OSV ecosystems the fleet needs)."""

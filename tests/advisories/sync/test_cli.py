@@ -272,3 +272,16 @@ def test_notify_over_implicit_tls(
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
     assert main(["--config", str(config), "exposure", "--new-since", "previous", "--notify"]) == 0
     assert sorted(rcpt for _, rcpt, _ in inbox.messages) == [["dba@example.org"], ["mail-oncall@example.org"]]
+
+
+def test_new_since_notified_tells_each_change_once(
+    tmp_path: Path, server: AdvisoryServer, test_ca: TestCA, smtp: tuple[Inbox, int]
+) -> None:
+    """`--new-since notified` sends what no notification covered yet; run again, it sends nothing more."""
+    inbox, port = smtp
+    config = _synced(tmp_path, server, test_ca, port)
+    notify = ["--config", str(config), "exposure", "--new-since", "notified", "--notify"]
+    assert main(notify) == 0
+    assert len(inbox.messages) == 2
+    assert main(notify) == 0
+    assert len(inbox.messages) == 2
