@@ -642,13 +642,13 @@ def match(
                 )
     for host in hosts.values():
         for advisory, claim in claims:
-            for install, reason, fixed in _claim_findings(host, advisory, claim, comparator):
+            for package_install, reason, fixed in _claim_findings(host, advisory, claim, comparator):
                 add(
-                    install or host[0],
+                    package_install or host[0],
                     advisory,
                     FindingStatus.UNKNOWN,
-                    package=install.name if install else "",
-                    installed=install.version if install else "",
+                    package=package_install.name if package_install else "",
+                    installed=package_install.version if package_install else "",
                     fixed=fixed,
                     cves=claim.cves,
                     cvss=advisory.cvss,
