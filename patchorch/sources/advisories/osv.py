@@ -138,7 +138,7 @@ def _ecosystem(name: str) -> tuple[Ecosystem, str | None] | None:
 def _cvss(severity: tuple[OsvSeverity, ...] | None) -> float | None:
     scores = []
     for item in severity or ():
-        if item.type in ("CVSS_V3", "CVSS_V3.1", "CVSS_V3.0"):
+        if item.type in ("CVSS_V2", "CVSS_V3", "CVSS_V3.1", "CVSS_V3.0", "CVSS_V4"):
             try:
                 scores.append(base_score(item.score))
             except ValueError:
