@@ -62,8 +62,9 @@ def test_bad_file_exits_2_naming_file_and_pointer(tmp_path: Path, capsys: pytest
 def test_import_twice_is_one_advisory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Importing the same file twice stores it once."""
     assert _run(tmp_path, "advisories", "import", str(CSAF)) == 0
+    capsys.readouterr()
     assert _run(tmp_path, "advisories", "import", str(CSAF), "--json") == 0
-    second = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    second = json.loads(capsys.readouterr().out)
     assert [o["status"] for o in second["outcomes"]] == ["unchanged"]
     assert _run(tmp_path, "advisories", "list", "--json") == 0
     listing = json.loads(capsys.readouterr().out)

@@ -20,6 +20,7 @@ from patchorch.domain.advisory import (
     AdvisorySource,
     AffectedPackage,
     Ecosystem,
+    Moment,
     RangeEvent,
     distro_key,
 )
@@ -92,9 +93,9 @@ class OsvRecord(Strict):
 
     schema_version: str | None = None
     id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/+-]*$")]
-    modified: datetime
-    published: datetime | None = None
-    withdrawn: datetime | None = None
+    modified: Moment
+    published: Moment | None = None
+    withdrawn: Moment | None = None
     aliases: Annotated[tuple[Annotated[str, Field(max_length=200)], ...], Field(max_length=10_000)] | None = None
     related: Annotated[tuple[Annotated[str, Field(max_length=200)], ...], Field(max_length=10_000)] | None = None
     upstream: Annotated[tuple[Annotated[str, Field(max_length=200)], ...], Field(max_length=10_000)] | None = None
@@ -105,7 +106,7 @@ class OsvRecord(Strict):
     database_specific: dict[str, Any] | None = None
 
 
-_CVE = re.compile(r"^CVE-[0-9]{4}-[0-9]{4,}$")
+_CVE_ALIAS = re.compile(r"^(?:[A-Z]+-)?(CVE-[0-9]{4}-[0-9]{4,})$")
 _RPM_ECOSYSTEMS = {
     "red hat": "rhel",
     "almalinux": "almalinux",
@@ -155,8 +156,10 @@ def _utc(moment: datetime | None) -> datetime | None:
 def to_advisories(record: OsvRecord, file: str) -> tuple[Advisory, ...]:
     """The record as one Advisory."""
     # Debian's DSA records name their CVEs under `related` and `upstream` rather than `aliases`.
+    # Ubuntu's USN records name them only as `UBUNTU-CVE-...` (Debian's tracker as `DEBIAN-CVE-...`): the CVE inside
+    # is what KEV and the other sources use.
     linked = (*(record.aliases or ()), *(record.upstream or ()), *(record.related or ()), record.id)
-    cves = tuple(sorted({alias for alias in linked if _CVE.match(alias)}))
+    cves = tuple(sorted({found.group(1) for alias in linked if (found := _CVE_ALIAS.match(alias))}))
     record_cvss = _cvss(record.severity)
     affected = []
     for index, entry in enumerate(record.affected or ()):
