@@ -238,8 +238,11 @@ class ProductClaim(BaseModel):
 
     @property
     def concerns_hosts(self) -> bool:
-        """Whether the claim can make a host UNKNOWN (the product is affected or still being investigated)."""
-        return self.status in ("affected", "under_investigation")
+        """Whether the claim can make a host UNKNOWN: the product is affected or being investigated, or it is a fixed
+        package whose fix cannot be compared (`reason` says why: no release named, a build of another release)."""
+        if self.status in ("affected", "under_investigation"):
+            return True
+        return self.status == "fixed" and self.kind is ProductKind.APPLICATION and bool(self.reason)
 
     def describe(self) -> str:
         """`Open Source Exim <4.96.1 (cpe:/a:exim:exim:4.96.1)`."""
@@ -549,7 +552,10 @@ def _claim_findings(
             continue
         upstream = upstream_version(install.version)
         if not claim.events and not claim.versions:
-            reason = f"names {claim.describe()} as affected in versions it does not state{investigating}"
+            if claim.reason:
+                reason = f"names {claim.describe()} ({claim.status}) but cannot be compared: {claim.reason}"
+            else:
+                reason = f"names {claim.describe()} as affected in versions it does not state{investigating}"
             result.append((install, reason, None))
             continue
         try:
