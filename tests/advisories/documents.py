@@ -127,7 +127,7 @@ def bsi_cpe_only(*, extra_products: tuple[tuple[str, str, str, str | None], ...]
                 "branches": [_leaf("product_name", product_name, name, product_id, cpe)],
             }
         )
-    ids = [leaf for leaf in _product_ids(branches)]
+    ids = _product_ids(branches)
     return {
         "document": _document("WID-SEC-W-2026-3001", "Exim und OpenSSL: Mehrere Schwachstellen", "coordinator"),
         "product_tree": {"branches": branches},

@@ -217,7 +217,7 @@ def test_dates_outside_the_bounded_years_are_refused(where: tuple[str, ...], val
     for key in where[:-1]:
         target = target[key]
     target[where[-1]] = value
-    with pytest.raises(AdvisoryError, match="outside 1970..2999"):
+    with pytest.raises(AdvisoryError, match=r"outside 1970\.\.2999"):
         _parse(data)
 
 
