@@ -272,40 +272,32 @@ def show_command(
         console.print(Text(f"{label + ':':<14}{'' if shown is None else shown}"))
     if advisory.kev:
         console.print(Text(f"{'KEV due:':<14}{advisory.kev.due_date.isoformat()} ({advisory.kev.required_action})"))
+    # Lines rather than tables: package names and versions stay whole on an 80-column terminal.
     if advisory.affected:
-        packages = Table("package", "format", "distribution", "fixed", "affected versions", "CVEs", title="packages")
-        for package in advisory.affected:
-            packages.add_row(
-                *(
-                    _cell(value)
-                    for value in (
-                        package.name,
-                        package.ecosystem.value,
-                        package.distro or "any",
-                        " ".join(package.fixed_versions) or "no fix",
-                        " ".join(package.versions),
-                        " ".join(package.cves),
-                    )
-                )
-            )
-        console.print(packages)
+        console.print(Text("packages:"))
+    for package in advisory.affected:
+        fixed = " ".join(package.fixed_versions) or "no fix"
+        line = f"  {package.name} ({package.ecosystem.value}, {package.distro or 'any release'}): fixed {fixed}"
+        if package.versions:
+            line += f"; affected versions {' '.join(package.versions)}"
+        if package.cves:
+            line += f"; {' '.join(package.cves)}"
+        console.print(Text(line))
     claims = [claim for claim in advisory.products if claim.concerns_hosts]
     if claims:
-        products = Table(
-            "product", "CPE", "status", "maps to", "versions", "reason", title="products without a package"
+        console.print(Text("products without a package (hosts they could concern are UNKNOWN unless facts prove):"))
+    for claim in claims:
+        target = {
+            "distribution": f"distribution {claim.distro}",
+            "application": f"packages {' '.join(claim.deb + claim.rpm)}"
+            + (f" on {claim.distro}" if claim.distro else ""),
+            "unmapped": "nothing patchorch knows",
+        }[claim.kind.value]
+        versions = ", ".join(
+            [f"{event.kind} {event.version}" for event in claim.events] + [f"= {v}" for v in claim.versions]
         )
-        for claim in claims:
-            target = {
-                "distribution": f"distribution {claim.distro}",
-                "application": f"packages {' '.join(claim.deb + claim.rpm)}"
-                + (f" on {claim.distro}" if claim.distro else ""),
-                "unmapped": "nothing (hosts UNKNOWN)",
-            }[claim.kind.value]
-            versions = " ".join(
-                [f"{event.kind} {event.version}" for event in claim.events] + [f"= {v}" for v in claim.versions]
-            )
-            products.add_row(*(_cell(v) for v in (claim.name, claim.cpe, claim.status, target, versions, claim.reason)))
-        console.print(products)
+        line = f"  {claim.describe()} [{claim.status}]: {target}" + (f" ({versions})" if versions else "")
+        console.print(Text(line + (f": {claim.reason}" if claim.reason else "")))
 
 
 def _owners(rows: Sequence[Any]) -> list[dict[str, Any]]:

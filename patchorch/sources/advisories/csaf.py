@@ -506,7 +506,10 @@ def _claim(product_id: str, entry: _Entry, status: str, reason: str, cves: tuple
         elif application is None and cpe.part == "o":
             # Another operating system: host facts name each host's distribution, so none runs this one.
             return ProductClaim(
-                **base, kind=ProductKind.DISTRIBUTION, distro=f"{cpe.vendor}:{cpe.product}", reason="other OS"
+                **base,
+                kind=ProductKind.DISTRIBUTION,
+                distro=f"{cpe.vendor}:{cpe.product}",
+                reason="another operating system: no host whose facts name its Linux distribution runs it",
             )
         if application is None and family is None:
             reason = reason or f"CPE {cpe.vendor}:{cpe.product} is not in patchorch's product mapping"
