@@ -288,9 +288,9 @@ class Advisory(BaseModel):
     affected: tuple[AffectedPackage, ...] = ()
     kev: KevEntry | None = None
     # Product IDs the document names that became no package to match (each is described in `products`).
-    unresolved: tuple[Identifier, ...] = Field(default=(), max_length=10000)
+    unresolved: tuple[Identifier, ...] = Field(default=(), max_length=100_000)
     # What the document says about products it names without a package: decided per host, UNKNOWN unless proven.
-    products: tuple[ProductClaim, ...] = Field(default=(), max_length=10000)
+    products: tuple[ProductClaim, ...] = Field(default=(), max_length=100_000)
 
     @property
     def unmapped(self) -> tuple[ProductClaim, ...]:

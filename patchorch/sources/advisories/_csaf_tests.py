@@ -336,7 +336,7 @@ def _cvss_object(
             return [failed(file, (*where, key), "6.1.8", "a score is a number from 0 to 10", value)], None
     try:
         calculated: CVSS2 | CVSS3 = CVSS3(vector) if is_v3 else CVSS2(vector)
-    except (CVSSError, ValueError, KeyError) as exc:
+    except (CVSSError, ValueError, KeyError, IndexError, AttributeError) as exc:
         return [failed(file, (*where, "vectorString"), "6.1.8", f"not a valid vector: {exc}", vector)], None
     problems: list[PointerProblem] = []
     scores = calculated.scores()

@@ -1,14 +1,20 @@
 """CSAF 2.0 (OASIS Common Security Advisory Framework) documents: the parts patchorch reads, and their normalisation.
 
 Modelled on the CSAF 2.0 specification (sections 3.2.1 document, 3.2.2 product_tree, 3.2.3 vulnerabilities). Fields
-patchorch does not use are accepted and ignored; the fields it reads are validated strictly, and every product ID a
-vulnerability refers to must be defined in the product tree (mandatory test 6.1.1), each exactly once (6.1.2).
+patchorch does not use are accepted and ignored; the fields it reads are validated strictly, then `check` runs the
+enforced mandatory tests of section 6.1 (`_csaf_tests`). Relationships may refer to products defined later.
 
 Normalisation: a product becomes a package through its `product_identification_helper.purl` (`pkg:deb/...` or
-`pkg:rpm/...`), directly or through a relationship (`default_component_of` a platform); the distribution comes from the
-purl's `distro` qualifier, or the platform's purl or CPE. Products in `fixed`/`first_fixed` give the fixed versions of
-their package per distribution; products in `known_affected`/`first_affected`/`last_affected` with a version are
-affected exactly; an affected product without a version and without any fix is affected in every version.
+`pkg:rpm/...`, parsed by packageurl-python), directly or through relationships (`default_component_of` a platform);
+its distribution stream comes from the purl's `distro` qualifier, else the platform's purl or CPE (Red Hat EUS/AUS
+CPEs give a minor stream such as `rhel-8.6`, OpenShift's `el9` gives `rhel-9`), else the version's build tag (`.el9`,
+`+deb12u1`). Products in `fixed`/`first_fixed` give the fixed versions of their package per stream; products in
+`known_affected`/`first_affected`/`last_affected` with a version are affected exactly; an affected product without a
+version and without any fix is affected in every version. A build whose tag names another release than its platform,
+and an rpm with no release at all, are never merged into a range: they become claims like the products below.
+
+Products without a usable purl become `ProductClaim`s through `patchorch.domain.products` (CPE 2.3/2.2, product
+names, the version range of a `product_version_range` branch): a distribution, an application, or unmapped.
 
 Exploitation: CSAF 2.0 `threats` of category `exploit_status` are free text, so their words decide: "no known
 exploit"-like text is none; "active", "in the wild", "exploited" is active; anything else (proof of concept, public
@@ -647,7 +653,8 @@ def to_advisories(document: CsafDocument, file: str) -> tuple[Advisory, ...]:
                 [problem(file, ("product_tree",), f"package {name!r} cannot be read: {_first_error(exc)}")]
             ) from None
 
-    product_claims = tuple(claims[key] for key in sorted(claims))
+    # Only claims that can leave a host UNKNOWN are kept: a VEX document's thousands of not-affected products are not.
+    product_claims = tuple(claims[key] for key in sorted(claims) if claims[key].concerns_hosts)
     try:
         return (
             Advisory(
