@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from patchorch.domain.advisory import Ecosystem
@@ -19,7 +21,10 @@ from patchorch.domain.products import (
     stream_of,
     upstream_version,
 )
-from patchorch.sources.advisories.csaf import _distro_of_cpe, _distro_of_version
+from patchorch.sources.advisories import parse_document
+from patchorch.sources.advisories.csaf import _distro_of_version, distro_of_cpe
+from patchorch.sources.advisories.osv import _ecosystem
+from tests.advisories.documents import usn_with_ubuntu_cve_aliases
 
 
 def test_cpe_23_formatted_string_with_escapes() -> None:
@@ -66,7 +71,7 @@ def test_cpe_that_names_no_product_is_none(text: str) -> None:
 )
 def test_distribution_cpes_map_to_streams(cpe: str, distro: str | None) -> None:
     """Debian, Ubuntu, RHEL (EUS/AUS/E4S, OpenShift el8/el9) and SLES CPEs give the stream a host is compared on."""
-    assert _distro_of_cpe(cpe) == distro
+    assert distro_of_cpe(cpe) == distro
 
 
 def test_stream_of_names_family_without_release() -> None:
@@ -146,3 +151,32 @@ def test_application_names_drop_the_open_source_vendor() -> None:
 def test_upstream_version_drops_epoch_revision_and_repack_suffix(version: str, upstream: str) -> None:
     """The upstream part of dpkg and rpm versions."""
     assert upstream_version(version) == upstream
+
+
+@pytest.mark.parametrize(
+    ("ecosystem", "distro"),
+    [
+        ("Red Hat:enterprise_linux:9::appstream", "rhel-9"),
+        ("Red Hat:rhel_eus:8.6::baseos", "rhel-8.6"),
+        ("SUSE:Linux Enterprise Server 15 SP5", "sles-15"),
+        ("openSUSE:Leap 15.5", "opensuse-leap-15"),
+        ("Debian:12", "debian-12"),
+        ("Ubuntu:22.04:LTS", "ubuntu-22.04"),
+        ("Red Hat", None),
+    ],
+)
+def test_osv_ecosystems_name_the_stream(ecosystem: str, distro: str | None) -> None:
+    """OSV's Red Hat (EUS included), SUSE, openSUSE, Debian and Ubuntu ecosystems give the host-side stream key."""
+    result = _ecosystem(ecosystem)
+    assert result is not None
+    assert result[1] == distro
+
+
+def test_osv_package_without_release_is_a_claim_not_a_range_for_every_host() -> None:
+    """An OSV `Red Hat` entry with no release becomes a claim: hosts with the package are UNKNOWN, none matched."""
+    record = usn_with_ubuntu_cve_aliases()
+    record["affected"][0]["package"] = {"ecosystem": "Red Hat", "name": "openssl"}
+    (advisory,) = parse_document(json.dumps(record).encode(), "osv.json").advisories
+    assert advisory.affected == ()
+    (claim,) = advisory.products
+    assert (claim.rpm, claim.reason) == (("openssl",), "the ecosystem 'Red Hat' names no release to compare with")

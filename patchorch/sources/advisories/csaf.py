@@ -301,7 +301,7 @@ def _purl(text: str) -> PackageURL | None:
         return None
 
 
-def _distro_of_cpe(text: str) -> str | None:
+def distro_of_cpe(text: str) -> str | None:
     """`rhel-9`, `rhel-8.6` (an EUS/AUS stream), `debian-12` for a distribution CPE; None otherwise."""
     cpe = parse_cpe(text)
     stream = stream_of(cpe) if cpe else None
@@ -322,7 +322,7 @@ def _distro_from_helper(helper: ProductIdentificationHelper | None) -> str | Non
         if isinstance(distro, str) and distro:
             return distro_key(distro, None)
     if helper.cpe:
-        return _distro_of_cpe(helper.cpe)
+        return distro_of_cpe(helper.cpe)
     return None
 
 

@@ -21,12 +21,15 @@ from patchorch.domain.advisory import (
     AffectedPackage,
     Ecosystem,
     Moment,
+    ProductClaim,
+    ProductKind,
     RangeEvent,
     distro_key,
 )
 from patchorch.errors import AdvisoryError
 from patchorch.sources.advisories._cvss import base_score
 from patchorch.sources.advisories._document import Strict, problem
+from patchorch.sources.advisories.csaf import distro_of_cpe
 
 _MAX = 100_000
 Version = Annotated[str, Field(min_length=1, max_length=200)]
@@ -117,7 +120,9 @@ _RPM_ECOSYSTEMS = {
 
 
 def _ecosystem(name: str) -> tuple[Ecosystem, str | None] | None:
-    """`Debian:12` -> (deb, debian-12); `Ubuntu:22.04:LTS` -> (deb, ubuntu-22.04); `Rocky Linux:9` -> (rpm, rocky-9)."""
+    """`Debian:12` -> (deb, debian-12); `Ubuntu:22.04:LTS` -> (deb, ubuntu-22.04); `Rocky Linux:9` -> (rpm, rocky-9);
+    `Red Hat:rhel_eus:8.6::baseos` -> (rpm, rhel-8.6); `SUSE:Linux Enterprise Server 15 SP5` -> (rpm, sles-15);
+    `openSUSE:Leap 15.5` -> (rpm, opensuse-leap-15). The release is None when the ecosystem names none."""
     family, _, rest = name.partition(":")
     release = rest.split(":", 1)[0] if rest else ""
     lowered = family.strip().lower()
@@ -125,13 +130,14 @@ def _ecosystem(name: str) -> tuple[Ecosystem, str | None] | None:
         if not release or not release[:1].isdigit():
             return Ecosystem.DEB, None if not release else distro_key(lowered, release)
         return Ecosystem.DEB, distro_key(lowered, release)
+    if lowered == "red hat":
+        # "Red Hat:enterprise_linux:9::appstream" is a CPE without its prefix: the stream reads like the CPE's.
+        return Ecosystem.RPM, distro_of_cpe(f"cpe:/o:redhat:{rest}") if rest else None
     if lowered in _RPM_ECOSYSTEMS:
-        if lowered == "red hat":
-            # "Red Hat:enterprise_linux:9::appstream" names the major release in the second field.
-            parts = rest.split(":")
-            release = parts[1] if len(parts) > 1 else ""
-        match = re.match(r"\d+", release)
         key = _RPM_ECOSYSTEMS[lowered]
+        if lowered == "opensuse":
+            key = "opensuse-tumbleweed" if "tumbleweed" in release.lower() else "opensuse-leap"
+        match = re.search(r"\d+", release)
         return Ecosystem.RPM, distro_key(key, match.group(0)) if match else None
     return None
 
@@ -162,6 +168,7 @@ def to_advisories(record: OsvRecord, file: str) -> tuple[Advisory, ...]:
     cves = tuple(sorted({found.group(1) for alias in linked if (found := _CVE_ALIAS.match(alias))}))
     record_cvss = _cvss(record.severity)
     affected = []
+    claims: list[ProductClaim] = []
     for index, entry in enumerate(record.affected or ()):
         if entry.package is None:
             continue
@@ -171,6 +178,10 @@ def to_advisories(record: OsvRecord, file: str) -> tuple[Advisory, ...]:
         kind, distro = ecosystem
         cvss = _cvss(entry.severity) or record_cvss
         where: tuple[int | str, ...] = ("affected", index, "package", "name")
+        if distro is None:
+            # No release to compare with: hosts with the package are UNKNOWN rather than matched on every release.
+            claims.append(_no_release(entry.package, kind, index, cves))
+            continue
         try:
             for range_ in entry.ranges or ():
                 if range_.type != "ECOSYSTEM":
@@ -213,11 +224,27 @@ def to_advisories(record: OsvRecord, file: str) -> tuple[Advisory, ...]:
             withdrawn=_utc(record.withdrawn),
             cves=cves,
             cvss=max([p.cvss for p in affected if p.cvss is not None], default=record_cvss),
+            products=tuple(claims),
+            unresolved=tuple(claim.product_id for claim in claims),
             affected=tuple(affected),
         )
     except ValueError as exc:
         raise AdvisoryError([problem(file, ("id",), f"cannot be read: {_short(exc)}", record.id)]) from None
     return (advisory,)
+
+
+def _no_release(package: OsvPackage, kind: Ecosystem, index: int, cves: tuple[str, ...]) -> ProductClaim:
+    name = package.name[:200]
+    return ProductClaim(
+        product_id=f"affected/{index}",
+        name=f"{name} ({package.ecosystem[:100]})",
+        status="affected",
+        kind=ProductKind.APPLICATION,
+        deb=(name,) if kind is Ecosystem.DEB else (),
+        rpm=(name,) if kind is Ecosystem.RPM else (),
+        cves=cves,
+        reason=f"the ecosystem {package.ecosystem[:100]!r} names no release to compare with",
+    )
 
 
 def _short(exc: ValueError) -> str:
