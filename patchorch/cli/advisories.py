@@ -375,7 +375,7 @@ def _print_report(report: ExposureReport) -> None:
                     owner,
                     status,
                     row.advisory,
-                    row.package,
+                    row.package or (f"({row.product})" if row.product else None),
                     row.installed,
                     row.fixed or ("no fix" if row.status is ExposureStatus.AFFECTED else ""),
                     row.cvss,
