@@ -20,7 +20,9 @@ Products without packages: coordinators name products by CPE or name only (`Prod
 affected operating-system claim names, a host with a package of an affected application whose upstream version is in
 (or cannot be placed against) the affected range, and every host for a product that maps to nothing, get an UNKNOWN
 finding with the reason. A host is cleared only by proof: it runs another distribution, has no package of the
-application, or its upstream version is at or above the fixed one.
+application, or its upstream version is at or above the fixed one. Where every CVE of a distribution or application
+claim has a package-level advisory for the host's release (a DSA, USN or RHSA imported beside the BSI document), those
+advisories decide the host and the claim adds nothing.
 """
 
 from __future__ import annotations
@@ -592,6 +594,14 @@ def match(
         for package in advisory.affected:
             by_name.setdefault((package.ecosystem, package.name), []).append((advisory, package))
         claims.extend((advisory, claim) for claim in advisory.products if claim.concerns_hosts)
+    # Which releases each CVE has a distribution's own package-level advisory for: such an advisory decides a host of
+    # that release where another document only names the distribution or the upstream product.
+    covered: dict[str, set[str]] = {}
+    for advisory in advisories:
+        if advisory.withdrawn is None:
+            for package in advisory.affected:
+                for cve in package.cves or advisory.cves:
+                    covered.setdefault(cve, set()).add(package.distro or "")
 
     findings: dict[tuple[str, str, str, str], Finding] = {}
 
@@ -647,7 +657,11 @@ def match(
                     reason=reason,
                 )
     for host in hosts.values():
+        releases = {host[0].distro, host[0].stream}
         for advisory, claim in claims:
+            cves = claim.cves or advisory.cves
+            if claim.kind is not ProductKind.UNMAPPED and cves and all(covered.get(c, set()) & releases for c in cves):
+                continue  # the distribution's own advisories for these CVEs decide this host
             for package_install, reason, fixed in _claim_findings(host, advisory, claim, comparator):
                 add(
                     package_install or host[0],

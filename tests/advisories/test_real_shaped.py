@@ -205,3 +205,31 @@ def test_usn_ubuntu_cve_alias_correlates_with_kev() -> None:
     assert finding.known_exploited
     assert finding.kev_due is not None
     assert finding.fixed == "3.0.2-0ubuntu1.19"
+
+
+def test_the_distributions_own_advisory_decides_a_host_a_bsi_claim_names() -> None:
+    """With Debian's record for the same CVE imported, the Debian host is decided by it, not left UNKNOWN by BSI."""
+    dsa = {
+        "id": "DSA-9001-1",
+        "modified": "2026-11-30T12:00:00Z",
+        "upstream": ["CVE-2026-30001"],
+        "affected": [
+            {
+                "package": {"ecosystem": "Debian:12", "name": "exim4"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "4.96-15+deb12u5"}]}],
+            }
+        ],
+    }
+    import json
+
+    advisories = [_advisory(bsi_cpe_only()), *parse_document(json.dumps(dsa).encode(), "dsa.json").advisories]
+    exim = PackageFact(name="exim4-daemon-light", version="4.96-15+deb12u4", source="exim4")
+    (finding,) = match(installs("mx1", DEBIAN_12, fleet_packages(exim)), advisories, VERSIONS)
+    assert (finding.advisory, finding.status, finding.fixed) == (
+        "DSA-9001-1",
+        FindingStatus.AFFECTED,
+        "4.96-15+deb12u5",
+    )
+    # On RHEL 9 the Debian record decides nothing: the BSI claim for RHEL 9 still leaves the host UNKNOWN.
+    (rhel,) = match(installs("r9", RHEL_9, [PackageFact(name="bash", version="5.1.8-9.el9")]), advisories, VERSIONS)
+    assert rhel.status is FindingStatus.UNKNOWN
