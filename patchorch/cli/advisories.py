@@ -106,7 +106,7 @@ def import_command(
     store = open_advisory_store(settings)
     report = import_advisories(paths, store, now=datetime.now(UTC))
     if json_output:
-        print_json(report.model_dump(mode="json"))
+        print_json({**report.model_dump(mode="json"), "unmapped": report.unmapped})
         return
     counts = ", ".join(
         f"{report.count(status)} {status}"

@@ -100,6 +100,9 @@ def test_import_reports_products_it_could_not_map(tmp_path: Path, capsys: pytest
     words = " ".join(captured.out.split())
     assert "6 affected products are no package of a distribution release (1 could not be mapped at all)" in words
     assert "cannot map Acme Widget Server 7" in captured.err
+    assert _run(tmp_path, "advisories", "import", str(tmp_path / "wid.json"), "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["unmapped"], len(report["products"])) == (1, 6)
 
 
 def test_show_lists_packages_fixed_versions_cves_and_unmapped_products(
