@@ -13,7 +13,13 @@ several VEX flags for one product.
 Not enforced (they do not change what patchorch concludes): 6.1.11 CWE, 6.1.12 language, 6.1.13 purl syntax (purls
 patchorch cannot read leave the product unmapped), 6.1.23-6.1.31.
 
-`run(document, data, file)` returns the problems, each naming the test number; the caller raises them together.
+Why not a PyPI validator (measured on the OASIS CSAF 2.0 corpus, December 2026): `csaf-check` runs BSI's JavaScript
+validator and needs Node.js; `csaf-lib` is a 0.1 beta aimed at VEX; `csaf` 2026.10.25 (beta) refused 2 of the 145
+valid documents under its mandatory preset, took 1.47 s for the corpus against 0.15 s here, adds five dependencies
+and installs a root logging handler when imported. This module accepts all 145 and refuses all 48 invalid documents
+of the enforced tests (bench/csaf_corpus.py).
+
+`run(data, file)` returns the problems, each naming the test number; the caller raises them together.
 CVSS scores are computed with the `cvss` package (FIRST's v2 and v3.x equations).
 """
 
