@@ -567,11 +567,13 @@ def _claim_findings(
             continue
         if not in_range:
             continue  # proof: the upstream version already contains the fix
+        upstream_fix = f" (fixed upstream in {fixed})" if fixed else ""
         reason = (
-            f"upstream version {upstream} is in the range {claim.describe()} names as affected; the distribution may "
-            f"have backported the fix, so check its advisory{investigating}"
+            f"upstream version {upstream} is in the range {claim.describe()} names as affected{upstream_fix}; the "
+            f"distribution may have backported the fix, so check its advisory{investigating}"
         )
-        result.append((install, reason, fixed))
+        # No `fixed`: an upstream version is no package version to install.
+        result.append((install, reason, None))
     return result
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+
 from patchorch.domain.advisory import (
     Advisory,
     Finding,
     FindingStatus,
     OsRelease,
     PackageFact,
+    PackageInstall,
     ProductKind,
     installs,
     match,
@@ -28,6 +31,7 @@ from tests.advisories.documents import (
     red_hat_streams,
     usn_with_ubuntu_cve_aliases,
 )
+from tests.strategies import host_installs
 
 VERSIONS = PackageVersions()
 
@@ -90,6 +94,7 @@ def test_bsi_application_below_the_upstream_fix_is_unknown_with_backport_reason(
         "4.96-15+deb12u4",
     )
     assert "upstream version 4.96" in finding.reason
+    assert "(fixed upstream in 4.97.1)" in finding.reason
     assert "backported" in finding.reason
 
 
@@ -233,3 +238,23 @@ def test_the_distributions_own_advisory_decides_a_host_a_bsi_claim_names() -> No
     # On RHEL 9 the Debian record decides nothing: the BSI claim for RHEL 9 still leaves the host UNKNOWN.
     (rhel,) = match(installs("r9", RHEL_9, [PackageFact(name="bash", version="5.1.8-9.el9")]), advisories, VERSIONS)
     assert rhel.status is FindingStatus.UNKNOWN
+
+
+@given(installed=host_installs())
+@settings(max_examples=60, deadline=None)
+def test_an_unmapped_product_leaves_every_host_unknown_never_cleared(installed: tuple[PackageInstall, ...]) -> None:
+    """Whatever a host runs, a product that maps to nothing gives it exactly one UNKNOWN finding."""
+    advisory = _advisory(bsi_cpe_only(extra_products=(("Acme", "Widget Server", "Acme Widget Server 7", None),)))
+    findings = match(installed, [advisory], VERSIONS)
+    unmapped = [f for f in findings if f.product == "Acme Widget Server 7"]
+    assert sorted(f.host for f in unmapped) == sorted({i.host for i in installed})
+    assert all(f.status is FindingStatus.UNKNOWN for f in findings)
+
+
+@given(installed=host_installs())
+@settings(max_examples=60, deadline=None)
+def test_claims_never_make_a_host_affected(installed: tuple[PackageInstall, ...]) -> None:
+    """A CPE-only advisory gives only UNKNOWN findings with a reason: it never proves a host affected or names a
+    package version to install."""
+    findings = match(installed, [_advisory(bsi_cpe_only())], VERSIONS)
+    assert all(f.status is FindingStatus.UNKNOWN and f.reason and f.fixed is None for f in findings)
