@@ -529,10 +529,12 @@ def _distro_matches(claimed: str | None, install: PackageInstall) -> bool:
 
 
 def _claim_findings(
-    host: list[PackageInstall], advisory: Advisory, claim: ProductClaim, comparator: VersionComparator
+    host: dict[str, list[PackageInstall]], first: PackageInstall, claim: ProductClaim, comparator: VersionComparator
 ) -> list[tuple[PackageInstall | None, str, str | None]]:
-    """(install or None for the host itself, reason, fixed) for each way a claim leaves one host UNKNOWN."""
-    first = host[0]
+    """(install or None for the host itself, reason, fixed) for each way a claim leaves one host UNKNOWN.
+
+    `host` indexes the host's installs by binary and source name; `first` is any one of them (distribution, host).
+    """
     investigating = " (the advisory says it is under investigation)" if claim.status == "under_investigation" else ""
     if claim.kind is ProductKind.UNMAPPED:
         reason = f"names {claim.describe()}, which patchorch cannot map to a package or distribution"
@@ -549,9 +551,11 @@ def _claim_findings(
         return []
     names = set(claim.deb if first.ecosystem is Ecosystem.DEB else claim.rpm)
     result: list[tuple[PackageInstall | None, str, str | None]] = []
-    for install in host:
-        if not names.intersection(_names(install)):
+    seen: set[tuple[str, str]] = set()
+    for install in (install for name in sorted(names) for install in host.get(name, ())):
+        if (install.name, install.version) in seen:
             continue
+        seen.add((install.name, install.version))
         upstream = upstream_version(install.version)
         if not claim.events and not claim.versions:
             if claim.reason:
@@ -659,14 +663,19 @@ def match(
                     reason=reason,
                 )
     for host in hosts.values():
-        releases = {host[0].distro, host[0].stream}
+        first = host[0]
+        releases = {first.distro, first.stream}
+        index: dict[str, list[PackageInstall]] = {}
+        for install in host:
+            for name in _names(install):
+                index.setdefault(name, []).append(install)
         for advisory, claim in claims:
             cves = claim.cves or advisory.cves
             if claim.kind is not ProductKind.UNMAPPED and cves and all(covered.get(c, set()) & releases for c in cves):
                 continue  # the distribution's own advisories for these CVEs decide this host
-            for package_install, reason, fixed in _claim_findings(host, advisory, claim, comparator):
+            for package_install, reason, fixed in _claim_findings(index, first, claim, comparator):
                 add(
-                    package_install or host[0],
+                    package_install or first,
                     advisory,
                     FindingStatus.UNKNOWN,
                     package=package_install.name if package_install else "",
