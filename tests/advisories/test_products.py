@@ -162,6 +162,8 @@ def test_upstream_version_drops_epoch_revision_and_repack_suffix(version: str, u
         ("openSUSE:Leap 15.5", "opensuse-leap-15"),
         ("Debian:12", "debian-12"),
         ("Ubuntu:22.04:LTS", "ubuntu-22.04"),
+        ("Ubuntu:Pro:18.04:LTS", "ubuntu-18.04"),
+        ("Debian", None),
         ("Red Hat", None),
     ],
 )

@@ -127,9 +127,9 @@ def _ecosystem(name: str) -> tuple[Ecosystem, str | None] | None:
     release = rest.split(":", 1)[0] if rest else ""
     lowered = family.strip().lower()
     if lowered in ("debian", "ubuntu"):
-        if not release or not release[:1].isdigit():
-            return Ecosystem.DEB, None if not release else distro_key(lowered, release)
-        return Ecosystem.DEB, distro_key(lowered, release)
+        # `Ubuntu:Pro:18.04:LTS` puts the release after a qualifier; a bare `Debian` names none.
+        numbered = [part for part in rest.split(":") if part[:1].isdigit()]
+        return Ecosystem.DEB, distro_key(lowered, numbered[0]) if numbered else None
     if lowered == "red hat":
         # "Red Hat:enterprise_linux:9::appstream" is a CPE without its prefix: the stream reads like the CPE's.
         return Ecosystem.RPM, distro_of_cpe(f"cpe:/o:redhat:{rest}") if rest else None
