@@ -6,6 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from patchorch.domain.advisory import OsRelease, PackageFact, PackageInstall, installs
 from patchorch.domain.fleet import Fleet, Host
 from patchorch.domain.policy import Policy
 
@@ -101,3 +102,31 @@ def policies(draw: st.DrawFn) -> Policy:
             "canary": {"size": canary_size, "concurrency": draw(st.integers(min_value=1, max_value=3))},
         }
     )
+
+
+# --- advisory matching ----------------------------------------------------------------------------------------------
+
+os_releases = st.sampled_from(
+    [
+        OsRelease(family="Debian", version="12", release="12.8", manager="dpkg"),
+        OsRelease(family="Ubuntu", version="22", release="22.04", manager="dpkg"),
+        OsRelease(family="RedHat", version="8", release="8.6", manager="rpm"),
+        OsRelease(family="RedHat", version="9", release="9.4", manager="rpm"),
+        OsRelease(family="SLES", version="15", release="15.5", manager="rpm"),
+    ]
+)
+package_facts = st.builds(
+    PackageFact,
+    name=st.sampled_from(["exim4", "exim", "openssl", "libssl3", "kernel", "postfix", "bash", "acme-mta"]),
+    version=st.from_regex(r"[1-9]\.[0-9]{1,2}(\.[0-9])?-[1-9](\.el[89]|\+deb12u[1-3])?", fullmatch=True),
+)
+
+
+@st.composite
+def host_installs(draw: st.DrawFn, max_hosts: int = 6) -> tuple[PackageInstall, ...]:
+    """Fleet-shaped installs of up to `max_hosts` hosts, each with at least one package."""
+    names = draw(st.lists(host_names, min_size=1, max_size=max_hosts, unique=True))
+    result: list[PackageInstall] = []
+    for name in names:
+        result.extend(installs(name, draw(os_releases), draw(st.lists(package_facts, min_size=1, max_size=4))))
+    return tuple(result)

@@ -1,4 +1,4 @@
-"""`patchorch advisories import|list` and `patchorch exposure`.
+"""`patchorch advisories import|list|show` and `patchorch exposure`.
 
 Exit statuses: 0 success (exposure: nothing affected or unknown); 1 exposure found affected or unknown hosts;
 2 bad input (an advisory file that does not validate: nothing was imported).
@@ -33,8 +33,9 @@ from patchorch.cli._common import (
     state,
 )
 from patchorch.config import Settings
+from patchorch.domain.advisory import Advisory
 from patchorch.domain.fleet import Fleet
-from patchorch.errors import ConfigError, Problem
+from patchorch.errors import ConfigError, PlanError, Problem
 from patchorch.orchestrator.exposure import (
     DEFAULT_MAX_FACT_AGE,
     ExposureReport,
@@ -111,7 +112,7 @@ def import_command(
     store = open_advisory_store(settings)
     report = import_advisories(paths, store, now=datetime.now(UTC))
     if json_output:
-        print_json(report.model_dump(mode="json"))
+        print_json({**report.model_dump(mode="json"), "unmapped": report.unmapped})
         return
     counts = ", ".join(
         f"{report.count(status)} {status}"
@@ -119,11 +120,26 @@ def import_command(
         if report.count(status)
     )
     console.print(Text(f"{len(report.outcomes)} advisories from {len(report.documents)} files: {counts or 'none'}"))
+    if report.products:
+        console.print(
+            Text(
+                f"{len(report.products)} affected products are no package of a distribution release "
+                f"({report.unmapped} could not be mapped at all): hosts they could concern are UNKNOWN "
+                "unless their facts prove otherwise; see `patchorch advisories show ID`"
+            )
+        )
+        for product in report.products:
+            if product.kind.value == "unmapped":
+                console_err.print(
+                    Text(f"warning: {product.advisory}: cannot map {_describe(product.name, product.cpe)}")
+                )
     for outcome in report.outcomes:
         if outcome.status in ("older", "conflict"):
             note = (
                 f"{outcome.id}: revision {outcome.revision} is older than the stored {outcome.previous_revision}"
                 if outcome.status == "older"
+                else f"{outcome.id}: {outcome.reason}"
+                if outcome.reason
                 else f"{outcome.id}: revision {outcome.revision} differs from the stored one with the same revision"
             )
             console_err.print(Text(f"warning: {note} ({outcome.path}); kept the stored one"))
@@ -164,6 +180,7 @@ def list_command(
                 "kev_due": advisory.kev.due_date.isoformat() if advisory.kev else None,
                 "withdrawn": advisory.withdrawn is not None,
                 "imported_at": stored.imported_at.isoformat(),
+                **_contents(advisory),
                 "affected_hosts": sorted({row.host for row in rows}),
                 "owners": _owners(rows),
             }
@@ -193,6 +210,100 @@ def list_command(
             )
         )
     console.print(table)
+
+
+def _describe(name: str, cpe: str | None) -> str:
+    return f"{name} ({cpe})" if cpe else name
+
+
+def _contents(advisory: Advisory) -> dict[str, Any]:
+    """What an advisory says, as JSON-ready data: its packages with fixed versions, and the products without one."""
+    return {
+        "packages": [
+            {
+                "ecosystem": package.ecosystem.value,
+                "distro": package.distro,
+                "name": package.name,
+                "fixed": list(package.fixed_versions),
+                "affected_versions": list(package.versions),
+                "cves": list(package.cves),
+                "cvss": package.cvss,
+            }
+            for package in advisory.affected
+        ],
+        "products": [claim.model_dump(mode="json") for claim in advisory.products],
+        "unmapped_products": [
+            {"product_id": claim.product_id, "name": claim.name, "cpe": claim.cpe, "reason": claim.reason}
+            for claim in advisory.unmapped
+            if claim.concerns_hosts
+        ],
+    }
+
+
+@advisories_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    advisory_id: Annotated[str, typer.Argument(help="The advisory ID, as `advisories list` shows it.")],
+    json_output: JsonOption = False,
+) -> None:
+    """One stored advisory: CVEs, CVSS, exploitation, packages with their fixed versions, products not mapped."""
+    settings = state(ctx).settings()
+    stored = open_advisory_store(settings).get(advisory_id)
+    if stored is None:
+        raise PlanError(f"no advisory {advisory_id!r} in the store (see `patchorch advisories list`)")
+    advisory = stored.advisory
+    data = {
+        "id": advisory.id,
+        "source": advisory.source.value,
+        "revision": advisory.revision,
+        "status": advisory.status,
+        "title": advisory.title,
+        "published": advisory.published.isoformat() if advisory.published else None,
+        "updated": advisory.updated.isoformat() if advisory.updated else None,
+        "withdrawn": advisory.withdrawn.isoformat() if advisory.withdrawn else None,
+        "cves": list(advisory.cves),
+        "cvss": advisory.cvss,
+        "exploitation": advisory.exploitation.value,
+        "kev_due": advisory.kev.due_date.isoformat() if advisory.kev else None,
+        "document": stored.document_path,
+        "imported_at": stored.imported_at.isoformat(),
+        **_contents(advisory),
+    }
+    if json_output:
+        print_json(data)
+        return
+    for label in ("id", "source", "revision", "status", "title", "published", "cves", "cvss", "exploitation"):
+        value = data[label]
+        shown = " ".join(value) if isinstance(value, list) else value
+        console.print(Text(f"{label + ':':<14}{'' if shown is None else shown}"))
+    if advisory.kev:
+        console.print(Text(f"{'KEV due:':<14}{advisory.kev.due_date.isoformat()} ({advisory.kev.required_action})"))
+    # Lines rather than tables: package names and versions stay whole on an 80-column terminal.
+    if advisory.affected:
+        console.print(Text("packages:"))
+    for package in advisory.affected:
+        fixed = " ".join(package.fixed_versions) or "no fix"
+        line = f"  {package.name} ({package.ecosystem.value}, {package.distro or 'any release'}): fixed {fixed}"
+        if package.versions:
+            line += f"; affected versions {' '.join(package.versions)}"
+        if package.cves:
+            line += f"; {' '.join(package.cves)}"
+        console.print(Text(line))
+    claims = [claim for claim in advisory.products if claim.concerns_hosts]
+    if claims:
+        console.print(Text("products without a package (hosts they could concern are UNKNOWN unless facts prove):"))
+    for claim in claims:
+        target = {
+            "distribution": f"distribution {claim.distro}",
+            "application": f"packages {' '.join(claim.deb + claim.rpm)}"
+            + (f" on {claim.distro}" if claim.distro else ""),
+            "unmapped": "nothing patchorch knows",
+        }[claim.kind.value]
+        versions = ", ".join(
+            [f"{event.kind} {event.version}" for event in claim.events] + [f"= {v}" for v in claim.versions]
+        )
+        line = f"  {claim.describe()} [{claim.status}]: {target}" + (f" ({versions})" if versions else "")
+        console.print(Text(line + (f": {claim.reason}" if claim.reason else "")))
 
 
 def _owners(rows: Sequence[Any]) -> list[dict[str, Any]]:
@@ -287,7 +398,7 @@ def _print_report(report: ExposureReport) -> None:
                     owner,
                     status,
                     row.advisory,
-                    row.package,
+                    row.package or (f"({row.product})" if row.product else None),
                     row.installed,
                     row.fixed or ("no fix" if row.status is ExposureStatus.AFFECTED else ""),
                     row.cvss,

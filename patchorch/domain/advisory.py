@@ -9,6 +9,20 @@ Matching follows the OSV evaluation rules: an affected package carries the event
 below it opened the range; explicitly listed `versions` are affected too. A package matches an installed one when the
 ecosystem (deb or rpm) is the same, the distribution is the same (or the advisory names none), and the name equals the
 installed binary package or its source package.
+
+Streams: a package's `distro` is a distribution key (`debian-12`, `ubuntu-22.04`, `rhel-9`) or a Red Hat minor stream
+(`rhel-8.6` for EUS/AUS/E4S/TUS). A host is compared only with the fixes of its own stream: the fixes for its exact
+minor release when the advisory has any for that package (the host is on that EUS/AUS stream), otherwise the fixes for
+its major release. Fixes of other releases are never merged into its range.
+
+Products without packages: coordinators name products by CPE or name only (`ProductClaim`, mapped by
+`patchorch.domain.products`). Such a claim never makes a host "not affected" by silence: a host whose distribution an
+affected operating-system claim names, a host with a package of an affected application whose upstream version is in
+(or cannot be placed against) the affected range, and every host for a product that maps to nothing, get an UNKNOWN
+finding with the reason. A host is cleared only by proof: it runs another distribution, has no package of the
+application, or its upstream version is at or above the fixed one. Where every CVE of a distribution or application
+claim has a package-level advisory for the host's release (a DSA, USN or RHSA imported beside the BSI document), those
+advisories decide the host and the claim adds nothing.
 """
 
 from __future__ import annotations
@@ -18,11 +32,12 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cmp_to_key
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from patchorch.domain.fleet import Criticality, Exposure, Fleet
+from patchorch.domain.products import upstream_version
 from patchorch.domain.vulnerability import Decision, HostVulnerability
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -37,6 +52,26 @@ def _printable(value: str) -> str:
     return value
 
 
+# Dates advisories carry are bounded so that adding any span the policy allows (at most MAX_SPAN_DAYS) or subtracting
+# one from them cannot overflow in a later command: year 9999 is refused at import rather than crashing `exposure`.
+EARLIEST_YEAR = 1970
+LATEST_YEAR = 2999
+
+
+def _bounded_moment(value: datetime) -> datetime:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"year {value.year} is outside {EARLIEST_YEAR}..{LATEST_YEAR}")
+    return value
+
+
+def _bounded_day(value: date) -> date:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"year {value.year} is outside {EARLIEST_YEAR}..{LATEST_YEAR}")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_bounded_moment)]
+Day = Annotated[date, AfterValidator(_bounded_day)]
 Text = Annotated[str, Field(max_length=2000), AfterValidator(_printable)]
 Identifier = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
 CveId = Annotated[str, Field(pattern=r"^CVE-[0-9]{4}-[0-9]{4,}$", max_length=40)]
@@ -172,6 +207,50 @@ class AffectedPackage(BaseModel):
         return tuple(event.version for event in self.events if event.kind == "fixed")
 
 
+class ProductKind(StrEnum):
+    """What a product named without a package turned out to be."""
+
+    DISTRIBUTION = "distribution"  # an operating system: decided by the host's distribution and release
+    APPLICATION = "application"  # an upstream product shipped as packages: decided by the upstream version
+    UNMAPPED = "unmapped"  # nothing patchorch can find in host facts
+
+
+class ProductClaim(BaseModel):
+    """What an advisory says about one product it names by CPE or name only, and what that product maps to.
+
+    `distro` is a distribution family (`debian`: every release) or key (`debian-12`, `rhel-8.6`); `deb`/`rpm` are the
+    package names (binary or source) of an application; `events`/`versions` are upstream versions, empty when the
+    document names none; `reason` says why an UNMAPPED product could not be mapped.
+    """
+
+    model_config = _FROZEN
+
+    product_id: Identifier
+    name: Text
+    cpe: Text | None = None
+    status: Literal["affected", "under_investigation", "fixed", "not_affected"]
+    kind: ProductKind
+    distro: Identifier | None = None
+    deb: tuple[Identifier, ...] = ()
+    rpm: tuple[Identifier, ...] = ()
+    events: tuple[RangeEvent, ...] = Field(default=(), max_length=1000)
+    versions: tuple[VersionText, ...] = Field(default=(), max_length=1000)
+    cves: tuple[CveId, ...] = ()
+    reason: Text = ""
+
+    @property
+    def concerns_hosts(self) -> bool:
+        """Whether the claim can make a host UNKNOWN: the product is affected or being investigated, or it is a fixed
+        package whose fix cannot be compared (`reason` says why: no release named, a build of another release)."""
+        if self.status in ("affected", "under_investigation"):
+            return True
+        return self.status == "fixed" and self.kind is ProductKind.APPLICATION and bool(self.reason)
+
+    def describe(self) -> str:
+        """`Open Source Exim <4.96.1 (cpe:/a:exim:exim:4.96.1)`."""
+        return f"{self.name} ({self.cpe})" if self.cpe else self.name
+
+
 class KevEntry(BaseModel):
     """One entry of CISA's Known Exploited Vulnerabilities catalogue."""
 
@@ -180,8 +259,8 @@ class KevEntry(BaseModel):
     cve: CveId
     vendor_project: Text
     product: Text
-    date_added: date
-    due_date: date
+    date_added: Day
+    due_date: Day
     required_action: Text
     short_description: Annotated[str, Field(max_length=20000), AfterValidator(_printable)] = ""
     known_ransomware: bool = False
@@ -202,16 +281,23 @@ class Advisory(BaseModel):
     revision_key: tuple[int, ...]
     title: Text = ""
     status: Literal["draft", "interim", "final"] = "final"
-    published: datetime | None = None
-    updated: datetime | None = None
-    withdrawn: datetime | None = None
+    published: Moment | None = None
+    updated: Moment | None = None
+    withdrawn: Moment | None = None
     cves: tuple[CveId, ...] = ()
     cvss: float | None = Field(default=None, ge=0, le=10)
     exploitation: Exploitation = Exploitation.NONE
     affected: tuple[AffectedPackage, ...] = ()
     kev: KevEntry | None = None
-    # Products the document names that could not be turned into a package to match (no purl, unknown type).
-    unresolved: tuple[Identifier, ...] = Field(default=(), max_length=10000)
+    # Product IDs the document names that became no package to match (each is described in `products`).
+    unresolved: tuple[Identifier, ...] = Field(default=(), max_length=100_000)
+    # What the document says about products it names without a package: decided per host, UNKNOWN unless proven.
+    products: tuple[ProductClaim, ...] = Field(default=(), max_length=100_000)
+
+    @property
+    def unmapped(self) -> tuple[ProductClaim, ...]:
+        """The claims about products that map to nothing patchorch knows."""
+        return tuple(claim for claim in self.products if claim.kind is ProductKind.UNMAPPED)
 
     def same_content(self, other: Advisory) -> bool:
         """Whether two revisions say the same thing (ignoring the revision labels and the update time)."""
@@ -252,6 +338,14 @@ class OsRelease(BaseModel):
         return distro_key(self.family, version or self.release)
 
     @property
+    def stream(self) -> str | None:
+        """`rhel-8.6` for a RHEL host on release 8.6 (its EUS/AUS stream, if the advisory has one); else None."""
+        found = re.match(r"^(\d+)\.(\d+)", self.release)
+        if distro_family(self.family) != "rhel" or found is None:
+            return None
+        return f"rhel-{found.group(1)}.{found.group(2)}"
+
+    @property
     def ecosystem(self) -> Ecosystem | None:
         """The package format: from the package manager when known, else from the family; None when unknown."""
         if self.manager is not None:
@@ -288,6 +382,8 @@ class PackageInstall(BaseModel):
     source: str | None = None
     distro: str
     ecosystem: Ecosystem | None
+    # The minor-release stream (`rhel-8.6`) for families with EUS/AUS-style streams, else None.
+    stream: str | None = None
 
 
 def installs(host: str, os: OsRelease, packages: Iterable[PackageFact]) -> tuple[PackageInstall, ...]:
@@ -301,6 +397,7 @@ def installs(host: str, os: OsRelease, packages: Iterable[PackageFact]) -> tuple
             source=fact.source,
             distro=os.distro,
             ecosystem=os.ecosystem,
+            stream=os.stream,
         )
         for fact in packages
     )
@@ -315,7 +412,11 @@ class FindingStatus(StrEnum):
 
 
 class Finding(BaseModel):
-    """One advisory affecting one installed package on one host."""
+    """One advisory affecting one installed package on one host (or, UNKNOWN, a product it may run).
+
+    `package`/`installed` are empty for a finding about a product that no installed package stands for (an operating
+    system the host runs, a product patchorch cannot map); `product` then names the advisory's product.
+    """
 
     model_config = _FROZEN
 
@@ -333,6 +434,7 @@ class Finding(BaseModel):
     known_exploited: bool = False
     kev_due: date | None = None
     published: datetime | None = None
+    product: str | None = None
     reason: str = ""
 
 
@@ -350,12 +452,18 @@ class _Unorderable(Exception):
     """A version that the comparator refuses."""
 
 
-def _evaluate(package: AffectedPackage, installed: str, comparator: VersionComparator) -> tuple[bool, str | None]:
-    """Whether `installed` is in the package's range or list, and the first fixed version above it."""
+def _evaluate(
+    ecosystem: Ecosystem,
+    events: tuple[RangeEvent, ...],
+    versions: tuple[str, ...],
+    installed: str,
+    comparator: VersionComparator,
+) -> tuple[bool, str | None]:
+    """Whether `installed` is in the range of `events` or listed in `versions`, and the first fixed version above it."""
 
     def compare(left: str, right: str) -> int:
         try:
-            return comparator.compare(package.ecosystem, left, right)
+            return comparator.compare(ecosystem, left, right)
         except ValueError as exc:
             raise _Unorderable(str(exc)) from None
 
@@ -367,11 +475,11 @@ def _evaluate(package: AffectedPackage, installed: str, comparator: VersionCompa
             return 1
         return compare(a.version, b.version)
 
-    affected = any(compare(installed, listed) == 0 for listed in package.versions)
+    affected = any(compare(installed, listed) == 0 for listed in versions)
     fixed: str | None = None
-    if package.events:
+    if events:
         in_range = False
-        for event in sorted(package.events, key=cmp_to_key(event_order)):
+        for event in sorted(events, key=cmp_to_key(event_order)):
             zero = event.kind == "introduced" and event.version == "0"
             if event.kind == "limit" and compare(installed, event.version) >= 0:
                 in_range = False
@@ -383,7 +491,7 @@ def _evaluate(package: AffectedPackage, installed: str, comparator: VersionCompa
             ):
                 in_range = False
         affected = affected or in_range
-        above = [v for v in package.fixed_versions if compare(v, installed) > 0]
+        above = [e.version for e in events if e.kind == "fixed" and compare(e.version, installed) > 0]
         if above:
             fixed = min(above, key=cmp_to_key(compare))
     return affected, fixed
@@ -393,6 +501,86 @@ def _names(install: PackageInstall) -> set[str]:
     return {install.name} | ({install.source} if install.source else set())
 
 
+def _own_stream(
+    install: PackageInstall, candidates: list[tuple[Advisory, AffectedPackage]]
+) -> list[tuple[Advisory, AffectedPackage]]:
+    """The candidates of the install's own stream: its minor stream where an advisory has one, else its release.
+
+    Fixes for another release or stream are never compared with the install, so el8 and el9 ranges stay apart.
+    """
+    by_advisory: dict[str, list[tuple[Advisory, AffectedPackage]]] = {}
+    for advisory, package in candidates:
+        by_advisory.setdefault(advisory.id, []).append((advisory, package))
+    chosen: list[tuple[Advisory, AffectedPackage]] = []
+    for items in by_advisory.values():
+        minor = [item for item in items if install.stream is not None and item[1].distro == install.stream]
+        chosen.extend(minor or [item for item in items if item[1].distro in (None, install.distro)])
+    return chosen
+
+
+def _distro_matches(claimed: str | None, install: PackageInstall) -> bool:
+    """Whether a claim's distribution (a family, a release key or a minor stream) covers the install's host."""
+    if claimed is None:
+        return True
+    if claimed in (install.distro, install.stream):
+        return True
+    family = install.distro.rsplit("-", 1)[0] if "-" in install.distro else install.distro
+    return claimed == family
+
+
+def _claim_findings(
+    host: dict[str, list[PackageInstall]], first: PackageInstall, claim: ProductClaim, comparator: VersionComparator
+) -> list[tuple[PackageInstall | None, str, str | None]]:
+    """(install or None for the host itself, reason, fixed) for each way a claim leaves one host UNKNOWN.
+
+    `host` indexes the host's installs by binary and source name; `first` is any one of them (distribution, host).
+    """
+    investigating = " (the advisory says it is under investigation)" if claim.status == "under_investigation" else ""
+    if claim.kind is ProductKind.UNMAPPED:
+        reason = f"names {claim.describe()}, which patchorch cannot map to a package or distribution"
+        return [(None, reason + (f": {claim.reason}" if claim.reason else "") + investigating, None)]
+    if claim.kind is ProductKind.DISTRIBUTION:
+        if not _distro_matches(claim.distro, first):
+            return []
+        reason = (
+            f"names {claim.describe()} as affected without naming packages; "
+            f"check {first.distro}'s own advisory for the fixed packages{investigating}"
+        )
+        return [(None, reason, None)]
+    if claim.distro is not None and not _distro_matches(claim.distro, first):
+        return []
+    names = set(claim.deb if first.ecosystem is Ecosystem.DEB else claim.rpm)
+    result: list[tuple[PackageInstall | None, str, str | None]] = []
+    seen: set[tuple[str, str]] = set()
+    for install in (install for name in sorted(names) for install in host.get(name, ())):
+        if (install.name, install.version) in seen:
+            continue
+        seen.add((install.name, install.version))
+        upstream = upstream_version(install.version)
+        if not claim.events and not claim.versions:
+            if claim.reason:
+                reason = f"names {claim.describe()} ({claim.status}) but cannot be compared: {claim.reason}"
+            else:
+                reason = f"names {claim.describe()} as affected in versions it does not state{investigating}"
+            result.append((install, reason, None))
+            continue
+        try:
+            in_range, fixed = _evaluate(Ecosystem.DEB, claim.events, claim.versions, upstream, comparator)
+        except _Unorderable as exc:
+            result.append((install, f"cannot place upstream {upstream} against {claim.describe()}: {exc}", None))
+            continue
+        if not in_range:
+            continue  # proof: the upstream version already contains the fix
+        upstream_fix = f" (fixed upstream in {fixed})" if fixed else ""
+        reason = (
+            f"upstream version {upstream} is in the range {claim.describe()} names as affected{upstream_fix}; the "
+            f"distribution may have backported the fix, so check its advisory{investigating}"
+        )
+        # No `fixed`: an upstream version is no package version to install.
+        result.append((install, reason, None))
+    return result
+
+
 def match(
     installed: Iterable[PackageInstall], advisories: Iterable[Advisory], comparator: VersionComparator
 ) -> tuple[Finding, ...]:
@@ -400,62 +588,109 @@ def match(
 
     Withdrawn advisories match nothing. KEV entries name no packages; they mark the findings of other advisories that
     share a CVE as known exploited (active exploitation) and bring the KEV due date. A version the comparator cannot
-    order gives an UNKNOWN finding rather than silence.
+    order gives an UNKNOWN finding rather than silence, and so does a product claim a host cannot be cleared of.
     """
     advisories = tuple(advisories)
     kev = _kev_index(advisories)
     by_name: dict[tuple[Ecosystem, str], list[tuple[Advisory, AffectedPackage]]] = {}
+    claims: list[tuple[Advisory, ProductClaim]] = []
     for advisory in advisories:
         if advisory.withdrawn is not None:
             continue
         for package in advisory.affected:
             by_name.setdefault((package.ecosystem, package.name), []).append((advisory, package))
+        claims.extend((advisory, claim) for claim in advisory.products if claim.concerns_hosts)
+    # Which releases each CVE has a distribution's own package-level advisory for: such an advisory decides a host of
+    # that release where another document only names the distribution or the upstream product.
+    covered: dict[str, set[str]] = {}
+    for advisory in advisories:
+        if advisory.withdrawn is None:
+            for package in advisory.affected:
+                for cve in package.cves or advisory.cves:
+                    covered.setdefault(cve, set()).add(package.distro or "")
 
     findings: dict[tuple[str, str, str, str], Finding] = {}
+
+    def add(install: PackageInstall, advisory: Advisory, status: FindingStatus, **values: Any) -> None:
+        cves = values.pop("cves", ()) or advisory.cves
+        entries = [kev[cve] for cve in cves if cve in kev]
+        finding = Finding(
+            host=install.host,
+            advisory=advisory.id,
+            source=advisory.source,
+            status=status,
+            distro=install.distro,
+            cves=tuple(sorted(cves)),
+            exploitation=Exploitation.ACTIVE if entries else advisory.exploitation,
+            known_exploited=bool(entries),
+            kev_due=min((entry.due_date for entry in entries), default=None),
+            published=advisory.published,
+            **values,
+        )
+        key = (finding.host, finding.advisory, finding.package or f"({finding.product})", finding.installed)
+        findings[key] = _worse(findings.get(key), finding)
+
+    hosts: dict[str, list[PackageInstall]] = {}
     for install in installed:
         if install.ecosystem is None:
             continue
-        for name in sorted(_names(install)):
-            for advisory, package in by_name.get((install.ecosystem, name), ()):
-                if package.distro is not None and package.distro != install.distro:
-                    continue
-                try:
-                    affected, fixed = _evaluate(package, install.version, comparator)
-                    status, reason = FindingStatus.AFFECTED, ""
-                except _Unorderable as exc:
-                    affected, fixed = True, None
-                    status, reason = FindingStatus.UNKNOWN, f"cannot order versions: {exc}"
-                if not affected:
-                    continue
-                cves = package.cves or advisory.cves
-                entries = [kev[cve] for cve in cves if cve in kev]
-                exploitation = advisory.exploitation
-                if entries:
-                    exploitation = Exploitation.ACTIVE
-                finding = Finding(
-                    host=install.host,
-                    advisory=advisory.id,
-                    source=advisory.source,
-                    status=status,
+        hosts.setdefault(install.host, []).append(install)
+        candidates = [
+            (advisory, package)
+            for name in sorted(_names(install))
+            for advisory, package in by_name.get((install.ecosystem, name), ())
+            if package.distro in (None, install.distro, install.stream)
+        ]
+        for advisory, package in _own_stream(install, candidates):
+            try:
+                affected, fixed = _evaluate(
+                    package.ecosystem, package.events, package.versions, install.version, comparator
+                )
+                status, reason = FindingStatus.AFFECTED, ""
+            except _Unorderable as exc:
+                affected, fixed = True, None
+                status, reason = FindingStatus.UNKNOWN, f"cannot order versions: {exc}"
+            if affected:
+                add(
+                    install,
+                    advisory,
+                    status,
                     package=install.name,
                     installed=install.version,
                     fixed=fixed,
-                    distro=install.distro,
-                    cves=tuple(sorted(cves)),
+                    cves=package.cves,
                     cvss=package.cvss if package.cvss is not None else advisory.cvss,
-                    exploitation=exploitation,
-                    known_exploited=bool(entries),
-                    kev_due=min((entry.due_date for entry in entries), default=None),
-                    published=advisory.published,
                     reason=reason,
                 )
-                key = (finding.host, finding.advisory, finding.package, finding.installed)
-                findings[key] = _worse(findings.get(key), finding)
+    for host in hosts.values():
+        first = host[0]
+        releases = {first.distro, first.stream}
+        index: dict[str, list[PackageInstall]] = {}
+        for install in host:
+            for name in _names(install):
+                index.setdefault(name, []).append(install)
+        for advisory, claim in claims:
+            cves = claim.cves or advisory.cves
+            if claim.kind is not ProductKind.UNMAPPED and cves and all(covered.get(c, set()) & releases for c in cves):
+                continue  # the distribution's own advisories for these CVEs decide this host
+            for package_install, reason, fixed in _claim_findings(index, first, claim, comparator):
+                add(
+                    package_install or first,
+                    advisory,
+                    FindingStatus.UNKNOWN,
+                    package=package_install.name if package_install else "",
+                    installed=package_install.version if package_install else "",
+                    fixed=fixed,
+                    cves=claim.cves,
+                    cvss=advisory.cvss,
+                    product=claim.name,
+                    reason=reason,
+                )
     return tuple(findings[key] for key in sorted(findings))
 
 
 def _worse(old: Finding | None, new: Finding) -> Finding:
-    """Two ranges of one advisory may both cover a package: keep the one with a fix to name, else the first."""
+    """Two ranges of one advisory may both cover a package: keep the affected one, then one with a fix to name."""
     if old is None:
         return new
     if old.status is FindingStatus.UNKNOWN and new.status is FindingStatus.AFFECTED:

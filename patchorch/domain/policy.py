@@ -39,6 +39,9 @@ ClassName = Annotated[str, Field(pattern=CLASS_NAME_PATTERN, max_length=40)]
 
 _SPAN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?$")
 
+# The longest span a policy may state (100 years): added to any date patchorch accepts, it cannot overflow.
+MAX_SPAN = timedelta(days=36525)
+
 # A location inside policy data: keys and list indices from the top, as pydantic reports them.
 Location = tuple[str | int, ...]
 
@@ -61,6 +64,8 @@ def parse_span(value: Any, *, allow_zero: bool = False) -> timedelta:
         result = timedelta(days=days, hours=hours, minutes=minutes)
     else:
         raise ValueError(f"expected a duration like '30m', '24h' or '7d', not {value!r}")
+    if result > MAX_SPAN:
+        raise ValueError(f"a duration must be at most {MAX_SPAN.days}d, not {value!r}")
     if result < timedelta(0) or (result == timedelta(0) and not allow_zero):
         raise ValueError(f"a duration must be {'0 or more' if allow_zero else 'positive'}, not {value!r}")
     return result

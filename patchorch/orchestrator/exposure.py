@@ -21,6 +21,7 @@ from patchorch.domain.advisory import (
     Finding,
     FindingStatus,
     PackageInstall,
+    ProductKind,
     VersionComparator,
     decide,
     host_vulnerabilities,
@@ -53,13 +54,36 @@ class AdvisoryRepository(Protocol):
 # --- import ----------------------------------------------------------------------------------------------------------
 
 
+class UnmappedProduct(BaseModel):
+    """A product an imported document names that patchorch could not map to a package of a distribution release."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    advisory: str
+    product_id: str
+    name: str
+    cpe: str | None = None
+    kind: ProductKind
+    reason: str = ""
+
+
 class ImportReport(BaseModel):
-    """What importing some files did: the documents read and each advisory's outcome."""
+    """What importing some files did: the documents read, each advisory's outcome, and the products not mapped.
+
+    `products` lists every affected (or investigated) product that is no package of a distribution release: those
+    are decided per host by distribution or upstream version, or (kind `unmapped`) make every host UNKNOWN.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     documents: tuple[str, ...]
     outcomes: tuple[ImportOutcome, ...]
+    products: tuple[UnmappedProduct, ...] = ()
+
+    @property
+    def unmapped(self) -> int:
+        """How many products map to nothing patchorch knows."""
+        return sum(1 for product in self.products if product.kind is ProductKind.UNMAPPED)
 
     def count(self, status: str) -> int:
         """How many advisories had this outcome."""
@@ -87,7 +111,23 @@ def import_advisories(paths: Sequence[Path], store: AdvisoryStore, *, now: datet
                 imported_at=now,
             )
         )
-    return ImportReport(documents=tuple(document.path for document in loaded), outcomes=tuple(outcomes))
+    products = tuple(
+        UnmappedProduct(
+            advisory=advisory.id,
+            product_id=claim.product_id,
+            name=claim.name,
+            cpe=claim.cpe,
+            kind=claim.kind,
+            reason=claim.reason,
+        )
+        for document in loaded
+        for advisory in document.advisories
+        for claim in advisory.products
+        if claim.concerns_hosts
+    )
+    return ImportReport(
+        documents=tuple(document.path for document in loaded), outcomes=tuple(outcomes), products=products
+    )
 
 
 # --- exposure --------------------------------------------------------------------------------------------------------
@@ -113,6 +153,7 @@ class ExposureRow(BaseModel):
     status: ExposureStatus
     advisory: str | None = None
     cves: tuple[str, ...] = ()
+    product: str | None = None
     package: str | None = None
     installed: str | None = None
     fixed: str | None = None
@@ -251,6 +292,16 @@ def _assess(
     return _Assessment(findings, unknown, facts, advisories)
 
 
+def _with_owner(finding: Finding, host: Host) -> str:
+    """A product finding's reason with the owner who can say whether the host runs the product."""
+    if finding.product is None:
+        return finding.reason
+    if host.owner is None:
+        return f"{finding.reason}; {host.name} has no owner in the inventory to ask"
+    contact = f" <{host.owner.contact}>" if host.owner.contact else ""
+    return f"{finding.reason}; ask the owner, {host.owner.team}{contact}"
+
+
 def _owner(host: Host) -> dict[str, str | None]:
     if host.owner is None:
         return {"owner_team": None, "owner_contact": None}
@@ -324,8 +375,9 @@ def exposure(
                     status=ExposureStatus.UNKNOWN if unknown else ExposureStatus.AFFECTED,
                     advisory=finding.advisory,
                     cves=finding.cves,
-                    package=finding.package,
-                    installed=finding.installed,
+                    product=finding.product,
+                    package=finding.package or None,
+                    installed=finding.installed or None,
                     fixed=finding.fixed,
                     cvss=finding.cvss,
                     exploitation=finding.exploitation,
@@ -334,7 +386,7 @@ def exposure(
                     risk_class=risk_class,
                     due=_due(finding, decision, sla, now, class_sla),
                     facts_gathered_at=gathered,
-                    reason=finding.reason,
+                    reason=_with_owner(finding, host),
                     **owner,
                 )
             )

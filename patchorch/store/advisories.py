@@ -131,6 +131,7 @@ class ImportOutcome(BaseModel):
     revision: str
     previous_revision: str | None = None
     path: str = ""
+    reason: str = ""
 
 
 class StoredAdvisory(BaseModel):
@@ -183,7 +184,10 @@ class AdvisoryStore:
                 for advisory in advisories:
                     row = connection.execute(
                         select(
-                            advisories_table.c.revision, advisories_table.c.revision_key, advisories_table.c.body
+                            advisories_table.c.source,
+                            advisories_table.c.revision,
+                            advisories_table.c.revision_key,
+                            advisories_table.c.body,
                         ).where(advisories_table.c.id == advisory.id)
                     ).first()
                     values: dict[str, Any] = {
@@ -196,10 +200,15 @@ class AdvisoryStore:
                         "body": advisory.model_dump_json(),
                         "imported_at": imported_at,
                     }
+                    reason = ""
                     if row is None:
                         connection.execute(insert(advisories_table).values(id=advisory.id, **values))
                         self._write_packages(connection, advisory)
                         status, previous = ImportStatus.ADDED, None
+                    elif row.source != advisory.source.value:
+                        # An OSV record named `KEV:CVE-...` must not replace the KEV entry (or the reverse).
+                        status, previous = ImportStatus.CONFLICT, row.revision
+                        reason = f"the ID belongs to a stored {row.source} advisory"
                     else:
                         previous = row.revision
                         stored = Advisory.model_validate_json(row.body)
@@ -227,6 +236,7 @@ class AdvisoryStore:
                             revision=advisory.revision,
                             previous_revision=previous,
                             path=document_path,
+                            reason=reason,
                         )
                     )
         except (SQLAlchemyError, ValidationError) as exc:

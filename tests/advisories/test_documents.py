@@ -91,7 +91,10 @@ def test_undefined_product_id_is_refused() -> None:
     """A product_status entry must name a product of the product tree."""
     data = fixture_json(CSAF)
     data["vulnerabilities"][0]["product_status"]["fixed"].append("T999999")
-    with pytest.raises(AdvisoryError, match="/vulnerabilities/0/product_status/fixed/3: refers to a product_id"):
+    with pytest.raises(
+        AdvisoryError,
+        match=r"/vulnerabilities/0/product_status/fixed/3: CSAF 2.0 mandatory test 6\.1\.1 .*refers to a product_id",
+    ):
         _parse(data)
 
 

@@ -21,6 +21,8 @@ from patchorch.orchestrator.exposure import (
 )
 from patchorch.store.advisories import AdvisoryStore
 from tests.advisories.conftest import CSAF, FIXTURES, KEV
+from tests.advisories.documents import DEBIAN_12 as DEBIAN_DOCS
+from tests.advisories.documents import RHEL_8_10, bsi_cpe_only, fleet_packages, write
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 DEBIAN_12 = OsRelease(family="debian", version="12", manager="dpkg")
@@ -140,3 +142,26 @@ def test_policy_gives_affected_hosts_a_risk_class_and_its_sla_as_due_date(loaded
         assert row.risk_class in policy.classes
         assert row.due is not None
         assert row.due <= (NOW + policy.classes[row.risk_class].sla).date()
+
+
+def test_unmapped_product_row_is_unknown_and_names_the_owner_to_ask(store: AdvisoryStore, tmp_path: Path) -> None:
+    """A BSI product that maps to nothing makes a host with facts UNKNOWN, naming the product and its owner."""
+    data = bsi_cpe_only(extra_products=(("Acme", "Widget Server", "Acme Widget Server 7", None),))
+    report = import_advisories([write(tmp_path / "wid.json", data)], store, now=NOW)
+    assert report.unmapped == 1
+    assert {p.name for p in report.products} >= {"Acme Widget Server 7", "Debian Linux", "Open Source Exim <4.97.1"}
+    store.save_facts("mx1", [PackageFact(name="bash", version="4.4.20-4.el8_6")], RHEL_8_10, NOW)
+    (row,) = exposure(Fleet(hosts=(FLEET.get("mx1"),)), store, now=NOW).rows
+    assert (row.status, row.product, row.package) == (ExposureStatus.UNKNOWN, "Acme Widget Server 7", None)
+    assert "cannot map" in row.reason
+    assert row.reason.endswith("ask the owner, mail <mail-oncall@example.org>")
+
+
+def test_cpe_only_advisory_never_reports_a_debian_host_not_affected(store: AdvisoryStore, tmp_path: Path) -> None:
+    """Fleet-shaped Debian facts against a CPE-only advisory naming Debian Linux: UNKNOWN, not 'not affected'."""
+    import_advisories([write(tmp_path / "wid.json", bsi_cpe_only())], store, now=NOW)
+    store.save_facts("db1", fleet_packages(), DEBIAN_DOCS, NOW)
+    (row,) = exposure(Fleet(hosts=(FLEET.get("db1"),)), store, now=NOW).rows
+    assert row.status is ExposureStatus.UNKNOWN
+    assert row.reason.endswith("db1 has no owner in the inventory to ask")
+    assert advisory_targets(store, Fleet(hosts=(FLEET.get("db1"),)), "WID-SEC-W-2026-3001", NOW).targets == set()

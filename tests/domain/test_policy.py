@@ -181,3 +181,14 @@ def test_a_policy_built_in_python_is_validated_too() -> None:
     """Cross-field checks also run for policies built directly, raising PolicyError."""
     with pytest.raises(PolicyError, match="wave order"):
         Policy.model_validate(_data(wave_order=["high"]))
+
+
+def test_sla_beyond_the_bounded_span_is_refused() -> None:
+    """An SLA of 3000000d is refused when the policy loads, so no later date computation can overflow."""
+    data = {
+        "classes": {"low": {"sla": "3000000d", "concurrency": 1}},
+        "wave_order": ["low"],
+        "default_class": "low",
+    }
+    with pytest.raises(ValueError, match="at most 36525d"):
+        Policy.model_validate(data)

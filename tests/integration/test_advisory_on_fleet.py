@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from patchorch.cli._app import main
+from tests.advisories.documents import bsi_cpe_only
 from tests.integration.conftest import NEW, Fleet
 
 pytestmark = pytest.mark.fleet
@@ -23,9 +24,10 @@ def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str
 
 
 def test_rollout_for_an_advisory_patches_exactly_the_affected_hosts(
-    fresh: Fleet, state_dir: Path, capsys: pytest.CaptureFixture[str]
+    fresh: Fleet, state_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """exposure lists the hosts on the affected version; rollout --advisory patches them; then exposure lists none."""
+    """exposure lists the hosts on the affected version; rollout --advisory patches them; then exposure lists none;
+    a CPE-only advisory naming Debian leaves every host UNKNOWN with its owner to ask."""
     fresh.fleet.exec("relay1", "apt-get", "install", "-y", "-q", f"acme-mta={NEW}")  # already fixed
     common = ["--state-dir", str(state_dir)]
     inventory = ["-i", str(fresh.inventory)]
@@ -62,3 +64,14 @@ def test_rollout_for_an_advisory_patches_exactly_the_affected_hosts(
     assert report["affected_hosts"] == []
     assert report["unknown_hosts"] == []
     assert status == 0
+
+    # A CPE-only BSI advisory naming "Debian Linux": every fleet host (Debian bookworm, real dpkg facts) is UNKNOWN,
+    # never "not affected", and each row names its owner to ask.
+    bsi = tmp_path_factory.mktemp("bsi") / "wid-sec.json"
+    bsi.write_text(json.dumps(bsi_cpe_only()), encoding="utf-8")
+    assert main([*common, "advisories", "import", str(bsi)]) == 0
+    status, report = _json(capsys, *common, "exposure", "--advisory", "WID-SEC-W-2026-3001", "--json", *inventory)
+    assert status == 1
+    active = [row for row in report["rows"] if row["status"] != "decommissioned"]
+    assert {row["status"] for row in active} == {"unknown"}
+    assert all("Debian Linux" in row["reason"] and "ask the owner" in row["reason"] for row in active)

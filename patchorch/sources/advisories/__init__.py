@@ -57,6 +57,7 @@ def parse_document(raw: bytes, file: str) -> LoadedDocument:
     document: Parsed
     if source is AdvisorySource.CSAF:
         document = validate(csaf.CsafDocument, data, file)
+        csaf.check(data, file)
         advisories = csaf.to_advisories(document, file)
     elif source is AdvisorySource.KEV:
         document = validate(kev.KevCatalog, data, file)

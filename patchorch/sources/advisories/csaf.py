@@ -1,14 +1,20 @@
 """CSAF 2.0 (OASIS Common Security Advisory Framework) documents: the parts patchorch reads, and their normalisation.
 
 Modelled on the CSAF 2.0 specification (sections 3.2.1 document, 3.2.2 product_tree, 3.2.3 vulnerabilities). Fields
-patchorch does not use are accepted and ignored; the fields it reads are validated strictly, and every product ID a
-vulnerability refers to must be defined in the product tree (mandatory test 6.1.1), each exactly once (6.1.2).
+patchorch does not use are accepted and ignored; the fields it reads are validated strictly, then `check` runs the
+enforced mandatory tests of section 6.1 (`_csaf_tests`). Relationships may refer to products defined later.
 
 Normalisation: a product becomes a package through its `product_identification_helper.purl` (`pkg:deb/...` or
-`pkg:rpm/...`), directly or through a relationship (`default_component_of` a platform); the distribution comes from the
-purl's `distro` qualifier, or the platform's purl or CPE. Products in `fixed`/`first_fixed` give the fixed versions of
-their package per distribution; products in `known_affected`/`first_affected`/`last_affected` with a version are
-affected exactly; an affected product without a version and without any fix is affected in every version.
+`pkg:rpm/...`, parsed by packageurl-python), directly or through relationships (`default_component_of` a platform);
+its distribution stream comes from the purl's `distro` qualifier, else the platform's purl or CPE (Red Hat EUS/AUS
+CPEs give a minor stream such as `rhel-8.6`, OpenShift's `el9` gives `rhel-9`), else the version's build tag (`.el9`,
+`+deb12u1`). Products in `fixed`/`first_fixed` give the fixed versions of their package per stream; products in
+`known_affected`/`first_affected`/`last_affected` with a version are affected exactly; an affected product without a
+version and without any fix is affected in every version. A build whose tag names another release than its platform,
+and an rpm with no release at all, are never merged into a range: they become claims like the products below.
+
+Products without a usable purl become `ProductClaim`s through `patchorch.domain.products` (CPE 2.3/2.2, product
+names, the version range of a `product_version_range` branch): a distribution, an application, or unmapped.
 
 Exploitation: CSAF 2.0 `threats` of category `exploit_status` are free text, so their words decide: "no known
 exploit"-like text is none; "active", "in the wild", "exploited" is active; anything else (proof of concept, public
@@ -20,11 +26,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Annotated, Literal
-from urllib.parse import unquote
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any, Literal
 
+from packageurl import PackageURL
 from pydantic import Field, model_validator
 
 from patchorch.domain.advisory import (
@@ -33,11 +38,24 @@ from patchorch.domain.advisory import (
     AffectedPackage,
     Ecosystem,
     Exploitation,
+    Moment,
+    ProductClaim,
+    ProductKind,
     RangeEvent,
     distro_key,
 )
+from patchorch.domain.products import (
+    APPLICATIONS,
+    MINOR_STREAMS,
+    application_by_name,
+    os_by_name,
+    parse_cpe,
+    stream_of,
+)
 from patchorch.errors import AdvisoryError
-from patchorch.sources.advisories._document import Strict, fail, problem
+from patchorch.sources.advisories import _csaf_tests
+from patchorch.sources.advisories._csaf_tests import VERSION_PATTERN
+from patchorch.sources.advisories._document import MAX_PROBLEMS, Strict, problem
 
 _MAX = 100_000
 
@@ -143,23 +161,24 @@ class Remediation(Strict):
     product_ids: ProductIds | None = None
     group_ids: Annotated[tuple[NonEmpty, ...], Field(min_length=1, max_length=_MAX)] | None = None
     url: str | None = None
-    date: datetime | None = None
-
-
-class CvssV3(Strict):
-    """A CVSS v3.0/v3.1 score (FIRST's JSON schema: version, vectorString, baseScore, baseSeverity are required)."""
-
-    version: Literal["3.0", "3.1"]
-    vector_string: Annotated[str, Field(alias="vectorString", pattern=r"^CVSS:3\.[01]/", max_length=200)]
-    base_score: Annotated[float, Field(alias="baseScore", ge=0, le=10)]
-    base_severity: Literal["NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL"] = Field(alias="baseSeverity")
+    date: Moment | None = None
 
 
 class Score(Strict):
-    """Scores of one vulnerability for some products."""
+    """Scores of one vulnerability for some products; the CVSS objects are checked by mandatory tests 6.1.7-6.1.10."""
 
     products: ProductIds
-    cvss_v3: CvssV3 | None = None
+    cvss_v2: dict[str, Any] | None = None
+    cvss_v3: dict[str, Any] | None = None
+
+    @property
+    def base_score(self) -> float | None:
+        """The v3 base score, else the v2 one (validated against the vector before this is read)."""
+        for cvss in (self.cvss_v3, self.cvss_v2):
+            value = (cvss or {}).get("baseScore")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+        return None
 
 
 class Threat(Strict):
@@ -167,7 +186,7 @@ class Threat(Strict):
 
     category: Literal["exploit_status", "impact", "target_set"]
     details: NonEmpty
-    date: datetime | None = None
+    date: Moment | None = None
     product_ids: ProductIds | None = None
     group_ids: Annotated[tuple[NonEmpty, ...], Field(min_length=1, max_length=_MAX)] | None = None
 
@@ -186,8 +205,8 @@ class Vulnerability(Strict):
 class RevisionHistoryEntry(Strict):
     """One revision of the document."""
 
-    date: datetime
-    number: Annotated[str, Field(pattern=r"^(0|[1-9][0-9]*)$|^((0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-.+)?)$")]
+    date: Moment
+    number: Annotated[str, Field(pattern=VERSION_PATTERN, max_length=200)]
     summary: NonEmpty
 
 
@@ -195,12 +214,10 @@ class Tracking(Strict):
     """Identity and version of the document."""
 
     id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\S](.*[\S])?$")]
-    version: Annotated[
-        str, Field(pattern=r"^(0|[1-9][0-9]{0,8})$|^((0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})(-.+)?)$")
-    ]
+    version: Annotated[str, Field(pattern=VERSION_PATTERN, max_length=200)]
     status: Literal["draft", "final", "interim"]
-    initial_release_date: datetime
-    current_release_date: datetime
+    initial_release_date: Moment
+    current_release_date: Moment
     revision_history: Annotated[tuple[RevisionHistoryEntry, ...], Field(min_length=1, max_length=_MAX)]
 
 
@@ -247,131 +264,148 @@ class _Group:
     cvss: list[float] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
 class _Package:
-    __slots__ = ("distro", "ecosystem", "name", "version")
-
-    def __init__(self, ecosystem: Ecosystem, name: str, version: str | None, distro: str | None) -> None:
-        self.ecosystem, self.name, self.version, self.distro = ecosystem, name, version, distro
-
-
-_PURL = re.compile(
-    r"^pkg:(?P<type>[A-Za-z][A-Za-z0-9.+-]*)/(?P<path>[^?#@]+)(?:@(?P<version>[^?#]*))?(?:\?(?P<q>[^#]*))?"
-)
-_UNDEFINED = "refers to a product_id the product tree does not define"
-_CPE_DISTROS = {
-    ("debian", "debian_linux"): "debian",
-    ("canonical", "ubuntu_linux"): "ubuntu",
-    ("redhat", "enterprise_linux"): "rhel",
-    ("rocky", "rocky_linux"): "rocky",
-    ("almalinux", "almalinux"): "almalinux",
-    ("fedoraproject", "fedora"): "fedora",
-}
+    ecosystem: Ecosystem
+    name: str
+    version: str | None
+    distro: str | None
 
 
-def _purl_parts(purl: str) -> tuple[str, str, str | None, dict[str, str]] | None:
-    match = _PURL.match(purl)
-    if not match:
+@dataclass(frozen=True)
+class _Context:
+    """Where a product sits in the branches: the vendor, product name, and version or version range branch names."""
+
+    vendor: str = ""
+    product_name: str = ""
+    version: str = ""
+    version_range: str = ""
+
+
+@dataclass
+class _Entry:
+    product: FullProductName
+    platform: FullProductName | None
+    context: _Context
+
+
+# Distribution-specific version tags that name the release a build belongs to.
+_EL_TAG = re.compile(r"\.el(\d{1,2})(?:_(\d+))?")
+_DEB_TAG = re.compile(r"[+~]deb(\d{1,2})u\d+")
+
+
+def _purl(text: str) -> PackageURL | None:
+    try:
+        return PackageURL.from_string(text)
+    except ValueError:
         return None
-    path = [unquote(part) for part in match.group("path").split("/") if part]
-    if not path:
+
+
+def distro_of_cpe(text: str) -> str | None:
+    """`rhel-9`, `rhel-8.6` (an EUS/AUS stream), `debian-12` for a distribution CPE; None otherwise."""
+    cpe = parse_cpe(text)
+    stream = stream_of(cpe) if cpe else None
+    if cpe is None or stream is None or not stream[1]:
         return None
-    qualifiers = {}
-    for item in (match.group("q") or "").split("&"):
-        key, sep, value = item.partition("=")
-        if sep:
-            qualifiers[key.lower()] = unquote(value)
-    version = unquote(match.group("version")) if match.group("version") else None
-    return match.group("type").lower(), path[-1], version, qualifiers
+    family, release = stream
+    if cpe.product in MINOR_STREAMS and re.match(r"^\d+\.\d+$", release):
+        return f"{family}-{release}"
+    return distro_key(family, release)
 
 
 def _distro_from_helper(helper: ProductIdentificationHelper | None) -> str | None:
     if helper is None:
         return None
     if helper.purl:
-        parts = _purl_parts(helper.purl)
-        if parts and parts[3].get("distro"):
-            return distro_key(parts[3]["distro"], None)
+        purl = _purl(helper.purl)
+        distro = (purl.qualifiers or {}).get("distro") if purl else None
+        if isinstance(distro, str) and distro:
+            return distro_key(distro, None)
     if helper.cpe:
-        fields = helper.cpe.replace("cpe:2.3:", "").replace("cpe:/", "").split(":")
-        if len(fields) >= 4:
-            family = _CPE_DISTROS.get((fields[1].lower(), fields[2].lower()))
-            if family and fields[3] not in ("", "*", "-"):
-                return distro_key(family, unquote(fields[3]))
+        return distro_of_cpe(helper.cpe)
     return None
 
 
-def _package(product: FullProductName, platform: FullProductName | None) -> _Package | None:
-    helper = product.product_identification_helper
+def _distro_of_version(ecosystem: Ecosystem, version: str | None) -> str | None:
+    """The release a build's version names: `1.0-2.el9` -> rhel-9, `1.0-1+deb12u1` -> debian-12."""
+    if not version:
+        return None
+    found = (_EL_TAG if ecosystem is Ecosystem.RPM else _DEB_TAG).search(version)
+    if found is None:
+        return None
+    return f"rhel-{found.group(1)}" if ecosystem is Ecosystem.RPM else f"debian-{found.group(1)}"
+
+
+def _package(entry: _Entry) -> _Package | str | None:
+    """The distribution package a product is, or why it is not one (a str), or None when it has no purl."""
+    helper = entry.product.product_identification_helper
     if helper is None or helper.purl is None:
         return None
-    parts = _purl_parts(helper.purl)
-    if parts is None:
-        return None
-    kind, name, version, qualifiers = parts
-    if kind not in ("deb", "rpm"):
-        return None
-    ecosystem = Ecosystem(kind)
-    if version and ecosystem is Ecosystem.RPM and qualifiers.get("epoch") and ":" not in version:
-        version = f"{qualifiers['epoch']}:{version}"
+    purl = _purl(helper.purl)
+    if purl is None:
+        return f"purl {helper.purl[:200]!r} does not parse"
+    if purl.type not in ("deb", "rpm"):
+        return f"purl type {purl.type!r} is not a distribution package"
+    ecosystem = Ecosystem(purl.type)
+    version = purl.version
+    qualifiers = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
+    epoch = qualifiers.get("epoch")
+    if version and ecosystem is Ecosystem.RPM and epoch and ":" not in version:
+        version = f"{epoch}:{version}"
     distro = _distro_from_helper(helper)
-    if distro is None and platform is not None:
-        distro = _distro_from_helper(platform.product_identification_helper)
-    return _Package(ecosystem, name, version, distro)
+    if distro is None and entry.platform is not None:
+        distro = _distro_from_helper(entry.platform.product_identification_helper)
+    return _Package(ecosystem, purl.name, version, distro)
 
 
-def _walk(
-    branches: tuple[Branch, ...], location: tuple[int | str, ...]
-) -> Iterator[tuple[FullProductName, tuple[int | str, ...]]]:
-    stack = [(branch, (*location, index)) for index, branch in enumerate(branches)]
+def _walk(branches: tuple[Branch, ...]) -> Iterator[tuple[FullProductName, _Context]]:
+    stack = [(branch, _Context()) for branch in branches]
     while stack:
-        branch, where = stack.pop()
+        branch, context = stack.pop()
+        if branch.category == "vendor":
+            context = replace(context, vendor=branch.name)
+        elif branch.category == "product_name":
+            context = replace(context, product_name=branch.name)
+        elif branch.category == "product_version":
+            context = replace(context, version=branch.name)
+        elif branch.category == "product_version_range":
+            context = replace(context, version_range=branch.name)
         if branch.product is not None:
-            yield branch.product, (*where, "product", "product_id")
-        for index, child in enumerate(branch.branches or ()):
-            stack.append((child, (*where, "branches", index)))
+            yield branch.product, context
+        stack.extend((child, context) for child in branch.branches or ())
 
 
 class _Products:
-    """The product tree as lookups: product ID -> (product, platform) and group ID -> product IDs."""
+    """The product tree as lookups: product ID -> entry (relationships resolved) and group ID -> product IDs.
 
-    def __init__(self, document: CsafDocument, file: str) -> None:
-        self.products: dict[str, tuple[FullProductName, FullProductName | None]] = {}
+    Mandatory tests 6.1.1-6.1.5 have already passed, so every ID is defined once and relationships form no circle;
+    a relationship may refer to a product defined later in the document.
+    """
+
+    def __init__(self, document: CsafDocument) -> None:
+        self.products: dict[str, _Entry] = {}
         self.groups: dict[str, tuple[str, ...]] = {}
         tree = document.product_tree
         if tree is None:
             return
-        defined: list[tuple[FullProductName, tuple[int | str, ...]]] = []
-        if tree.branches:
-            defined.extend(_walk(tree.branches, ("product_tree", "branches")))
-        for index, product in enumerate(tree.full_product_names or ()):
-            defined.append((product, ("product_tree", "full_product_names", index, "product_id")))
-        for product, where in defined:
-            if product.product_id in self.products:
-                raise fail(file, where, "product_id defined twice", product.product_id)
-            self.products[product.product_id] = (product, None)
-        for index, relation in enumerate(tree.relationships or ()):
-            where = ("product_tree", "relationships", index)
-            for key in ("product_reference", "relates_to_product_reference"):
-                reference = getattr(relation, key)
-                if reference not in self.products:
-                    raise fail(file, (*where, key), _UNDEFINED, reference)
-            new_id = relation.full_product_name.product_id
-            if new_id in self.products:
-                raise fail(file, (*where, "full_product_name", "product_id"), "product_id defined twice", new_id)
-            component = self.products[relation.product_reference][0]
-            platform = self.products[relation.relates_to_product_reference][0]
-            self.products[new_id] = (component, platform)
-        for index, group in enumerate(tree.product_groups or ()):
-            for position, member in enumerate(group.product_ids):
-                if member not in self.products:
-                    where = ("product_tree", "product_groups", index, "product_ids", position)
-                    raise fail(file, where, _UNDEFINED, member)
+        for product, context in _walk(tree.branches or ()):
+            self.products[product.product_id] = _Entry(product, None, context)
+        for product in tree.full_product_names or ():
+            self.products[product.product_id] = _Entry(product, None, _Context())
+        relations = {r.full_product_name.product_id: r for r in tree.relationships or ()}
+        for new_id in relations:
+            self.products[new_id] = self._resolve(new_id, relations, depth=0)
+        for group in tree.product_groups or ():
             self.groups[group.group_id] = group.product_ids
 
-    def check(self, ids: tuple[str, ...] | None, location: tuple[int | str, ...], file: str) -> None:
-        for index, product_id in enumerate(ids or ()):
-            if product_id not in self.products:
-                raise fail(file, (*location, index), _UNDEFINED, product_id)
+    def _resolve(self, product_id: str, relations: dict[str, Relationship], depth: int) -> _Entry:
+        relation = relations.get(product_id)
+        if relation is None or depth > 64:
+            return self.products[product_id]
+        component = self._resolve(relation.product_reference, relations, depth + 1)
+        platform_entry = self._resolve(relation.relates_to_product_reference, relations, depth + 1)
+        platform = platform_entry.platform or platform_entry.product
+        return _Entry(component.product, platform, component.context)
 
 
 def _exploitation(details: str) -> Exploitation:
@@ -389,54 +423,161 @@ def _exploitation(details: str) -> Exploitation:
 def _revision_key(version: str) -> tuple[int, ...]:
     if version.isdigit():
         return (int(version),)
-    core, _, pre = version.partition("-")
-    numbers = tuple(int(part) for part in core.split("+")[0].split("."))
+    core, _, pre = version.split("+", 1)[0].partition("-")
+    numbers = tuple(int(part) for part in core.split("."))
     return (*numbers, 0 if pre else 1)
 
 
-def check_references(document: CsafDocument, file: str) -> _Products:
-    """Every product and group ID used by a vulnerability is defined; AdvisoryError naming the first that is not."""
-    products = _Products(document, file)
-    for index, vulnerability in enumerate(document.vulnerabilities or ()):
-        where: tuple[int | str, ...] = ("vulnerabilities", index)
-        status = vulnerability.product_status
-        if status is not None:
-            for name in ProductStatus.model_fields:
-                products.check(getattr(status, name), (*where, "product_status", name), file)
-        pairs: tuple[tuple[str, tuple[Remediation | Threat, ...] | None], ...] = (
-            ("remediations", vulnerability.remediations),
-            ("threats", vulnerability.threats),
+def check(data: dict[str, Any], file: str) -> None:
+    """Run the enforced mandatory tests; AdvisoryError listing their problems (each naming its test number)."""
+    problems = _csaf_tests.run(data, file)
+    if problems:
+        raise AdvisoryError(list(problems[:MAX_PROBLEMS]))
+
+
+# --- products named without a package --------------------------------------------------------------------------------
+
+_RANGE = re.compile(r"^(<=|<|>=|>|=)?\s*([0-9][0-9A-Za-z.+~_-]*)$")
+
+
+def _range_events(text: str) -> tuple[tuple[RangeEvent, ...], tuple[str, ...]] | None:
+    """Upstream range of a BSI-style version range (`<4.96.1`, `<=3.0.11`, `>=3.0.0 <3.0.12`, `vers:generic/...`)."""
+    body = text.strip()
+    if body.lower().startswith("vers:"):
+        body = body.split("/", 1)[1] if "/" in body else ""
+        parts = [part.strip() for part in body.split("|")]
+    else:
+        parts = [part for part in re.split(r"\s+(?=[<>=])|\s*,\s*", body) if part]
+    introduced, events, versions = "0", [], []
+    for part in parts:
+        found = _RANGE.match(part.replace(" ", ""))
+        if found is None:
+            return None
+        operator, version = found.group(1) or "=", found.group(2)
+        if operator == "<":
+            events.append(RangeEvent(kind="fixed", version=version))
+        elif operator == "<=":
+            events.append(RangeEvent(kind="last_affected", version=version))
+        elif operator == ">=":
+            introduced = version
+        elif operator == "=":
+            versions.append(version)
+        else:
+            return None
+    if events:
+        events.insert(0, RangeEvent(kind="introduced", version=introduced))
+    if not events and not versions:
+        return None
+    return tuple(events), tuple(versions)
+
+
+_STATUS_OF = {
+    "known_affected": "affected",
+    "first_affected": "affected",
+    "last_affected": "affected",
+    "under_investigation": "under_investigation",
+    "fixed": "fixed",
+    "first_fixed": "fixed",
+    "known_not_affected": "not_affected",
+}
+
+
+def _claim(product_id: str, entry: _Entry, status: str, reason: str, cves: tuple[str, ...]) -> ProductClaim:
+    """What a product without a usable package is: a distribution, an application, or nothing patchorch knows."""
+    product, context = entry.product, entry.context
+    helper = product.product_identification_helper
+    cpe_text = helper.cpe if helper and helper.cpe else None
+    if cpe_text is None and entry.platform is not None:
+        platform_helper = entry.platform.product_identification_helper
+        cpe_text = platform_helper.cpe if platform_helper and platform_helper.cpe else None
+    cpe = parse_cpe(cpe_text) if cpe_text else None
+    base: dict[str, Any] = {
+        "product_id": product_id,
+        "name": product.name[:2000],
+        "cpe": cpe_text[:2000] if cpe_text else None,
+        "status": status,
+        "cves": cves,
+    }
+    version_text = context.version_range or context.version
+    application = None
+    family: str | None = None
+    release = ""
+    if cpe is not None:
+        application = APPLICATIONS.get((cpe.vendor, cpe.product))
+        stream = None if application else stream_of(cpe)
+        if stream is not None:
+            family, release = stream
+            if cpe.product in MINOR_STREAMS and release:
+                return ProductClaim(**base, kind=ProductKind.DISTRIBUTION, distro=f"rhel-{release}")
+        elif application is None and cpe.part == "o":
+            # Another operating system: host facts name each host's distribution, so none runs this one.
+            return ProductClaim(
+                **base,
+                kind=ProductKind.DISTRIBUTION,
+                distro=f"{cpe.vendor}:{cpe.product}",
+                reason="another operating system: no host whose facts name its Linux distribution runs it",
+            )
+        if application is None and family is None:
+            reason = reason or f"CPE {cpe.vendor}:{cpe.product} is not in patchorch's product mapping"
+    elif cpe_text is not None:
+        reason = reason or f"CPE {cpe_text[:200]!r} does not parse"
+    if application is None and family is None and cpe is None:
+        for name in (context.product_name, product.name):
+            application = application or application_by_name(name)
+            family = family or os_by_name(name)
+        if application is None and family is None:
+            reason = reason or "no package URL or known CPE, and the name is not in patchorch's product mapping"
+    if family is not None:
+        version = release or (context.version if context.version[:1].isdigit() else "")
+        return ProductClaim(
+            **base, kind=ProductKind.DISTRIBUTION, distro=distro_key(family, version or None) if version else family
         )
-        for kind, items in pairs:
-            for position, item in enumerate(items or ()):
-                products.check(item.product_ids, (*where, kind, position, "product_ids"), file)
-                for number, group in enumerate(item.group_ids or ()):
-                    if group not in products.groups:
-                        raise fail(file, (*where, kind, position, "group_ids", number), "undefined group_id", group)
-        for position, score in enumerate(vulnerability.scores or ()):
-            products.check(score.products, (*where, "scores", position, "products"), file)
-    return products
+    if application is not None:
+        events: tuple[RangeEvent, ...] = ()
+        versions: tuple[str, ...] = ()
+        parsed = _range_events(version_text) if version_text else None
+        if parsed is not None:
+            events, versions = parsed
+        elif cpe is not None and cpe.version and not context.version_range and status != "fixed":
+            versions = (cpe.version,)
+        if status == "fixed" and versions and not events:
+            events, versions = (
+                (RangeEvent(kind="introduced", version="0"), RangeEvent(kind="fixed", version=versions[0])),
+                (),
+            )
+        platform = _distro_from_helper(entry.platform.product_identification_helper) if entry.platform else None
+        return ProductClaim(
+            **base,
+            kind=ProductKind.APPLICATION,
+            distro=platform,
+            deb=application.deb,
+            rpm=application.rpm,
+            events=events,
+            versions=versions,
+        )
+    return ProductClaim(**base, kind=ProductKind.UNMAPPED, reason=reason[:2000])
 
 
 def to_advisories(document: CsafDocument, file: str) -> tuple[Advisory, ...]:
     """The document as one normalised Advisory."""
-    products = check_references(document, file)
+    products = _Products(document)
     tracking = document.document.tracking
     groups: dict[tuple[Ecosystem, str | None, str], _Group] = {}
-    unresolved: set[str] = set()
+    claims: dict[tuple[str, str], ProductClaim] = {}
     cves: set[str] = set()
     scores_all: list[float] = []
     exploitation = Exploitation.NONE
 
     for vulnerability in document.vulnerabilities or ():
-        if vulnerability.cve:
-            cves.add(vulnerability.cve)
+        vulnerability_cves = (vulnerability.cve,) if vulnerability.cve else ()
+        cves.update(vulnerability_cves)
         score_by_product: dict[str, float] = {}
         for score in vulnerability.scores or ():
-            if score.cvss_v3 is not None:
-                scores_all.append(score.cvss_v3.base_score)
+            value = score.base_score
+            if value is not None:
+                scores_all.append(value)
                 for product_id in score.products:
-                    score_by_product[product_id] = max(score.cvss_v3.base_score, score_by_product.get(product_id, 0.0))
+                    score_by_product[product_id] = max(value, score_by_product.get(product_id, 0.0))
         for threat in vulnerability.threats or ():
             if threat.category == "exploit_status":
                 level = _exploitation(threat.details)
@@ -445,35 +586,53 @@ def to_advisories(document: CsafDocument, file: str) -> tuple[Advisory, ...]:
         status = vulnerability.product_status
         if status is None:
             continue
-        fixed_ids = (status.fixed or ()) + (status.first_fixed or ())
-        affected_ids = (status.known_affected or ()) + (status.first_affected or ()) + (status.last_affected or ())
-        for kind, ids in (("fixed", fixed_ids), ("affected", affected_ids)):
-            for product_id in ids:
-                product, platform = products.products[product_id]
-                package = _package(product, platform)
-                if package is None:
-                    unresolved.add(product_id)
+        for bucket, label in _STATUS_OF.items():
+            for product_id in getattr(status, bucket) or ():
+                entry = products.products[product_id]
+                package = _package(entry)
+                if not isinstance(package, _Package) or (label in ("under_investigation", "not_affected")):
+                    if isinstance(package, _Package):
+                        package_claim = _package_claim(product_id, entry, package, label, vulnerability_cves)
+                        claims[(product_id, label)] = package_claim
+                    else:
+                        claims[(product_id, label)] = _claim(
+                            product_id, entry, label, package or "", vulnerability_cves
+                        )
                     continue
-                entry = groups.setdefault((package.ecosystem, package.distro, package.name), _Group())
+                version_distro = _distro_of_version(package.ecosystem, package.version)
+                if package.distro is None:
+                    package = replace(package, distro=version_distro)
+                elif version_distro is not None and not _same_release(package.distro, version_distro):
+                    reason = f"version {package.version} is a {version_distro} build, not one of {package.distro}"
+                    claims[(product_id, label)] = _package_claim(
+                        product_id, entry, package, label, vulnerability_cves, reason
+                    )
+                    continue
+                if package.distro is None:
+                    reason = f"package {package.name} names no distribution release to compare with"
+                    claims[(product_id, label)] = _package_claim(
+                        product_id, entry, package, label, vulnerability_cves, reason
+                    )
+                    continue
+                group = groups.setdefault((package.ecosystem, package.distro, package.name), _Group())
                 if package.version:
-                    (entry.fixed if kind == "fixed" else entry.affected).add(package.version)
-                elif kind == "affected":
-                    entry.every_version = True
-                if vulnerability.cve:
-                    entry.cves.add(vulnerability.cve)
+                    (group.fixed if label == "fixed" else group.affected).add(package.version)
+                elif label == "affected":
+                    group.every_version = True
+                group.cves.update(vulnerability_cves)
                 if product_id in score_by_product:
-                    entry.cvss.append(score_by_product[product_id])
+                    group.cvss.append(score_by_product[product_id])
 
     affected = []
     ordered = sorted(groups.items(), key=lambda item: (item[0][0].value, item[0][1] or "", item[0][2]))
-    for (ecosystem, distro, name), entry in ordered:
-        fixed = sorted(entry.fixed)
-        listed = sorted(entry.affected)
+    for (ecosystem, distro, name), group in ordered:
+        fixed = sorted(group.fixed)
+        listed = sorted(group.affected)
         events: list[RangeEvent] = []
         if fixed:
             events = [RangeEvent(kind="introduced", version="0")]
             events += [RangeEvent(kind="fixed", version=version) for version in fixed]
-        elif entry.every_version:
+        elif group.every_version:
             events = [RangeEvent(kind="introduced", version="0")]
         if not events and not listed:
             continue
@@ -485,8 +644,8 @@ def to_advisories(document: CsafDocument, file: str) -> tuple[Advisory, ...]:
                     name=name,
                     events=tuple(events),
                     versions=tuple(listed),
-                    cves=tuple(sorted(entry.cves)),
-                    cvss=max(entry.cvss) if entry.cvss else None,
+                    cves=tuple(sorted(group.cves)),
+                    cvss=max(group.cvss) if group.cvss else None,
                 )
             )
         except ValueError as exc:
@@ -494,6 +653,8 @@ def to_advisories(document: CsafDocument, file: str) -> tuple[Advisory, ...]:
                 [problem(file, ("product_tree",), f"package {name!r} cannot be read: {_first_error(exc)}")]
             ) from None
 
+    # Only claims that can leave a host UNKNOWN are kept: a VEX document's thousands of not-affected products are not.
+    product_claims = tuple(claims[key] for key in sorted(claims) if claims[key].concerns_hosts)
     try:
         return (
             Advisory(
@@ -509,11 +670,40 @@ def to_advisories(document: CsafDocument, file: str) -> tuple[Advisory, ...]:
                 cvss=max(scores_all) if scores_all else None,
                 exploitation=exploitation,
                 affected=tuple(affected),
-                unresolved=tuple(sorted(unresolved)),
+                unresolved=tuple(sorted({claim.product_id for claim in product_claims if claim.concerns_hosts})),
+                products=product_claims,
             ),
         )
     except ValueError as exc:
         raise AdvisoryError([problem(file, ("document",), f"cannot be read: {_first_error(exc)}")]) from None
+
+
+def _same_release(distro: str, build: str) -> bool:
+    """Whether a build tagged for `build` (rhel-9) belongs to `distro` (rhel-9, or its minor stream rhel-9.2)."""
+    return distro == build or distro.startswith(build + ".")
+
+
+def _package_claim(
+    product_id: str,
+    entry: _Entry,
+    package: _Package,
+    status: str,
+    cves: tuple[str, ...],
+    reason: str = "",
+) -> ProductClaim:
+    """A package that cannot be compared as a range (no release, or a build of another release) as a claim."""
+    names = (package.name,)
+    return ProductClaim(
+        product_id=product_id,
+        name=entry.product.name[:2000],
+        status=status,
+        kind=ProductKind.APPLICATION,
+        distro=package.distro,
+        deb=names if package.ecosystem is Ecosystem.DEB else (),
+        rpm=names if package.ecosystem is Ecosystem.RPM else (),
+        cves=cves,
+        reason=reason,
+    )
 
 
 def _first_error(exc: ValueError) -> str:

@@ -10,12 +10,12 @@ The revision is the catalogue's `catalogVersion`; an entry's revision key orders
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from patchorch.domain.advisory import Advisory, AdvisorySource, Exploitation, KevEntry
+from patchorch.domain.advisory import Advisory, AdvisorySource, Day, Exploitation, KevEntry, Moment
 from patchorch.errors import AdvisoryError
 from patchorch.sources.advisories._document import Strict, problem
 
@@ -30,10 +30,10 @@ class KevVulnerability(Strict):
     vendor_project: Annotated[Short, Field(alias="vendorProject")]
     product: Short
     vulnerability_name: Annotated[Short, Field(alias="vulnerabilityName")]
-    date_added: Annotated[date, Field(alias="dateAdded")]
+    date_added: Annotated[Day, Field(alias="dateAdded")]
     short_description: Annotated[str, Field(alias="shortDescription", max_length=20000)]
     required_action: Annotated[Short, Field(alias="requiredAction")]
-    due_date: Annotated[date, Field(alias="dueDate")]
+    due_date: Annotated[Day, Field(alias="dueDate")]
     known_ransomware_campaign_use: Annotated[Literal["Known", "Unknown"], Field(alias="knownRansomwareCampaignUse")] = (
         "Unknown"
     )
@@ -45,7 +45,7 @@ class KevCatalog(Strict):
 
     title: Short = ""
     catalog_version: Annotated[str, Field(alias="catalogVersion", min_length=1, max_length=50)]
-    date_released: Annotated[datetime, Field(alias="dateReleased")]
+    date_released: Annotated[Moment, Field(alias="dateReleased")]
     count: Annotated[int, Field(ge=0)]
     vulnerabilities: Annotated[tuple[KevVulnerability, ...], Field(max_length=_MAX)]
 

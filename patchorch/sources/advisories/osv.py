@@ -20,12 +20,16 @@ from patchorch.domain.advisory import (
     AdvisorySource,
     AffectedPackage,
     Ecosystem,
+    Moment,
+    ProductClaim,
+    ProductKind,
     RangeEvent,
     distro_key,
 )
 from patchorch.errors import AdvisoryError
 from patchorch.sources.advisories._cvss import base_score
 from patchorch.sources.advisories._document import Strict, problem
+from patchorch.sources.advisories.csaf import distro_of_cpe
 
 _MAX = 100_000
 Version = Annotated[str, Field(min_length=1, max_length=200)]
@@ -92,9 +96,9 @@ class OsvRecord(Strict):
 
     schema_version: str | None = None
     id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/+-]*$")]
-    modified: datetime
-    published: datetime | None = None
-    withdrawn: datetime | None = None
+    modified: Moment
+    published: Moment | None = None
+    withdrawn: Moment | None = None
     aliases: Annotated[tuple[Annotated[str, Field(max_length=200)], ...], Field(max_length=10_000)] | None = None
     related: Annotated[tuple[Annotated[str, Field(max_length=200)], ...], Field(max_length=10_000)] | None = None
     upstream: Annotated[tuple[Annotated[str, Field(max_length=200)], ...], Field(max_length=10_000)] | None = None
@@ -105,7 +109,7 @@ class OsvRecord(Strict):
     database_specific: dict[str, Any] | None = None
 
 
-_CVE = re.compile(r"^CVE-[0-9]{4}-[0-9]{4,}$")
+_CVE_ALIAS = re.compile(r"^(?:[A-Z]+-)?(CVE-[0-9]{4}-[0-9]{4,})$")
 _RPM_ECOSYSTEMS = {
     "red hat": "rhel",
     "almalinux": "almalinux",
@@ -116,21 +120,24 @@ _RPM_ECOSYSTEMS = {
 
 
 def _ecosystem(name: str) -> tuple[Ecosystem, str | None] | None:
-    """`Debian:12` -> (deb, debian-12); `Ubuntu:22.04:LTS` -> (deb, ubuntu-22.04); `Rocky Linux:9` -> (rpm, rocky-9)."""
+    """`Debian:12` -> (deb, debian-12); `Ubuntu:22.04:LTS` -> (deb, ubuntu-22.04); `Rocky Linux:9` -> (rpm, rocky-9);
+    `Red Hat:rhel_eus:8.6::baseos` -> (rpm, rhel-8.6); `SUSE:Linux Enterprise Server 15 SP5` -> (rpm, sles-15);
+    `openSUSE:Leap 15.5` -> (rpm, opensuse-leap-15). The release is None when the ecosystem names none."""
     family, _, rest = name.partition(":")
     release = rest.split(":", 1)[0] if rest else ""
     lowered = family.strip().lower()
     if lowered in ("debian", "ubuntu"):
-        if not release or not release[:1].isdigit():
-            return Ecosystem.DEB, None if not release else distro_key(lowered, release)
-        return Ecosystem.DEB, distro_key(lowered, release)
+        # `Ubuntu:Pro:18.04:LTS` puts the release after a qualifier; a bare `Debian` names none.
+        numbered = [part for part in rest.split(":") if part[:1].isdigit()]
+        return Ecosystem.DEB, distro_key(lowered, numbered[0]) if numbered else None
+    if lowered == "red hat":
+        # "Red Hat:enterprise_linux:9::appstream" is a CPE without its prefix: the stream reads like the CPE's.
+        return Ecosystem.RPM, distro_of_cpe(f"cpe:/o:redhat:{rest}") if rest else None
     if lowered in _RPM_ECOSYSTEMS:
-        if lowered == "red hat":
-            # "Red Hat:enterprise_linux:9::appstream" names the major release in the second field.
-            parts = rest.split(":")
-            release = parts[1] if len(parts) > 1 else ""
-        match = re.match(r"\d+", release)
         key = _RPM_ECOSYSTEMS[lowered]
+        if lowered == "opensuse":
+            key = "opensuse-tumbleweed" if "tumbleweed" in release.lower() else "opensuse-leap"
+        match = re.search(r"\d+", release)
         return Ecosystem.RPM, distro_key(key, match.group(0)) if match else None
     return None
 
@@ -138,7 +145,7 @@ def _ecosystem(name: str) -> tuple[Ecosystem, str | None] | None:
 def _cvss(severity: tuple[OsvSeverity, ...] | None) -> float | None:
     scores = []
     for item in severity or ():
-        if item.type in ("CVSS_V3", "CVSS_V3.1", "CVSS_V3.0"):
+        if item.type in ("CVSS_V2", "CVSS_V3", "CVSS_V3.1", "CVSS_V3.0", "CVSS_V4"):
             try:
                 scores.append(base_score(item.score))
             except ValueError:
@@ -155,10 +162,13 @@ def _utc(moment: datetime | None) -> datetime | None:
 def to_advisories(record: OsvRecord, file: str) -> tuple[Advisory, ...]:
     """The record as one Advisory."""
     # Debian's DSA records name their CVEs under `related` and `upstream` rather than `aliases`.
+    # Ubuntu's USN records name them only as `UBUNTU-CVE-...` (Debian's tracker as `DEBIAN-CVE-...`): the CVE inside
+    # is what KEV and the other sources use.
     linked = (*(record.aliases or ()), *(record.upstream or ()), *(record.related or ()), record.id)
-    cves = tuple(sorted({alias for alias in linked if _CVE.match(alias)}))
+    cves = tuple(sorted({found.group(1) for alias in linked if (found := _CVE_ALIAS.match(alias))}))
     record_cvss = _cvss(record.severity)
     affected = []
+    claims: list[ProductClaim] = []
     for index, entry in enumerate(record.affected or ()):
         if entry.package is None:
             continue
@@ -168,6 +178,10 @@ def to_advisories(record: OsvRecord, file: str) -> tuple[Advisory, ...]:
         kind, distro = ecosystem
         cvss = _cvss(entry.severity) or record_cvss
         where: tuple[int | str, ...] = ("affected", index, "package", "name")
+        if distro is None:
+            # No release to compare with: hosts with the package are UNKNOWN rather than matched on every release.
+            claims.append(_no_release(entry.package, kind, index, cves))
+            continue
         try:
             for range_ in entry.ranges or ():
                 if range_.type != "ECOSYSTEM":
@@ -210,11 +224,27 @@ def to_advisories(record: OsvRecord, file: str) -> tuple[Advisory, ...]:
             withdrawn=_utc(record.withdrawn),
             cves=cves,
             cvss=max([p.cvss for p in affected if p.cvss is not None], default=record_cvss),
+            products=tuple(claims),
+            unresolved=tuple(claim.product_id for claim in claims),
             affected=tuple(affected),
         )
     except ValueError as exc:
         raise AdvisoryError([problem(file, ("id",), f"cannot be read: {_short(exc)}", record.id)]) from None
     return (advisory,)
+
+
+def _no_release(package: OsvPackage, kind: Ecosystem, index: int, cves: tuple[str, ...]) -> ProductClaim:
+    name = package.name[:200]
+    return ProductClaim(
+        product_id=f"affected/{index}",
+        name=f"{name} ({package.ecosystem[:100]})",
+        status="affected",
+        kind=ProductKind.APPLICATION,
+        deb=(name,) if kind is Ecosystem.DEB else (),
+        rpm=(name,) if kind is Ecosystem.RPM else (),
+        cves=cves,
+        reason=f"the ecosystem {package.ecosystem[:100]!r} names no release to compare with",
+    )
 
 
 def _short(exc: ValueError) -> str:
