@@ -42,7 +42,7 @@ class InputError(PatchorchError):
 class Problem:
     """One validation problem: where it is, what was found and what is allowed."""
 
-    __slots__ = ("allowed", "field", "file", "host", "line", "message", "value")
+    __slots__ = ("allowed", "field", "file", "host", "hosts", "line", "message", "value")
 
     def __init__(
         self,
@@ -54,10 +54,13 @@ class Problem:
         value: object = None,
         allowed: str | None = None,
         line: int | None = None,
+        hosts: Sequence[str] = (),
     ) -> None:
         self.message = message
         self.file = file
         self.host = host
+        # Every host the problem concerns when one value (set for a group) is wrong on many; `host` is the first.
+        self.hosts = tuple(hosts) or ((host,) if host else ())
         self.field = field
         self.value = value
         self.allowed = allowed
@@ -68,7 +71,10 @@ class Problem:
         if self.file:
             where.append(f"{self.file}:{self.line}" if self.line else self.file)
         if self.host:
-            where.append(f"host {self.host}")
+            others = len(self.hosts) - 1
+            where.append(
+                f"host {self.host}" + (f" (and {others} other host{'s' if others > 1 else ''})" if others > 0 else "")
+            )
         if self.field:
             where.append(self.field)
         text = ": ".join([", ".join(where), self.message]) if where else self.message
@@ -79,6 +85,20 @@ class Problem:
     def __repr__(self) -> str:
         return f"Problem({str(self)!r})"
 
+    def as_dict(self) -> dict[str, object]:
+        """The problem as data for `--json` on error: every field, None where unknown (values as declared)."""
+        return {
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "host": self.host,
+            "hosts": list(self.hosts),
+            "field": self.field,
+            "value": self.value,
+            "allowed": self.allowed,
+            "text": str(self),
+        }
+
 
 class ProblemsError(InputError):
     """Input that failed validation in one or more places; `problems` lists each, the message names the first."""
@@ -87,6 +107,7 @@ class ProblemsError(InputError):
         if not problems:
             raise ValueError("ProblemsError needs at least one problem")
         self.problems = tuple(problems)
+        self.summary = summary
         first = str(self.problems[0])
         more = len(self.problems) - 1
         message = summary + ": " + first if summary else first

@@ -10,8 +10,16 @@ from typing import Annotated
 
 import typer
 
-from patchorch.cli._common import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, State, console_err
-from patchorch.errors import InputError, PatchorchError, RunStateError
+from patchorch.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    State,
+    console_err,
+    plain,
+    print_json,
+)
+from patchorch.errors import InputError, PatchorchError, ProblemsError, RunStateError
 
 app = typer.Typer(
     name="patchorch",
@@ -60,6 +68,7 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status instead of raising (the console script exits with it)."""
     _register()
+    as_json = "--json" in (sys.argv[1:] if argv is None else argv)
     try:
         # Outside standalone mode click returns the code of typer.Exit instead of raising it.
         status = app(args=argv, prog_name="patchorch", standalone_mode=False)
@@ -68,11 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console_err.print("interrupted")
         return EXIT_INTERRUPTED
-    except InputError as exc:
-        console_err.print(f"error: {exc}", markup=False, highlight=False)
-        return EXIT_BAD_INPUT
-    except RunStateError as exc:
-        console_err.print(f"error: {exc}", markup=False, highlight=False)
+    except (InputError, RunStateError) as exc:
+        _print_error(exc, as_json=as_json)
         return EXIT_BAD_INPUT
     except PatchorchError as exc:
         return _internal(exc, expected=True)
@@ -89,6 +95,29 @@ def main(argv: list[str] | None = None) -> int:
     return status if isinstance(status, int) else 0
 
 
+def _print_error(exc: PatchorchError, *, as_json: bool) -> None:
+    """Every problem of a bad input, one line each (escaped: values come from outside); with --json also as JSON."""
+    problems = exc.problems if isinstance(exc, ProblemsError) else ()
+    if as_json:
+        print_json(
+            {
+                "error": exc.message,
+                "kind": type(exc).__name__,
+                "problems": [problem.as_dict() for problem in problems],
+                **({} if problems else {"context": exc.context}),
+            }
+        )
+    if len(problems) > 1:
+        count = f"{len(problems)} problems"
+        summary = exc.summary if isinstance(exc, ProblemsError) and exc.summary else None
+        heading = f"error: {summary}: {count}:" if summary else f"error: {count}:"
+        console_err.print(heading, markup=False, highlight=False)
+        for problem in problems:
+            console_err.print(f"  {plain(problem)}", markup=False, highlight=False)
+    else:
+        console_err.print(f"error: {plain(exc)}", markup=False, highlight=False)
+
+
 def _internal(exc: BaseException, *, expected: bool) -> int:
     """Print one line, keep the traceback in a debug file."""
     from patchorch.cli._common import debug_dir
@@ -102,7 +131,7 @@ def _internal(exc: BaseException, *, expected: bool) -> int:
     except OSError:
         where = ""
     kind = "error" if expected else "internal error"
-    console_err.print(f"{kind}: {exc}{where}", markup=False, highlight=False)
+    console_err.print(f"{kind}: {plain(exc)}{where}", markup=False, highlight=False)
     return EXIT_INTERNAL
 
 

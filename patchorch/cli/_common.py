@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Annotated, Any, TextIO
 import structlog
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from patchorch.config import Settings, default_state_dir, load_settings
 from patchorch.errors import ConfigError, Problem
@@ -25,6 +27,32 @@ EXIT_INTERNAL = 4
 EXIT_INTERRUPTED = 130
 
 console = Console(highlight=False)
+# Characters that must never reach a terminal as themselves: C0 and C1 controls (ESC starts every escape sequence;
+# CR and newline forge lines), DEL, and the Unicode format characters that reorder or hide text (bidi overrides,
+# zero-width joiners, the BOM).
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def plain(value: object) -> str:
+    """`value` as one line of inert text: control and format characters written out as `\\x1b`, `\\n`, `\\u202e`.
+
+    The one escaping function for everything that came from outside (inventory values, host names, messages from
+    hosts, reasons). Print the result only as rich `Text` (`cell`) or with `markup=False`, so `[red]` stays text.
+    """
+    return _UNPRINTABLE.sub(_escaped, str(value))
+
+
+def cell(value: object, style: str = "") -> Text:
+    """Outside text as a rich `Text`: escaped by `plain`, never parsed as markup (table cells and lines)."""
+    return Text(plain(value), style=style)
+
+
 # Errors stay on one line whatever the terminal width, so they can be grepped and pasted into a ticket.
 console_err = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import re
 import signal
 import socket
 import sys
@@ -41,6 +40,7 @@ from patchorch.cli._common import (
     configure_logging,
     console,
     console_err,
+    plain,
     print_json,
     require_inventory,
     state,
@@ -66,16 +66,6 @@ app.add_typer(audit_app, name="audit")
 def actor() -> str:
     """Who is acting: user@host, recorded with every run, approval and audit record."""
     return f"{getpass.getuser()}@{socket.gethostname()}"
-
-
-# Outside text (host names, messages from hosts, reasons) never carries terminal control sequences to the screen.
-# (A local stand-in until the shared terminal-escaping helper exists; rich Text is never parsed as markup.)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def plain(value: object) -> str:
-    """`value` as text for a terminal: control characters (escape sequences, CR, newlines) become spaces."""
-    return _CONTROL.sub(" ", str(value))
 
 
 def owners_of(inventory: Sequence[str | Path], *, contact: bool = True) -> dict[str, str] | None:

@@ -15,11 +15,66 @@ from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from patchorch.domain.quantity import Budget
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+# Host names Ansible's YAML inventory and --limit patterns take literally, and rendered runs can name: ASCII letters,
+# digits and `_.@+-`; no ranges ([1:3]), no host:port, no pattern operators (, : ! & * ~ [ ]), no white space.
+HOST_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]*$"
+_HOST_NAME = re.compile(HOST_NAME_PATTERN)
+
+
+def host_name_problem(name: object) -> str | None:
+    """Why `name` cannot be a host of a rollout, or None when it can (checked when loading and again when rendering)."""
+    if isinstance(name, str) and _HOST_NAME.match(name):
+        return None
+    return (
+        f"host name {name!r} would not be read literally by Ansible's inventory and host patterns "
+        f"(allowed: ASCII letters, digits and _.@+-, matching {HOST_NAME_PATTERN}; "
+        "give the host such a name and set ansible_host to its address)"
+    )
+
+
+# Line breaks, other C0/C1 control characters (ESC starts terminal escape sequences) and the Unicode line and
+# paragraph separators: a one-line value with any of them would forge lines or styles wherever it is shown.
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Jinja's delimiters: a value holding one would be evaluated by Ansible wherever the role uses it.
+_JINJA = re.compile(r"\{\{|\{%|\{#")
+
+
+def _one_line(value: str) -> str:
+    if match := _NOT_ONE_LINE.search(value):
+        raise ValueError(
+            f"{value!r} contains a line break or control character ({match.group()!r}): write it on one line"
+        )
+    return value
+
+
+def jinja_in(value: Any) -> str | None:
+    """The first string inside `value` (a string, or lists and mappings of them) that holds Jinja, or None.
+
+    `patchorch_*` variables are data: a template in one would run on the control node when Ansible reads it.
+    """
+    if isinstance(value, str):
+        return value if _JINJA.search(value) else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = jinja_in(key) or jinja_in(item)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found = jinja_in(item)
+            if found is not None:
+                return found
+    return None
+
+
+# A string shown on one line (names, reasons, contacts): no line breaks or control characters.
+OneLine = Annotated[str, AfterValidator(_one_line)]
 
 
 class Criticality(StrEnum):
@@ -108,13 +163,30 @@ _DAY_NAMES = {
 }
 
 
+# `Mail Platform <mail-platform@example.net>`: a name, then an address (mail, URL, pager) in angle brackets.
+_OWNER_STRING = re.compile(r"^\s*(?P<team>[^<>]*?)\s*<\s*(?P<contact>[^<>]+?)\s*>\s*$")
+
+
 class Owner(BaseModel):
-    """The team responsible for a host and how to reach them at 3 a.m."""
+    """The team responsible for a host and how to reach them at 3 a.m.
+
+    Written as a mapping `{team: ..., contact: ...}` or as people write it: `"Mail Platform <mail@example.net>"`.
+    """
 
     model_config = _FROZEN
 
-    team: Annotated[str, Field(min_length=1)]
-    contact: Annotated[str, Field(min_length=1)]
+    team: Annotated[OneLine, Field(min_length=1)]
+    contact: Annotated[OneLine, Field(min_length=1)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        match = _OWNER_STRING.match(value)
+        if match is None or not match.group("team"):
+            raise ValueError(f"expected a mapping {{team, contact}} or 'Team Name <contact>', not {value!r}")
+        return {"team": match.group("team"), "contact": match.group("contact")}
 
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")
@@ -195,7 +267,7 @@ class TcpCheck(BaseModel):
 
     kind: Literal["tcp"] = "tcp"
     port: int = Field(ge=1, le=65535)
-    address: str = "127.0.0.1"
+    address: OneLine = "127.0.0.1"
     timeout: int = Field(default=5, ge=1, le=300)
 
 
@@ -205,9 +277,9 @@ class HttpCheck(BaseModel):
     model_config = _FROZEN
 
     kind: Literal["http"] = "http"
-    url: str = Field(pattern=r"^https?://")
+    url: OneLine = Field(pattern=r"^https?://")
     status: int = Field(default=200, ge=100, le=599)
-    body: str | None = None
+    body: OneLine | None = None
     timeout: int = Field(default=5, ge=1, le=300)
 
 
@@ -217,7 +289,7 @@ class CommandCheck(BaseModel):
     model_config = _FROZEN
 
     kind: Literal["command"] = "command"
-    command: tuple[str, ...] = Field(min_length=1)
+    command: tuple[OneLine, ...] = Field(min_length=1)
     timeout: int = Field(default=30, ge=1, le=3600)
 
     @field_validator("command", mode="before")
@@ -257,22 +329,22 @@ class Host(BaseModel):
     owner: Owner | None = None
     criticality: Criticality = Criticality.MEDIUM
     exposure: Exposure = Exposure.INTERNAL
-    services: tuple[str, ...] = ()
-    cluster: str | None = None
+    services: tuple[OneLine, ...] = ()
+    cluster: OneLine | None = None
     cluster_budget: Budget | None = None
     lifecycle: Lifecycle = Lifecycle.ACTIVE
     maintenance_windows: tuple[MaintenanceWindow, ...] = ()
-    risk_class: str | None = None
+    risk_class: OneLine | None = None
     canary: bool = False
     exclude: bool = False
-    exclude_reason: str | None = None
+    exclude_reason: OneLine | None = None
     unavailable: bool = False
-    unavailable_reason: str | None = None
+    unavailable_reason: OneLine | None = None
     package_manager: PackageManager = PackageManager.AUTO
     reboot: RebootPolicy = RebootPolicy.IF_REQUIRED
     health_checks: tuple[HealthCheck, ...] = ()
-    os_family: str | None = None
-    os_version: str | None = None
+    os_family: OneLine | None = None
+    os_version: OneLine | None = None
     # Names of the fields above that were not declared and took their default (owner, criticality, exposure).
     defaulted: frozenset[str] = frozenset()
 

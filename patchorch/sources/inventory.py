@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from patchorch.domain.fleet import Fleet, Host
+from patchorch.domain.fleet import Fleet, Host, host_name_problem, jinja_in
 from patchorch.domain.inventory_check import (
     KNOWN_VARIABLES,
     PASSTHROUGH_VARIABLES,
@@ -32,6 +32,7 @@ from patchorch.domain.inventory_check import (
     suggest_variable,
 )
 from patchorch.errors import InventoryError, Problem
+from patchorch.sources._origins import HOST_DEFINITION, locate
 
 __all__ = ["IGNORED_FILE_PATTERNS", "InventoryLoad", "UnknownKey", "ansible_inventory_command", "load_fleet"]
 
@@ -127,7 +128,10 @@ def load_fleet(sources: Sequence[Path], *, limit: str | None = None, strict: boo
             raise _failure(result.stderr, names, label)
     listing = _parse(results[0].stdout, label)
     in_limit = None if limit is None else frozenset(_hosts_and_groups(_parse(results[1].stdout, label))[0])
-    load = _convert(listing, names, label, in_limit=in_limit, limit=limit, strict=strict)
+    try:
+        load = _convert(listing, names, label, in_limit=in_limit, limit=limit, strict=strict)
+    except InventoryError as exc:
+        raise InventoryError(_located(exc.problems, names, environment), summary=exc.summary) from None
     warnings = dict.fromkeys(
         match.group("warning")
         for result in results
@@ -163,8 +167,13 @@ _NOT_A_PLUGIN_CONFIG = "no root 'plugin' key found"
 
 
 def _failure(stderr: str, names: tuple[str, ...], label: str) -> InventoryError:
-    """Ansible's own one-line reason, and the source it concerns when Ansible names it."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    """Ansible's own one-line reason, and the source it concerns when Ansible names it.
+
+    A dynamic inventory script's own standard error (the CMDB's "token expired") is what an operator needs most:
+    it is kept whole, after the reason.
+    """
+    raw = [line.rstrip() for line in stderr.splitlines()]
+    lines = [line.strip() for line in raw if line.strip()]
     file = label
     # (plugin, reason, line): each plugin Ansible tried on the source, and the line its "Origin:" names.
     reasons: list[tuple[str | None, str, int | None]] = []
@@ -181,8 +190,28 @@ def _failure(stderr: str, names: tuple[str, ...], label: str) -> InventoryError:
     if not reasons:
         reason = lines[-1] if lines else "ansible-inventory failed without saying why"
         return InventoryError([Problem(reason, file=file)])
-    _, reason, line_number = _likely_reason(reasons, file)
+    plugin, reason, line_number = _likely_reason(reasons, file)
+    script_said = _script_stderr(raw)
+    if plugin == "script" and script_said:
+        reason = f"{reason.rstrip('.')}; the script said: {script_said}"
     return InventoryError([Problem(reason, file=file, line=line_number)])
+
+
+_SCRIPT_STDERR = "Standard error from inventory script:"
+
+
+def _script_stderr(lines: Sequence[str]) -> str:
+    """The lines Ansible quotes under "Standard error from inventory script:", joined with ' / '."""
+    quoted: list[str] = []
+    inside = False
+    for line in lines:
+        if line.strip() == _SCRIPT_STDERR:
+            inside = True
+        elif inside and (not line.strip() or line.startswith("[")):
+            break
+        elif inside:
+            quoted.append(line.strip())
+    return " / ".join(quoted)
 
 
 def _likely_reason(reasons: list[tuple[str | None, str, int | None]], file: str) -> tuple[str | None, str, int | None]:
@@ -247,9 +276,10 @@ class _Unreadable(Exception):
 def _literal(value: Any) -> Any:
     """The declared value as plain data; raises _Unreadable for a vaulted value or a Jinja template."""
     if isinstance(value, str):
-        if "{{" in value or "{%" in value:
+        if jinja_in(value) is not None:
             raise _Unreadable(
-                f"{value!r} is a Jinja template: patchorch reads metadata literally, so write the value itself"
+                f"{value!r} is a Jinja template: patchorch_* variables are data, never evaluated;"
+                " write the value itself"
             )
         return value
     if isinstance(value, dict):
@@ -257,7 +287,7 @@ def _literal(value: Any) -> Any:
             return _plain(value["__ansible_unsafe"])  # marked !unsafe: meant literally
         if "__ansible_vault" in value:
             raise _Unreadable("a vault-encrypted value: patchorch_* metadata must be plain values")
-        return {key: _literal(item) for key, item in value.items()}
+        return {_literal(key): _literal(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_literal(item) for item in value]
     return value
@@ -313,8 +343,16 @@ def _convert(
                     unknown.append(UnknownKey(name, key, suggest_variable(key)))
             elif key.startswith("ansible_"):
                 kept[key] = value
+        for key in sorted(PASSTHROUGH_VARIABLES.intersection(kept)):
+            # Passed to Ansible untouched, so never a template either (a reboot command would run it at reboot).
+            try:
+                kept[key] = _literal(kept[key])
+            except _Unreadable as exc:
+                problems.append(Problem(str(exc), file=label, host=name, field=key, value=_plain(kept[key])))
         if kept:
             passthrough[name] = kept
+        if (bad_name := host_name_problem(name)) is not None:
+            problems.append(Problem(bad_name, file=label, host=name, field="host name", value=name))
         missing = _DEFAULTABLE.difference(declared)
         if missing:
             defaulted[name] = frozenset(missing)
@@ -333,7 +371,7 @@ def _convert(
         problems.extend(_unknown_problems(unknown, hostvars, label))
     if problems:
         problems.sort(key=lambda p: (p.host or "", p.field or ""))
-        raise InventoryError(problems, summary=None)
+        raise InventoryError(problems, summary="invalid inventory")
     return InventoryLoad(
         fleet=Fleet(hosts=tuple(hosts), source=names),
         sources=names,
@@ -361,6 +399,63 @@ def _validate(declared: Mapping[str, Any], missing: frozenset[str], label: str) 
     except ValidationError as exc:
         return problems + _problems(exc, data, label)
     return problems or host
+
+
+def _located(problems: Sequence[Problem], names: tuple[str, ...], environment: Mapping[str, str]) -> list[Problem]:
+    """The problems with the file (and line) that set each value, and one problem per value that is wrong on many hosts.
+
+    A bad value in group_vars/mail.yml is one mistake, reported once, naming that file and every host it reaches.
+    """
+    wanted = [
+        (p.host, HOST_DEFINITION if p.field == "host name" else p.field)
+        for p in problems
+        if p.host is not None and p.field is not None and p.field.startswith(("patchorch_", "host name"))
+    ]
+    origins = locate(names, wanted, environment)
+    merged: dict[tuple[object, ...], Problem] = {}
+    for problem in problems:
+        key = HOST_DEFINITION if problem.field == "host name" else problem.field
+        origin = origins.get((problem.host or "", key or ""))
+        file, line = (_shown(origin[0], names), origin[1]) if origin else (problem.file, problem.line)
+        # Problems the same but for the host are one mistake; a host name is a mistake of its own on each host.
+        same = (file, line, problem.field, problem.allowed, repr(problem.value), problem.message)
+        if problem.field == "host name" or same not in merged:
+            merged[same if problem.field != "host name" else (*same, problem.host)] = Problem(
+                problem.message,
+                file=file,
+                host=problem.host,
+                field=problem.field,
+                value=problem.value,
+                allowed=problem.allowed,
+                line=line,
+                hosts=problem.hosts,
+            )
+        else:
+            first = merged[same]
+            merged[same] = Problem(
+                first.message,
+                file=first.file,
+                host=first.host,
+                field=first.field,
+                value=first.value,
+                allowed=first.allowed,
+                line=first.line,
+                hosts=(*first.hosts, *problem.hosts),
+            )
+    return sorted(merged.values(), key=lambda p: (p.file or "", p.line or 0, p.host or "", p.field or ""))
+
+
+def _shown(path: str, names: tuple[str, ...]) -> str:
+    """A file Ansible read, relative to the source the user named when it lies inside it (`inv/group_vars/x.yml`)."""
+    resolved = Path(path)
+    for name in names:
+        base = Path(name).resolve()
+        if resolved == base:
+            return name
+        if resolved.is_relative_to(base) or (base.is_file() and resolved.is_relative_to(base.parent)):
+            root = base if base.is_dir() else base.parent
+            return str(Path(name if base.is_dir() else str(Path(name).parent)) / resolved.relative_to(root))
+    return path
 
 
 def _at(problem: Problem, host: str) -> Problem:
