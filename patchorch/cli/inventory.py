@@ -12,6 +12,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from patchorch.cli._app import app
 from patchorch.cli._common import (
@@ -20,8 +21,10 @@ from patchorch.cli._common import (
     InventoryOption,
     JsonOption,
     LimitOption,
+    cell,
     console,
     console_err,
+    plain,
     print_json,
     require_inventory,
     state,
@@ -40,7 +43,7 @@ def _load(ctx: typer.Context, inventory: list[Any] | None, limit: str | None, *,
     settings = state(ctx).settings(inventory=inventory)
     loaded = load_fleet(require_inventory(settings), limit=limit, strict=strict)
     for warning in loaded.warnings:
-        console_err.print(f"ansible: {warning}", markup=False, highlight=False)
+        console_err.print(f"ansible: {plain(warning)}", markup=False, highlight=False)
     return loaded
 
 
@@ -67,16 +70,17 @@ def show(
     for column in ("owner", "criticality", "exposure", "services", "cluster", "lifecycle", "windows", "flags"):
         table.add_column(column, overflow="fold")
     for host in selected:
+        # Every cell is escaped text: names, teams, reasons come from the inventory and must not style or forge lines.
         table.add_row(
-            host.name,
-            host.owner.team if host.owner else "-",
-            _marked(str(host.criticality), "criticality" in host.defaulted),
-            _marked(str(host.exposure), "exposure" in host.defaulted),
-            ", ".join(host.services) or "-",
-            _cluster(clusters[host.cluster]) if host.cluster else "-",
-            str(host.lifecycle),
-            "\n".join(_window(window) for window in host.maintenance_windows) or "any time",
-            _flags(host),
+            cell(host.name),
+            cell(host.owner.team if host.owner else "-"),
+            cell(_marked(str(host.criticality), "criticality" in host.defaulted)),
+            cell(_marked(str(host.exposure), "exposure" in host.defaulted)),
+            cell(", ".join(host.services) or "-"),
+            cell(_cluster(clusters[host.cluster]) if host.cluster else "-"),
+            cell(host.lifecycle),
+            Text("\n").join(cell(_window(window)) for window in host.maintenance_windows) or cell("any time"),
+            Text("\n").join(cell(flag) for flag in _flags(host)) or cell("-"),
         )
     _wide().print(table)
     if any(host.defaulted - {"owner"} for host in selected):
@@ -108,13 +112,13 @@ def _render_report(report: InventoryReport, loaded: InventoryLoad) -> None:
     out = _wide()
     count = len(report.findings)
     summary = "no findings" if report.clean else f"{count} finding{'s' if count != 1 else ''}"
-    out.print(f"{_title(loaded)}: {summary}", markup=False)
+    out.print(f"{plain(_title(loaded))}: {summary}", markup=False)
     for code, findings in report.grouped().items():
         out.print()
         out.print(f"{code.severity}: {code.heading} ({len(findings)})", style=_style(code.severity), markup=False)
         for finding in findings:
             # Messages name their host or cluster themselves.
-            out.print(f"  {finding.message}", markup=False)
+            out.print(f"  {plain(finding.message)}", markup=False)
     out.print()
     out.print(_owner_table(report.owners))
 
@@ -128,11 +132,11 @@ def _owner_table(owners: Iterable[OwnerSummary]) -> Table:
     for owner in owners:
         counts = {str(level): count for level, count in owner.by_criticality.items()}
         table.add_row(
-            owner.team or "(no owner)",
-            ", ".join(owner.contacts) or "-",
+            cell(owner.team or "(no owner)"),
+            cell(", ".join(owner.contacts) or "-"),
             str(owner.hosts),
             *(str(counts.get(level, 0)) for level in ("critical", "high", "medium", "low")),
-            ", ".join(owner.clusters) or "-",
+            cell(", ".join(owner.clusters) or "-"),
         )
     return table
 
@@ -168,7 +172,7 @@ def _window(window: MaintenanceWindow) -> str:
     return f"{','.join(day.value for day in window.days)} {window.start:%H:%M} {length} {window.timezone}"
 
 
-def _flags(host: Host) -> str:
+def _flags(host: Host) -> list[str]:
     flags = []
     if host.canary:
         flags.append("canary")
@@ -178,7 +182,7 @@ def _flags(host: Host) -> str:
         flags.append(f"unavailable: {host.unavailable_reason}" if host.unavailable_reason else "unavailable")
     if host.risk_class:
         flags.append(f"risk class {host.risk_class}")
-    return "\n".join(flags) or "-"
+    return flags
 
 
 def _style(severity: Severity) -> str:

@@ -22,7 +22,9 @@ from patchorch.cli._common import (
     JsonOption,
     LimitOption,
     PolicyOption,
+    cell,
     console,
+    plain,
     require_inventory,
     state,
 )
@@ -70,7 +72,7 @@ def plan_command(
     )
     if out is not None:
         out.write_text(rollout.pretty_json(), encoding="utf-8")
-        console.print(f"plan written to {out} (sha256 {rollout.content_hash[:12]})", markup=False)
+        console.print(f"plan written to {plain(out)} (sha256 {rollout.content_hash[:12]})", markup=False)
 
 
 def _parse_now(value: str | None) -> datetime | None:
@@ -84,12 +86,15 @@ def _parse_now(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _when(moment: datetime | None, planned_at: datetime, horizon: timedelta) -> Text:
+def _when(moment: datetime | None, planned_at: datetime, horizon: timedelta, previous: Stage | None = None) -> Text:
+    """When a stage can start: its window's opening, and after the stage before it and that stage's soak."""
     if moment is None:
         return Text(f"no window in {format_span(horizon)}", style="yellow")
+    after = f"after {previous.name} + soak {format_span(previous.soak)}" if previous is not None else None
     if moment <= planned_at:
-        return Text("now")
-    return Text(moment.astimezone(UTC).strftime("%a %Y-%m-%d %H:%MZ"))
+        return Text(after or "now")
+    opening = moment.astimezone(UTC).strftime("%a %Y-%m-%d %H:%MZ")
+    return Text(f"{after}, not before {opening}" if after else opening)
 
 
 def _stage_lines(
@@ -98,13 +103,14 @@ def _stage_lines(
     flagged: set[str],
     overridden: set[str],
     owners: Mapping[str, str] | None = None,
+    previous: Stage | None = None,
 ) -> list[Text]:
     """One heading line with the stage's start and gates, then one line per batch (each host with its owner)."""
     heading = Text()
     heading.append(f"{stage.index:>2}  ", style="dim")
     heading.append(stage.name, style="bold")
     heading.append("  starts ")
-    heading.append_text(_when(stage.earliest_start, rollout.planned_at, rollout.horizon))
+    heading.append_text(_when(stage.earliest_start, rollout.planned_at, rollout.horizon, previous))
     if stage.approval_required:
         heading.append(" · ")
         heading.append("approval required", style="bold magenta")
@@ -117,11 +123,11 @@ def _stage_lines(
         for position, host in enumerate(batch.hosts):
             if position:
                 line.append(", ")
-            line.append(host, style="yellow" if host in flagged else "")
+            line.append(plain(host), style="yellow" if host in flagged else "")
             if host in overridden:
                 line.append("*", style="cyan")
             if owners is not None:
-                line.append(f" ({owners.get(host, 'no owner')})", style="dim")
+                line.append(f" ({plain(owners.get(host, 'no owner'))})", style="dim")
         lines.append(line)
     return lines
 
@@ -142,15 +148,16 @@ def render_plan(rollout: RolloutPlan, *, policy_label: str, owners: Mapping[str,
     header.append(f" · unreachable hosts retried {rollout.unreachable_retries}x from {rollout.retry_backoff_seconds}s")
     header.append(f"\nplanned {rollout.planned_at.astimezone(UTC).strftime('%Y-%m-%d %H:%MZ')}", style="dim")
     if rollout.limit:
-        header.append(f" · --limit {rollout.limit}", style="dim")
-    header.append(f" · policy {policy_label} ({rollout.policy_digest[:12]})", style="dim")
+        header.append(f" · --limit {plain(rollout.limit)}", style="dim")
+    header.append(f" · policy {plain(policy_label)} ({rollout.policy_digest[:12]})", style="dim")
     header.append(f" · plan {rollout.content_hash[:12]}", style="dim")
 
     flagged = {host.name for host in rollout.hosts if host.outside_horizon}
     overridden = {host.name for host in rollout.hosts if host.risk_class_overridden}
     parts: list[Text | Table] = [header, Text()]
-    for stage in rollout.stages:
-        parts += _stage_lines(stage, rollout, flagged, overridden, owners)
+    for position, stage in enumerate(rollout.stages):
+        previous = rollout.stages[position - 1] if position else None
+        parts += _stage_lines(stage, rollout, flagged, overridden, owners, previous)
     if overridden:
         parts.append(Text("* risk class set in the inventory", style="cyan"))
     if flagged:
@@ -161,9 +168,9 @@ def render_plan(rollout: RolloutPlan, *, policy_label: str, owners: Mapping[str,
         excluded.add_column("reason")
         excluded.add_column("detail")
         for exclusion in rollout.exclusions:
-            excluded.add_row(exclusion.host, exclusion.reason.value, exclusion.detail)
+            excluded.add_row(cell(exclusion.host), cell(exclusion.reason.value), cell(exclusion.detail))
         parts += [Text(), excluded]
     if rollout.warnings:
         parts.append(Text())
-        parts += [Text(f"! {warning}", style="yellow") for warning in rollout.warnings]
+        parts += [Text(f"! {plain(warning)}", style="yellow") for warning in rollout.warnings]
     return Group(*parts)

@@ -3,7 +3,8 @@
 Nothing runs. With `--plan` the plan is read from a file `patchorch plan --out` wrote; otherwise it is planned now
 from the inventory and policy, as `patchorch plan` would.
 
-Exit statuses: 0 the directory was written; 2 bad input (plan file, inventory, policy, flags); 4 rendering failed.
+Exit statuses: 0 the directory was written; 2 bad input (plan file, inventory, policy, flags, a plan with nothing to
+run); 4 rendering failed.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ def render_command(
         from patchorch.orchestrator.planning import plan_rollout
 
         plan = plan_rollout(settings.inventory, settings.policy, emergency=emergency, limit=limit)
+    if not plan.stages:
+        why = "; ".join(warning for warning in plan.warnings if warning.startswith("no targets")) or "no targets"
+        raise PlanError(f"nothing to render: the plan has no stages ({why})", field="plan")
     run = render_run(
         plan,
         out,

@@ -598,7 +598,9 @@ def _warnings(
     policy: Policy,
 ) -> tuple[str, ...]:
     warnings: list[str] = []
-    if not chosen:
+    if not fleet.hosts:
+        warnings.append("no targets: the inventory has no hosts, nothing to patch")
+    elif not chosen:
         warnings.append("no targets: every host of the inventory is excluded, nothing to patch")
     if emergency:
         windowed = sum(1 for t in chosen if t.has_windows)

@@ -71,6 +71,9 @@ def _answer(request: Mapping[str, Any]) -> list[tuple[str, str, str, int | None]
                 cache[host_name] = variables.get_vars(host=host, include_hostvars=False)
             value = cache[host_name].get(key)
         tag = AnsibleOrigin.get_tag(value)
+        if tag is None and isinstance(value, bool):
+            # Python cannot tag a bool; the key's own tag says where it was first declared (right when declared once).
+            tag = next((AnsibleOrigin.get_tag(name) for name in cache[host_name] if name == key), None)
         if tag is not None and tag.path:
             answers.append((host_name, key, str(tag.path), tag.line_num))
     return answers

@@ -371,7 +371,7 @@ def _convert(
         problems.extend(_unknown_problems(unknown, hostvars, label))
     if problems:
         problems.sort(key=lambda p: (p.host or "", p.field or ""))
-        raise InventoryError(problems, summary="invalid inventory")
+        raise InventoryError(problems, summary=None)
     return InventoryLoad(
         fleet=Fleet(hosts=tuple(hosts), source=names),
         sources=names,

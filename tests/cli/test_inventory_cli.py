@@ -130,7 +130,7 @@ def test_show_refuses_bad_metadata(
     source = inventory(tmp_path, f"all:\n  hosts:\n    mx1: {body}\n")
     assert main(["inventory", "show", "-i", source]) == 2
     err = one_line(capsys.readouterr().err)
-    assert err.startswith(f"error: {source}, host mx1, ")
+    assert err.startswith(f"error: {source}:3, host mx1, ")
     assert expected in err
 
 

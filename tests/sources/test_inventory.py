@@ -265,7 +265,7 @@ BAD_CASES = {
     ),
     "bad-zone": ("patchorch_maintenance_windows", "[0].timezone: unknown time zone 'Mars/Olympus'"),
     "bad-day": ("patchorch_maintenance_windows", "[0].days[0]: 'funday' is not allowed (allowed: mon, tue, wed"),
-    "bad-owner": ("patchorch_owner", "expected a mapping, not 'ops-team'"),
+    "bad-owner": ("patchorch_owner", "expected a mapping {team, contact} or 'Team Name <contact>', not 'ops-team'"),
     "typo": ("patchorch_exlude", "unknown variable (set to True): did you mean patchorch_exclude?"),
 }
 
@@ -299,12 +299,12 @@ def test_every_problem_in_one_error(bad_load_error: InventoryError) -> None:
 
 
 def test_documented_message_shape(tmp_path: Path) -> None:
-    """The message reads like docs/INVENTORY.md: source, host, variable, value, allowed values."""
+    """The message reads like docs/INVENTORY.md: file and line, host, variable, value, allowed values."""
     source = write(tmp_path / "hosts.yml", "all:\n  hosts:\n    mx1: {patchorch_criticality: hihg}\n")
     with pytest.raises(InventoryError) as caught:
         load_fleet([source])
     assert str(caught.value) == (
-        f"{source}, host mx1, patchorch_criticality: 'hihg' is not allowed (allowed: low, medium, high, critical)"
+        f"{source}:3, host mx1, patchorch_criticality: 'hihg' is not allowed (allowed: low, medium, high, critical)"
     )
 
 
