@@ -21,6 +21,7 @@ from patchorch.cli._common import (
     InventoryOption,
     JsonOption,
     LimitOption,
+    PolicyOption,
     cell,
     console,
     console_err,
@@ -92,14 +93,18 @@ def check(
     ctx: typer.Context,
     inventory: InventoryOption = None,
     limit: LimitOption = None,
+    policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check the patch metadata: missing owners, defaulted values, unsafe clusters, typos; then a summary per owner.
 
     Exit 0 when clean, 1 with findings, 2 when the inventory cannot be read or does not validate.
     """
+    from patchorch.sources.policy import load_policy
+
+    settings = state(ctx).settings(inventory=inventory, policy=policy)
     loaded = _load(ctx, inventory, limit, strict=False)
-    report = inventory_report(loaded)
+    report = inventory_report(loaded, load_policy(settings.policy).quorum)
     if as_json:
         print_json({"sources": list(loaded.sources), "limit": loaded.limit, **report.model_dump(mode="json")})
     else:

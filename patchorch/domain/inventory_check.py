@@ -18,6 +18,8 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from patchorch.domain.fleet import Criticality, Fleet, Host, Lifecycle
+from patchorch.domain.policy import QuorumPolicy
+from patchorch.domain.redundancy import unclustered_peers
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -91,6 +93,8 @@ class FindingCode(StrEnum):
     UNKNOWN_VARIABLE = "unknown-variable"
     CLUSTER_ALL_DOWN = "cluster-all-down"
     SINGLE_MEMBER_CLUSTER = "single-member-cluster"
+    QUORUM_WITHOUT_CLUSTER = "quorum-without-cluster"
+    PEERS_WITHOUT_CLUSTER = "peers-without-cluster"
     DECOMMISSIONED_WITH_SERVICES = "decommissioned-with-services"
     DECOMMISSIONED_IN_SERVING_GROUP = "decommissioned-in-serving-group"
     DECOMMISSIONED_IN_CLUSTER = "decommissioned-in-cluster"
@@ -113,6 +117,8 @@ _TITLES = {
     FindingCode.UNKNOWN_VARIABLE: "unknown patchorch_* variables",
     FindingCode.CLUSTER_ALL_DOWN: "clusters whose budget lets every member go down at once",
     FindingCode.SINGLE_MEMBER_CLUSTER: "clusters of one member (single points of failure)",
+    FindingCode.QUORUM_WITHOUT_CLUSTER: "likely quorum members without a cluster (planned with the policy's budget)",
+    FindingCode.PEERS_WITHOUT_CLUSTER: "hosts sharing a group and a service without a cluster",
     FindingCode.DECOMMISSIONED_WITH_SERVICES: "decommissioned hosts that still list services",
     FindingCode.DECOMMISSIONED_IN_SERVING_GROUP: "decommissioned hosts in groups of serving hosts",
     FindingCode.DECOMMISSIONED_IN_CLUSTER: "decommissioned hosts still in a cluster",
@@ -123,6 +129,8 @@ _TITLES = {
 _WARNINGS = frozenset(
     {
         FindingCode.SINGLE_MEMBER_CLUSTER,
+        FindingCode.QUORUM_WITHOUT_CLUSTER,
+        FindingCode.PEERS_WITHOUT_CLUSTER,
         FindingCode.NO_OWNER,
         FindingCode.DEFAULTED_CRITICALITY,
         FindingCode.DEFAULTED_EXPOSURE,
@@ -180,13 +188,17 @@ class InventoryReport(BaseModel):
         return {code: tuple(items) for code, items in result.items()}
 
 
-def check_fleet(load: LoadedInventory) -> tuple[Finding, ...]:
-    """Every finding about the hosts inside the limit (all hosts without one), sorted by kind then subject."""
+def check_fleet(load: LoadedInventory, quorum: QuorumPolicy | None = None) -> tuple[Finding, ...]:
+    """Every finding about the hosts inside the limit (all hosts without one), sorted by kind then subject.
+
+    `quorum` is the policy's quorum default (the built-in one when None): which groups look like quorum members.
+    """
     fleet = load.fleet
     selected = _selected(load)
     findings: list[Finding] = []
     findings.extend(_unknown_variables(load.unknown_keys, selected, fleet))
     findings.extend(_cluster_findings(fleet, selected))
+    findings.extend(_redundancy_findings(fleet, selected, quorum if quorum is not None else QuorumPolicy()))
     findings.extend(_decommissioned_findings(fleet, selected, load.groups))
     findings.extend(_metadata_findings(fleet, selected))
     return tuple(sorted(findings, key=lambda f: (_ORDER[f.code], f.cluster or "", f.host or "", f.message)))
@@ -213,11 +225,11 @@ def summarise_owners(hosts: Iterable[Host]) -> tuple[OwnerSummary, ...]:
     return tuple(summaries)
 
 
-def inventory_report(load: LoadedInventory) -> InventoryReport:
+def inventory_report(load: LoadedInventory, quorum: QuorumPolicy | None = None) -> InventoryReport:
     """Findings and the per-owner summary of the hosts inside the limit."""
     selected = _selected(load)
     hosts = [host for host in load.fleet if host.name in selected]
-    return InventoryReport(findings=check_fleet(load), owners=summarise_owners(hosts), hosts=len(hosts))
+    return InventoryReport(findings=check_fleet(load, quorum), owners=summarise_owners(hosts), hosts=len(hosts))
 
 
 def _selected(load: LoadedInventory) -> frozenset[str]:
@@ -280,6 +292,33 @@ def _cluster_findings(fleet: Fleet, selected: frozenset[str]) -> Iterable[Findin
                 owner=owner,
                 hosts=cluster.members,
             )
+
+
+def _redundancy_findings(fleet: Fleet, selected: frozenset[str], quorum: QuorumPolicy) -> Iterable[Finding]:
+    for peers in unclustered_peers(fleet, quorum.groups):
+        if not selected.intersection(peers.hosts):
+            continue
+        if peers.quorum:
+            code = FindingCode.QUORUM_WITHOUT_CLUSTER
+            message = (
+                f"group {peers.group} looks like quorum members but {_some(list(peers.hosts))} declare no "
+                f"patchorch_cluster: plans patch them {quorum.budget} at a time (policy quorum default); declare "
+                "patchorch_cluster and patchorch_cluster_budget to decide"
+            )
+        else:
+            code = FindingCode.PEERS_WITHOUT_CLUSTER
+            message = (
+                f"{_some(list(peers.hosts))} share group {peers.group} and service {peers.service} but declare no "
+                "patchorch_cluster: nothing keeps them from going down together"
+            )
+        yield Finding(
+            code=code,
+            severity=code.severity,
+            message=message,
+            host=peers.hosts[0],
+            owner=_team(fleet, peers.hosts[0]),
+            hosts=peers.hosts,
+        )
 
 
 def _decommissioned_findings(

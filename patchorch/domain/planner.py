@@ -63,6 +63,7 @@ from patchorch.domain.plan import (
     UpdateSpec,
 )
 from patchorch.domain.policy import CanaryPolicy, Policy, format_span
+from patchorch.domain.redundancy import unclustered_peers, with_quorum_budgets
 from patchorch.domain.risk import RiskAssessment, assess, check_overrides
 from patchorch.domain.vulnerability import HostVulnerability
 from patchorch.domain.windows import next_opening
@@ -136,6 +137,9 @@ def plan(
     limited = frozenset(in_limit) if in_limit is not None else None
     wanted = frozenset(targets) if targets is not None else None
     classes = policy.classes
+    declared = fleet
+    # Likely quorum members the inventory puts in no cluster are planned as one (policy `quorum`, docs/INVENTORY.md).
+    fleet, quorum_clusters = with_quorum_budgets(fleet, policy.quorum)
 
     # One pass over the fleet: overrides checked, unavailable members counted, exclusions found, targets assessed.
     bad_overrides: list[Host] = []
@@ -252,14 +256,15 @@ def plan(
         update=update,
         limit=limit,
         policy_digest=policy.digest,
-        fleet_digest=fleet_digest(fleet),
+        fleet_digest=fleet_digest(declared),
         failure_budget=failure_budget.of(len(chosen)),
         unreachable_retries=policy.retries.unreachable,
         retry_backoff_seconds=policy.retries.backoff_seconds,
         stages=tuple(stages),
         hosts=hosts,
         exclusions=tuple(exclusions),
-        warnings=_warnings(chosen, wanted, fleet, uncovered, canary, canary_policy, emergency, policy),
+        warnings=_warnings(chosen, wanted, fleet, uncovered, canary, canary_policy, emergency, policy)
+        + _redundancy_warnings(declared, policy, quorum_clusters, {t.name for t in chosen}),
     )
 
 
@@ -585,6 +590,31 @@ def _count(number: int, noun: str) -> str:
 def _names(hosts: Sequence[str]) -> str:
     shown = ", ".join(hosts[:_NAMES_SHOWN])
     return shown + (f" and {len(hosts) - _NAMES_SHOWN} more" if len(hosts) > _NAMES_SHOWN else "")
+
+
+def _redundancy_warnings(
+    fleet: Fleet, policy: Policy, quorum_clusters: Mapping[str, tuple[str, ...]], targets: set[str]
+) -> tuple[str, ...]:
+    """Targets that share a group (and a service) with no cluster, and the budget the quorum default gave them."""
+    warnings = []
+    budget = policy.quorum.budget
+    for peers in unclustered_peers(fleet, policy.quorum.groups):
+        concerned = [name for name in peers.hosts if name in targets]
+        if len(concerned) < 2:
+            continue
+        if peers.quorum:
+            cluster = next((name for name, groups in quorum_clusters.items() if peers.group in groups), None)
+            warnings.append(
+                f"group {peers.group} looks like quorum members and declares no patchorch_cluster:"
+                f" {_names(list(peers.hosts))} are planned as cluster {cluster}, {budget} down at once"
+                " (policy quorum default; declare patchorch_cluster and patchorch_cluster_budget to decide)"
+            )
+        else:
+            warnings.append(
+                f"{_names(list(peers.hosts))} share group {peers.group} and service {peers.service} but no"
+                " patchorch_cluster: nothing keeps them from going down together"
+            )
+    return tuple(warnings)
 
 
 def _warnings(

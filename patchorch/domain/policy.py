@@ -183,6 +183,48 @@ class RetryPolicy(BaseModel):
     backoff_seconds: int = Field(default=10, ge=0, le=3600, description="first wait; it doubles each retry")
 
 
+class QuorumPolicy(BaseModel):
+    """A safe default for hosts the inventory puts in no cluster although they are likely quorum members.
+
+    Hosts of a group whose name matches one of `groups` (shell patterns, case-insensitive: `etcd*`) and that declare
+    no `patchorch_cluster` are planned as one cluster with `budget` members down at once. Overlapping groups (etcd
+    members that are also control-plane nodes) make one cluster. `groups: []` turns the default off.
+    """
+
+    model_config = _FROZEN
+
+    groups: tuple[Annotated[str, Field(min_length=1)], ...] = (
+        "etcd*",
+        "*control_plane*",
+        "*control-plane*",
+        "kube_master*",
+        "kube-master*",
+        "zookeeper*",
+        "consul_server*",
+        "vault*",
+        "*galera*",
+        "*patroni*",
+        "*pg_cluster*",
+        "*postgres*cluster*",
+        "*mysql*cluster*",
+        "*innodb_cluster*",
+        "mongo*",
+        "rabbitmq*",
+        "kafka*",
+        "*quorum*",
+        "*db_cluster*",
+        "*database*cluster*",
+    )
+    budget: Budget = Field(default=Budget(count=1), description="members of such a group down at once")
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, value: Budget) -> Budget:
+        if value.count == 0:
+            raise ValueError("a quorum budget of 0 would never let a member go down")
+        return value
+
+
 class Policy(BaseModel):
     """A whole rollout policy. Build one with `model_validate` (or `parse_policy` for problems with locations)."""
 
@@ -199,6 +241,7 @@ class Policy(BaseModel):
     canary: CanaryPolicy = CanaryPolicy()
     emergency: EmergencyPolicy = EmergencyPolicy()
     retries: RetryPolicy = RetryPolicy()
+    quorum: QuorumPolicy = QuorumPolicy()
 
     @field_validator("horizon", mode="before")
     @classmethod
