@@ -16,8 +16,11 @@ from patchorch.domain.fleet import (
     Host,
     HttpCheck,
     MaintenanceWindow,
+    Owner,
     TcpCheck,
     Weekday,
+    host_name_problem,
+    jinja_in,
     parse_duration,
 )
 from patchorch.domain.quantity import Budget
@@ -165,3 +168,75 @@ def test_fleet_subset() -> None:
     subset = fleet.subset(["b", "nope"])
     assert [host.name for host in subset] == ["b"]
     assert subset.source == ("inv",)
+
+
+# --- outside text: one-line values, owners as people write them, Jinja, host names ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("cluster", "imap\nmx"),
+        ("exclude_reason", "retired\x1b[2J"),
+        ("unavailable_reason", "down\rup"),
+        ("services", ["smtp\nimap"]),
+        ("risk_class", "low\x85"),
+        ("os_family", "debian\u2028"),
+        ("owner", {"team": "ops\n", "contact": "ops@example.org"}),
+        ("owner", {"team": "ops", "contact": "\x1b]8;;http://evil\x07ops@example.org"}),
+    ],
+)
+def test_one_line_values_refuse_line_breaks_and_control_characters(field: str, value: object) -> None:
+    """A value shown on one line is refused when it holds a line break, ESC or another control character."""
+    with pytest.raises(ValidationError, match="line break or control character"):
+        Host.model_validate({"name": "h1", field: value})
+
+
+def test_one_line_values_keep_brackets_and_unicode() -> None:
+    """Brackets (rich markup) and non-ASCII letters are ordinary text in a one-line value."""
+    host = Host.model_validate({"name": "h1", "owner": {"team": "[reverse red]ops[/]", "contact": "Jörg <j@x.de>"}})
+    assert host.owner == Owner(team="[reverse red]ops[/]", contact="Jörg <j@x.de>")
+
+
+def test_owner_as_name_and_address() -> None:
+    """`Name <address>` is an owner: the name is the team, the address the contact."""
+    owner = Owner.model_validate("Mail Platform <mail-platform@example.net>")
+    assert owner == Owner(team="Mail Platform", contact="mail-platform@example.net")
+
+
+@pytest.mark.parametrize("value", ["Mail Platform", "<mail@example.net>", "a <b> <c>"])
+def test_owner_string_needs_a_name_and_one_address(value: str) -> None:
+    """An owner string without a name or with other than one `<address>` is refused, saying both accepted forms."""
+    with pytest.raises(ValidationError, match=r"expected a mapping \{team, contact\} or 'Team Name <contact>'"):
+        Owner.model_validate(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ("{{ lookup('pipe', 'id') }}", "{{ lookup('pipe', 'id') }}"),
+        (["reboot", "{% if x %}y{% endif %}"], "{% if x %}y{% endif %}"),
+        ({"team": "ops", "contact": "{# c #}"}, "{# c #}"),
+        ({"{{ key }}": "value"}, "{{ key }}"),
+        ("shutdown -r now", None),
+        ({"team": "{ops}", "contact": "a@b"}, None),
+    ],
+)
+def test_jinja_in_finds_templates_anywhere(value: object, found: str | None) -> None:
+    """jinja_in returns the first string with a Jinja delimiter, in keys, lists and mappings, else None."""
+    assert jinja_in(value) == found
+
+
+@pytest.mark.parametrize("name", ["mx1.example.org", "db_2", "node@rack+3"])
+def test_host_names_ansible_reads_literally(name: str) -> None:
+    """ASCII names of letters, digits and `_.@+-` pass the host-name rule."""
+    assert host_name_problem(name) is None
+
+
+@pytest.mark.parametrize("name", ["münchen-mx3", "mx[1:3]", "mx1:2222", "web server", "-mx", "mx!1"])
+def test_host_names_rendering_cannot_use(name: str) -> None:
+    """Non-ASCII names, ranges, ports, spaces and pattern operators break the host-name rule, saying what is allowed."""
+    problem = host_name_problem(name)
+    assert problem is not None
+    assert repr(name) in problem
+    assert "allowed: ASCII letters, digits and _.@+-" in problem

@@ -17,6 +17,7 @@ from patchorch.domain.inventory_check import (
     suggest_variable,
     summarise_owners,
 )
+from patchorch.domain.policy import QuorumPolicy
 
 OWNER = {"team": "mail", "contact": "mail@example.org"}
 
@@ -50,6 +51,11 @@ def loaded(*hosts: Host, **extra: Any) -> LoadedInventory:
 def codes(load: LoadedInventory) -> list[FindingCode]:
     """The codes of every finding, in report order."""
     return [finding.code for finding in check_fleet(load)]
+
+
+def codes_with(load: LoadedInventory, quorum: QuorumPolicy) -> list[FindingCode]:
+    """The codes of every finding under the policy's quorum default `quorum`."""
+    return [finding.code for finding in check_fleet(load, quorum)]
 
 
 def test_clean_fleet_has_no_findings() -> None:
@@ -192,3 +198,29 @@ def test_suggestions() -> None:
     assert suggest_variable("patchorch_exlude") == "patchorch_exclude"
     assert suggest_variable("patchorch_windows") == "patchorch_maintenance_windows"
     assert suggest_variable("patchorch_zzz") is None
+
+
+def test_quorum_members_without_a_cluster_are_one_finding() -> None:
+    """etcd members without a cluster are one warning under the smallest group, not one per group or host."""
+    members = [host(f"node{i}", groups=("etcd", "k8s_cluster", "kube_control_plane")) for i in (1, 2, 3)]
+    [finding] = [f for f in check_fleet(loaded(*members)) if f.code is FindingCode.QUORUM_WITHOUT_CLUSTER]
+    assert finding.severity is Severity.WARNING
+    assert finding.hosts == ("node1", "node2", "node3")
+    assert "group etcd looks like quorum members" in finding.message
+    assert "1 at a time" in finding.message
+
+
+def test_quorum_patterns_come_from_the_policy() -> None:
+    """With the policy's quorum groups emptied, the same hosts are no quorum finding."""
+    members = [host(f"node{i}", groups=("etcd",)) for i in (1, 2, 3)]
+    assert FindingCode.QUORUM_WITHOUT_CLUSTER not in codes_with(loaded(*members), QuorumPolicy(groups=()))
+
+
+def test_peers_without_a_cluster_are_reported_once() -> None:
+    """Hosts sharing a service in a group and its parent group are one finding, under the smaller group."""
+    peers = [host(f"imap{i}", groups=("imap", "mail"), services=("imap",)) for i in (1, 2)]
+    found = [f for f in check_fleet(loaded(*peers)) if f.code is FindingCode.PEERS_WITHOUT_CLUSTER]
+    assert [f.message for f in found] == [
+        "imap1, imap2 share group imap and service imap but declare no patchorch_cluster: "
+        "nothing keeps them from going down together"
+    ]

@@ -518,3 +518,78 @@ def test_planned_hosts_built_fast_equal_model_construct() -> None:
     first, second = _planned_host(dict(values), shared), _planned_host(dict(values), shared)
     assert first.model_copy(update={"batch": 2}).batch == 2
     assert second.model_fields_set == set(values)
+
+
+def test_an_empty_inventory_is_reported_as_empty() -> None:
+    """An inventory without hosts says so, instead of claiming that every host was excluded."""
+    rollout = _plan(Fleet())
+    assert rollout.stages == ()
+    assert rollout.warnings == ("no targets: the inventory has no hosts, nothing to patch",)
+
+
+# Safe defaults where the inventory says nothing about redundancy
+
+# kubespray's sample: three control-plane nodes that are also the etcd members, three workers, no patchorch_* at all.
+KUBESPRAY = _hosts(
+    *({"name": f"node{i}", "groups": ("etcd", "k8s_cluster", "kube_control_plane")} for i in (1, 2, 3)),
+    *({"name": f"node{i}", "groups": ("k8s_cluster", "kube_node")} for i in (4, 5, 6)),
+)
+
+
+def _batches_of(rollout: RolloutPlan) -> list[set[str]]:
+    return [set(batch.hosts) for stage in rollout.stages for batch in stage.batches]
+
+
+def test_quorum_members_without_a_cluster_are_patched_one_at_a_time() -> None:
+    """kubespray-shaped: no batch holds two etcd/control-plane members, and the plan warns why."""
+    rollout = _plan(KUBESPRAY, _policy(canary={"size": "50%", "concurrency": 3}))
+    members = {"node1", "node2", "node3"}
+    assert all(len(batch & members) <= 1 for batch in _batches_of(rollout))
+    # The canary holds its hosts until its soak ends: at most one member across the whole canary stage.
+    assert len(set(rollout.stages[0].hosts) & members) <= 1
+    [warning] = [w for w in rollout.warnings if "quorum" in w]
+    assert "group etcd looks like quorum members" in warning
+    assert "cluster quorum:etcd+kube_control_plane, 1 down at once" in warning
+
+
+def test_quorum_default_is_overridable_in_the_policy() -> None:
+    """`quorum: {groups: []}` turns the default off: members may share a batch again and nothing is warned."""
+    rollout = _plan(KUBESPRAY, _policy(quorum={"groups": []}))
+    assert any(len(batch & {"node1", "node2", "node3"}) > 1 for batch in _batches_of(rollout))
+    assert not [w for w in rollout.warnings if "quorum" in w]
+
+
+def test_quorum_budget_comes_from_the_policy() -> None:
+    """A policy budget of 2 lets two members down at once, never three."""
+    rollout = _plan(KUBESPRAY, _policy(quorum={"budget": 2}))
+    members = {"node1", "node2", "node3"}
+    assert max(len(batch & members) for batch in _batches_of(rollout)) == 2
+
+
+def test_a_declared_cluster_wins_over_the_quorum_default() -> None:
+    """Members that declare patchorch_cluster keep their own cluster and budget, with no quorum warning."""
+    fleet = _hosts(
+        *({"name": f"etcd{i}", "groups": ("etcd",), "cluster": "etcd", "cluster_budget": 2} for i in (1, 2, 3)),
+    )
+    rollout = _plan(fleet, _policy(canary={"size": 1}))
+    assert max(len(batch) for batch in _batches_of(rollout)) == 2
+    assert not [w for w in rollout.warnings if "quorum" in w]
+
+
+def test_the_plan_digest_names_the_declared_fleet() -> None:
+    """The quorum default changes the plan, not the fleet digest: it is the inventory as declared."""
+    assert _plan(KUBESPRAY).fleet_digest == fleet_digest(KUBESPRAY)
+
+
+def test_peers_sharing_a_group_and_a_service_are_warned_about() -> None:
+    """Unclustered hosts in one group serving the same service get a warning naming them, the group and service."""
+    fleet = _hosts(
+        {"name": "imap1", "groups": ("imap",), "services": ("imap",)},
+        {"name": "imap2", "groups": ("imap",), "services": ("imap",)},
+        {"name": "web1", "groups": ("imap",), "services": ("http",)},
+    )
+    warnings = [w for w in _plan(fleet).warnings if "no patchorch_cluster" in w]
+    assert warnings == [
+        "imap1, imap2 share group imap and service imap but no patchorch_cluster:"
+        " nothing keeps them from going down together"
+    ]
