@@ -392,8 +392,8 @@ def _validate(declared: Mapping[str, Any], missing: frozenset[str], label: str) 
         try:
             data[key] = _literal(value)
         except _Unreadable as exc:
+            # Reported once, as what it is; validating the template text would only add a second problem.
             problems.append(Problem(str(exc), file=label, field=VARIABLE_PREFIX + key, value=_plain(value)))
-            data[key] = _plain(value)
     try:
         host = Host.model_validate(data)
     except ValidationError as exc:

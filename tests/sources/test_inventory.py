@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from patchorch.domain.fleet import Criticality, Exposure, Lifecycle
+from patchorch.domain.inventory_check import KNOWN_VARIABLES
 from patchorch.errors import InventoryError
 from patchorch.sources.inventory import InventoryLoad, UnknownKey, load_fleet
 
@@ -383,11 +384,16 @@ def test_unparseable_ini(tmp_path: Path) -> None:
 
 
 def test_failing_script(tmp_path: Path) -> None:
-    """A dynamic inventory script that fails names the script and its exit status."""
-    script = write(tmp_path / "dynamic.sh", "#!/bin/sh\necho boom >&2\nexit 3\n")
+    """A dynamic inventory script that fails names the script, its exit status and what it said on stderr."""
+    script = write(tmp_path / "dynamic.sh", "#!/bin/sh\necho 'CMDB token expired (401)' >&2\nexit 3\n")
     script.chmod(0o755)
-    with pytest.raises(InventoryError, match="returned non-zero exit code 3"):
+    with pytest.raises(InventoryError) as caught:
         load_fleet([script])
+    [problem] = caught.value.problems
+    assert problem.file == str(script)
+    assert (
+        problem.message == "Inventory script returned non-zero exit code 3; the script said: CMDB token expired (401)"
+    )
 
 
 def test_missing_source(tmp_path: Path) -> None:
@@ -459,3 +465,95 @@ def test_example_estate_loads() -> None:
     assert len(load.fleet) == 18
     assert load.defaulted == {}
     assert {host.os_label for host in load.fleet} == {"debian 12", "debian 11", "rhel 9"}
+
+
+# --- hostile inventories: what the inventory says is data, shown as text and run as nothing ---------------------------
+
+PAYLOAD = "{{ lookup('pipe', 'touch MARKER') }}"
+
+
+@pytest.fixture(scope="module")
+def templated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, InventoryError]:
+    """An inventory directory with one host per patchorch_* variable, each set to a Jinja lookup in its host_vars."""
+    root = tmp_path_factory.mktemp("templated")
+    marker = root / "executed"
+    names = {key: "h-" + key.removeprefix("patchorch_").replace("_", "-") for key in sorted(KNOWN_VARIABLES)}
+    write(root / "inv" / "hosts.yml", "all:\n  hosts:\n" + "".join(f"    {name}:\n" for name in names.values()))
+    for key, name in names.items():
+        write(root / "inv" / "host_vars" / f"{name}.yml", f'{key}: "{PAYLOAD.replace("MARKER", str(marker))}"\n')
+    with pytest.raises(InventoryError) as caught:
+        load_fleet([root / "inv"])
+    return root, marker, caught.value
+
+
+@pytest.mark.parametrize("variable", sorted(KNOWN_VARIABLES))
+def test_jinja_is_refused_in_every_patchorch_variable(
+    templated: tuple[Path, Path, InventoryError], variable: str
+) -> None:
+    """Each patchorch_* variable holding Jinja is one problem naming the host, the variable and its host_vars file."""
+    root, _, error = templated
+    host = "h-" + variable.removeprefix("patchorch_").replace("_", "-")
+    [problem] = [p for p in error.problems if p.host == host]
+    assert problem.field == variable
+    assert problem.file == str(root / "inv" / "host_vars" / f"{host}.yml")
+    assert problem.line == 1
+    assert "is a Jinja template" in problem.message
+
+
+def test_a_refused_template_never_runs(templated: tuple[Path, Path, InventoryError]) -> None:
+    """Reading, validating and locating the templated inventory runs none of its lookups."""
+    _, marker, error = templated
+    assert len(error.problems) == len(KNOWN_VARIABLES)
+    assert not marker.exists()
+
+
+def test_a_bad_group_value_is_one_problem_naming_its_group_vars_file(tmp_path: Path) -> None:
+    """A bad value in group_vars reaches every host of the group but is reported once, with that file and line."""
+    write(tmp_path / "inv" / "hosts.yml", "mail:\n  hosts: {mx1: {}, mx2: {}, mx3: {}}\n")
+    write(tmp_path / "inv" / "group_vars" / "mail.yml", 'patchorch_criticality: high\npatchorch_cluster: "mx\\nfake"\n')
+    with pytest.raises(InventoryError) as caught:
+        load_fleet([tmp_path / "inv"])
+    [problem] = caught.value.problems
+    assert problem.file == str(tmp_path / "inv" / "group_vars" / "mail.yml")
+    assert problem.line == 2
+    assert problem.hosts == ("mx1", "mx2", "mx3")
+    assert str(problem).startswith(f"{problem.file}:2, host mx1 (and 2 other hosts), patchorch_cluster: ")
+    assert "line break or control character" in problem.message
+
+
+def test_every_problem_of_every_host_is_listed(tmp_path: Path) -> None:
+    """Different mistakes on different hosts are all listed, each with the file that set it."""
+    source = write(
+        tmp_path / "hosts.yml",
+        """
+        all:
+          hosts:
+            münchen-mx3: {patchorch_owner: "ops\\u001b[2J <ops@example.org>"}
+            mx1: {patchorch_unavailable_reason: "down\\r\\nmx2 patched OK"}
+        """,
+    )
+    with pytest.raises(InventoryError) as caught:
+        load_fleet([source])
+    found = {(p.host, p.field, p.file, p.line) for p in caught.value.problems}
+    assert found == {
+        ("münchen-mx3", "host name", str(source), 3),
+        ("münchen-mx3", "patchorch_owner", str(source), 3),
+        ("mx1", "patchorch_unavailable_reason", str(source), 4),
+    }
+
+
+def test_owner_written_as_name_and_address(tmp_path: Path) -> None:
+    """`patchorch_owner: "Mail Platform <mail-platform@example.net>"` is read as team and contact."""
+    source = write(
+        tmp_path / "hosts.yml",
+        'all:\n  hosts:\n    mx1: {patchorch_owner: "Mail Platform <mail-platform@example.net>"}\n',
+    )
+    owner = load_fleet([source]).fleet.get("mx1").owner
+    assert owner is not None
+    assert (owner.team, owner.contact) == ("Mail Platform", "mail-platform@example.net")
+
+
+def test_an_empty_inventory_loads_as_an_empty_fleet(tmp_path: Path) -> None:
+    """An inventory whose hosts are all commented out is an empty fleet, not an error."""
+    source = write(tmp_path / "hosts.yml", "all:\n  children:\n    etcd:\n      hosts:\n        # node1:\n")
+    assert len(load_fleet([source]).fleet) == 0
