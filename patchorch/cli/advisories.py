@@ -26,8 +26,10 @@ from patchorch.cli._common import (
     JsonOption,
     LimitOption,
     PolicyOption,
+    cell,
     console,
     console_err,
+    plain,
     print_json,
     require_inventory,
     state,
@@ -97,8 +99,8 @@ def _fleet(settings: Settings, limit: str | None) -> Fleet | None:
 
 
 def _cell(value: object) -> Text:
-    # Advisory text is untrusted: never interpret it as rich markup.
-    return Text("" if value is None else str(value))
+    # Advisory text is untrusted: never interpret it as rich markup, never pass control characters through.
+    return cell("" if value is None else value)
 
 
 @advisories_app.command("import")
@@ -456,9 +458,9 @@ def facts_refresh(
         print_json({"refreshed": result.refreshed, "failed": result.failed, "skipped": result.skipped})
     else:
         for host, count in result.refreshed.items():
-            console.print(f"{host:<20} {count} packages")
+            console.print(Text(f"{plain(host):<20} {count} packages"))
         for host, reason in result.failed.items():
-            console.print(f"{host:<20} [red]failed[/red]: {reason}")
+            console.print(Text(f"{plain(host):<20} ").append("failed", style="red").append(f": {plain(reason)}"))
         for host, reason in result.skipped.items():
-            console.print(f"{host:<20} skipped: {reason}")
+            console.print(Text(f"{plain(host):<20} skipped: {plain(reason)}"))
     raise typer.Exit(EXIT_FINDINGS if result.failed else EXIT_OK)
