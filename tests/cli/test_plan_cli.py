@@ -135,3 +135,53 @@ def test_a_bad_now_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     """--now must be an ISO 8601 time."""
     assert _run(tmp_path, "-i", str(EXAMPLE), "--now", "tomorrow") == 2
     assert "--now" in capsys.readouterr().err
+
+
+def test_later_stages_start_after_the_stage_before_and_its_soak(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stage after the first never reads "starts now": it waits for the stage before it and that stage's soak."""
+    assert _run(tmp_path, "-i", str(EXAMPLE), "--policy", str(POLICY), "--now", NOW) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "canary starts Wed 2025-03-05 21:00Z" in out
+    assert "wave-1-critical starts after canary + soak 2h, not before Thu 2025-03-06" in out
+    assert "wave-4-low starts after wave-3-medium + soak 30m ·" in out
+    assert out.count("starts now") == 0
+
+
+def test_an_empty_inventory_plans_nothing_and_render_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """All hosts commented out: plan says the inventory is empty (exit 0); render refuses with exit 2, writing nothing."""
+    source = tmp_path / "hosts.yml"
+    source.write_text("all:\n  children:\n    etcd:\n      hosts:\n        # node1:\n", encoding="utf-8")
+    assert _run(tmp_path, "-i", str(source)) == 0
+    assert "! no targets: the inventory has no hosts, nothing to patch" in capsys.readouterr().out
+    status = main(["--state-dir", str(tmp_path / "state"), "render", "-i", str(source), "-o", str(tmp_path / "run")])
+    assert status == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "error: nothing to render: the plan has no stages (no targets: the inventory has no hosts" in err
+    assert not (tmp_path / "run").exists()
+
+
+KUBESPRAY = """
+all:
+  hosts: {node1: {}, node2: {}, node3: {}, node4: {}, node5: {}, node6: {}}
+  children:
+    kube_control_plane: {hosts: {node1: {}, node2: {}, node3: {}}}
+    kube_node: {hosts: {node4: {}, node5: {}, node6: {}}}
+    etcd: {hosts: {node1: {}, node2: {}, node3: {}}}
+    k8s_cluster: {children: {kube_control_plane: {}, kube_node: {}}}
+    calico_rr: {hosts: {}}
+"""
+
+
+def test_kubespray_control_plane_is_patched_one_at_a_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """kubespray's sample inventory: the plan warns about etcd and never batches two control-plane nodes together."""
+    source = tmp_path / "hosts.yaml"
+    source.write_text(KUBESPRAY, encoding="utf-8")
+    assert _run(tmp_path, "-i", str(source), "--json") == 0
+    rollout = RolloutPlan.from_json(capsys.readouterr().out.encode())
+    members = {"node1", "node2", "node3"}
+    assert all(len(members & set(batch.hosts)) <= 1 for stage in rollout.stages for batch in stage.batches)
+    assert any(w.startswith("group etcd looks like quorum members") for w in rollout.warnings)
