@@ -149,6 +149,8 @@ def _owner_table(owners: Iterable[OwnerSummary]) -> Table:
 def _title(loaded: InventoryLoad) -> str:
     sources = ", ".join(loaded.sources)
     total = len(loaded.fleet)
+    if total == 0:
+        return f"no hosts in {sources}: the inventory is empty"
     if loaded.in_limit is None:
         return f"{total} host{'s' if total != 1 else ''} in {sources}"
     return f"{len(loaded.in_limit)} of {total} hosts in {sources} match --limit {loaded.limit}"

@@ -262,3 +262,35 @@ def test_subprocess_show_json(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["hosts"]) == 18
     assert result.stderr == ""
+
+
+def test_check_of_an_empty_inventory_says_it_is_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An inventory whose hosts are all commented out is reported as empty, with no findings."""
+    source = inventory(tmp_path, "all:\n  children:\n    etcd:\n      hosts:\n        # node1:\n")
+    assert main(["inventory", "check", "-i", source]) == 0
+    assert capsys.readouterr().out.startswith("no hosts in hosts.yml: the inventory is empty: no findings")
+
+
+def test_check_reports_likely_quorum_members(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """kubespray-shaped etcd members without a cluster are one warning, exit 1; --policy can switch it off."""
+    source = inventory(
+        tmp_path,
+        """
+        all:
+          children:
+            etcd: {hosts: {node1: {}, node2: {}, node3: {}}}
+            kube_control_plane: {hosts: {node1: {}, node2: {}, node3: {}}}
+        """,
+    )
+    assert main(["inventory", "check", "-i", source, "--json"]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    [quorum] = [f for f in findings if f["code"] == "quorum-without-cluster"]
+    assert quorum["hosts"] == ["node1", "node2", "node3"]
+    off = inventory(
+        tmp_path,
+        "version: 1\nclasses: {low: {sla: 7d, concurrency: 5}}\nwave_order: [low]\n"
+        "default_class: low\nquorum: {groups: []}\n",
+        name="off.yml",
+    )
+    assert main(["inventory", "check", "-i", source, "--policy", off, "--json"]) == 1
+    assert "quorum-without-cluster" not in {f["code"] for f in json.loads(capsys.readouterr().out)["findings"]}

@@ -152,7 +152,7 @@ def test_later_stages_start_after_the_stage_before_and_its_soak(
 def test_an_empty_inventory_plans_nothing_and_render_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """All hosts commented out: plan says the inventory is empty (exit 0); render refuses with exit 2, writing nothing."""
+    """All hosts commented out: plan says the inventory is empty (exit 0); render refuses it with exit 2."""
     source = tmp_path / "hosts.yml"
     source.write_text("all:\n  children:\n    etcd:\n      hosts:\n        # node1:\n", encoding="utf-8")
     assert _run(tmp_path, "-i", str(source)) == 0
