@@ -9,6 +9,7 @@ run); 4 rendering failed.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from patchorch.cli._common import (
     LimitOption,
     PolicyOption,
     console,
+    plain,
     print_json,
     require_inventory,
     state,
@@ -69,8 +71,9 @@ def render_command(
         template_dir=settings.template_dir,
         extra_vars_from=role_vars,
     )
-    sources = " ".join(f"-i {source}" for source in run.inventory_sources)
-    by_hand = f"cd {run.directory} && ansible-playbook {sources} site.yml"
+    # A command line to paste into a shell: every path quoted for it.
+    sources = " ".join(f"-i {shlex.quote(str(source))}" for source in run.inventory_sources)
+    by_hand = f"cd {shlex.quote(str(run.directory))} && ansible-playbook {sources} site.yml"
     if as_json:
         print_json(
             {
@@ -83,8 +86,8 @@ def render_command(
             }
         )
         return
-    console.print(f"rendered {len(run.stage_playbooks)} stage(s) into {run.directory}", markup=False)
-    console.print(f"run by hand: {by_hand}", markup=False)
+    console.print(f"rendered {len(run.stage_playbooks)} stage(s) into {plain(run.directory)}", markup=False)
+    console.print(f"run by hand: {plain(by_hand)}", markup=False)
 
 
 def _read_plan(path: Path) -> RolloutPlan:

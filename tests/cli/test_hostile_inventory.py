@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import textwrap
 from pathlib import Path
 
@@ -154,3 +155,15 @@ def test_every_problem_is_printed_and_given_as_json(tmp_path: Path, capsys: pyte
         ("mx1", "patchorch_criticality", str(source), 3),
         ("mx2", "patchorch_exposure", str(source), 4),
     ]
+
+
+def test_render_quotes_paths_in_the_command_to_paste(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The "run by hand" command line keeps an inventory path with a space as one shell word."""
+    source = tmp_path / "my inventory" / "hosts.yml"
+    source.parent.mkdir()
+    source.write_text("all:\n  hosts:\n    mx1: {}\n    mx2: {}\n", encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["--state-dir", str(tmp_path / "s"), "render", "-i", str(source), "-o", str(out), "--json"]) == 0
+    words = shlex.split(json.loads(capsys.readouterr().out)["run_by_hand"])
+    assert words[:3] == ["cd", str(out), "&&"]
+    assert words[words.index("-i") + 1] == str(source)
