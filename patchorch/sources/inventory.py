@@ -412,37 +412,30 @@ def _located(problems: Sequence[Problem], names: tuple[str, ...], environment: M
         if p.host is not None and p.field is not None and p.field.startswith(("patchorch_", "host name"))
     ]
     origins = locate(names, wanted, environment)
-    merged: dict[tuple[object, ...], Problem] = {}
+    # Problems that differ only in their host are one mistake; a bad host name is a mistake of each host.
+    alike: dict[tuple[object, ...], tuple[str | None, int | None, list[Problem]]] = {}
     for problem in problems:
         key = HOST_DEFINITION if problem.field == "host name" else problem.field
         origin = origins.get((problem.host or "", key or ""))
         file, line = (_shown(origin[0], names), origin[1]) if origin else (problem.file, problem.line)
-        # Problems the same but for the host are one mistake; a host name is a mistake of its own on each host.
-        same = (file, line, problem.field, problem.allowed, repr(problem.value), problem.message)
-        if problem.field == "host name" or same not in merged:
-            merged[same if problem.field != "host name" else (*same, problem.host)] = Problem(
-                problem.message,
-                file=file,
-                host=problem.host,
-                field=problem.field,
-                value=problem.value,
-                allowed=problem.allowed,
-                line=line,
-                hosts=problem.hosts,
-            )
-        else:
-            first = merged[same]
-            merged[same] = Problem(
-                first.message,
-                file=first.file,
-                host=first.host,
-                field=first.field,
-                value=first.value,
-                allowed=first.allowed,
-                line=first.line,
-                hosts=(*first.hosts, *problem.hosts),
-            )
-    return sorted(merged.values(), key=lambda p: (p.file or "", p.line or 0, p.host or "", p.field or ""))
+        same: tuple[object, ...] = (file, line, problem.field, problem.allowed, repr(problem.value), problem.message)
+        if problem.field == "host name":
+            same += (problem.host,)
+        alike.setdefault(same, (file, line, []))[2].append(problem)
+    located = [
+        Problem(
+            group[0].message,
+            file=file,
+            line=line,
+            host=group[0].host,
+            field=group[0].field,
+            value=group[0].value,
+            allowed=group[0].allowed,
+            hosts=[host for problem in group for host in problem.hosts],
+        )
+        for file, line, group in alike.values()
+    ]
+    return sorted(located, key=lambda p: (p.file or "", p.line or 0, p.host or "", p.field or ""))
 
 
 def _shown(path: str, names: tuple[str, ...]) -> str:
