@@ -67,36 +67,27 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return {"PATCHORCH_STATE_DIR": str(tmp_path / "state")}
 
 
-def test_show_prints_markup_as_text(hostile: Path, tmp_path: Path) -> None:
-    """`inventory show` on a terminal: owner, cluster and services appear literally, unstyled, exit 0."""
-    screen = run_in_terminal(["inventory", "show", "-i", str(hostile)], columns=200, env=_environment(tmp_path))
-    assert screen.status == 0, screen.raw
+@pytest.mark.parametrize(
+    ("command", "status", "shown"),
+    [
+        # show: owner, cluster and services literally.
+        (["inventory", "show"], 0, [TEAM, CLUSTER, "[blink]imap"]),
+        # check used to crash on `ops[/]` (exit 4): teams and contacts literally, exit 1 for its findings.
+        (["inventory", "check"], 1, [TEAM, CLOSING, CONTACT]),
+        # plan: the exclusion reason with its bidi controls written out, owners literally.
+        (["plan"], 0, [plain(REASON), "\\u202e", TEAM]),
+    ],
+    ids=["show", "check", "plan"],
+)
+def test_outside_text_is_shown_literally_and_unstyled(
+    hostile: Path, tmp_path: Path, command: list[str], status: int, shown: list[str]
+) -> None:
+    """On a terminal every payload appears as the text it is, and none of it styles, links or reorders the screen."""
+    screen = run_in_terminal([*command, "-i", str(hostile)], columns=200, env=_environment(tmp_path))
+    assert screen.status == status, screen.raw
     text = "\n".join(screen.lines)
-    assert TEAM in text
-    assert CLUSTER in text
-    assert "[blink]imap" in text
-    _inert(screen)
-
-
-def test_check_prints_contacts_and_teams_as_text(hostile: Path, tmp_path: Path) -> None:
-    """`inventory check` (which used to crash on `ops[/]`) lists teams and contacts literally, exit 1 for findings."""
-    screen = run_in_terminal(["inventory", "check", "-i", str(hostile)], columns=200, env=_environment(tmp_path))
-    assert screen.status == 1, screen.raw
-    text = "\n".join(screen.lines)
-    assert TEAM in text
-    assert CLOSING in text
-    assert CONTACT in text
-    _inert(screen)
-
-
-def test_plan_shows_reasons_escaped(hostile: Path, tmp_path: Path) -> None:
-    """`plan` shows the exclusion reason with its bidi controls written out, and owners literally."""
-    screen = run_in_terminal(["plan", "-i", str(hostile)], columns=200, env=_environment(tmp_path))
-    assert screen.status == 0, screen.raw
-    text = "\n".join(screen.lines)
-    assert plain(REASON) in text
-    assert "\\u202e" in text
-    assert TEAM in text
+    for payload in shown:
+        assert payload in text
     _inert(screen)
 
 
@@ -167,3 +158,18 @@ def test_render_quotes_paths_in_the_command_to_paste(tmp_path: Path, capsys: pyt
     words = shlex.split(json.loads(capsys.readouterr().out)["run_by_hand"])
     assert words[:3] == ["cd", str(out), "&&"]
     assert words[words.index("-i") + 1] == str(source)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("\x1b[2Jops", "\\x1b[2Jops"),
+        ("a\nb\rc\td", "a\\nb\\rc\\td"),
+        ("\x9b31m", "\\x9b31m"),
+        ("abc\u202edef\u200b", "abc\\u202edef\\u200b"),
+        ("[reverse red]München[/]", "[reverse red]München[/]"),
+    ],
+)
+def test_plain_writes_out_what_a_terminal_would_act_on(value: str, shown: str) -> None:
+    """plain writes control and invisible formatting characters out; markup and letters stay as they are."""
+    assert plain(value) == shown
