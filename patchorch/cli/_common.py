@@ -118,14 +118,16 @@ def configure_logging(log_format: str, stream: TextIO | None = None) -> None:
     While a live display owns the terminal the log goes to a file instead (`patchorch.cli.rollout`), so the two
     never interleave.
     """
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if log_format == "json" else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    json_lines = log_format == "json"
+    renderer: Any = structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # JSON escapes control characters itself; the console renderer prints the event and simple values as they
+            # are, so there they are written out like every text for a terminal.
+            *(() if json_lines else (_escape_strings,)),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
@@ -134,6 +136,11 @@ def configure_logging(log_format: str, stream: TextIO | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def _escape_strings(_logger: object, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A structlog processor: every string of a console log line through `plain`."""
+    return {key: plain(value) if isinstance(value, str) else value for key, value in event.items()}
 
 
 # The state directory of the settings the running command resolved, so error tracebacks land beside its state.

@@ -30,3 +30,13 @@ def test_console_log_lines_are_readable_text(capsys: pytest.CaptureFixture[str])
     assert "stage started" in text
     assert "stage=canary" in text
     assert not text.startswith("{")
+
+
+def test_console_log_lines_write_out_control_characters(capsys: pytest.CaptureFixture[str]) -> None:
+    """Outside text with ESC and a newline, as the event or a value, stays one inert console line."""
+    configure_logging("console")
+    structlog.get_logger("patchorch.rollout").info("mx1: \x1b[2Jgone\nfake line", reason="\x1b[31mred")
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert err.count("\n") == 1
+    assert "mx1: \\x1b[2Jgone\\nfake line" in err
