@@ -42,7 +42,9 @@ def locate(
             check=False,
             timeout=300,
         )
-        answers = json.loads(result.stdout) if result.returncode == 0 else []
+        # The answer is the last line: anything Ansible itself prints to stdout comes before it.
+        lines = result.stdout.strip().splitlines()
+        answers = json.loads(lines[-1]) if result.returncode == 0 and lines else []
     except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
         return {}
     return {(host, key): (file, line) for host, key, file, line in answers}
@@ -80,4 +82,4 @@ def _answer(request: Mapping[str, Any]) -> list[tuple[str, str, str, int | None]
 
 
 if __name__ == "__main__":
-    sys.stdout.write(json.dumps(_answer(json.load(sys.stdin))))
+    sys.stdout.write("\n" + json.dumps(_answer(json.load(sys.stdin))) + "\n")

@@ -557,3 +557,14 @@ def test_an_empty_inventory_loads_as_an_empty_fleet(tmp_path: Path) -> None:
     """An inventory whose hosts are all commented out is an empty fleet, not an error."""
     source = write(tmp_path / "hosts.yml", "all:\n  children:\n    etcd:\n      hosts:\n        # node1:\n")
     assert len(load_fleet([source]).fleet) == 0
+
+
+def test_a_bad_value_from_a_script_names_the_script(tmp_path: Path) -> None:
+    """Values a dynamic inventory script prints have no file of their own: the problem names the script."""
+    listing = '{"_meta": {"hostvars": {"mx1": {"patchorch_criticality": "hihg"}}}, "all": {"hosts": ["mx1"]}}'
+    script = write(tmp_path / "cmdb.sh", f"#!/bin/sh\necho '{listing}'\n")
+    script.chmod(0o755)
+    with pytest.raises(InventoryError) as caught:
+        load_fleet([script])
+    [problem] = caught.value.problems
+    assert (problem.file, problem.host, problem.field) == (str(script), "mx1", "patchorch_criticality")
