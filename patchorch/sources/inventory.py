@@ -401,27 +401,40 @@ def _validate(declared: Mapping[str, Any], missing: frozenset[str], label: str) 
     return problems or host
 
 
+# Hosts located per distinct bad value: a typo in group_vars/all.yml of a 100k-host fleet is one value on every host,
+# and asking Ansible about each would take minutes. Hosts beyond these share the first host's file.
+_LOCATED_PER_VALUE = 20
+
+
 def _located(problems: Sequence[Problem], names: tuple[str, ...], environment: Mapping[str, str]) -> list[Problem]:
     """The problems with the file (and line) that set each value, and one problem per value that is wrong on many hosts.
 
     A bad value in group_vars/mail.yml is one mistake, reported once, naming that file and every host it reaches.
     """
+
+    def variable(problem: Problem) -> str:
+        return HOST_DEFINITION if problem.field == "host name" else problem.field or ""
+
+    # Problems that differ only in their host; a bad host name is a mistake of each host.
+    by_value: dict[tuple[object, ...], list[Problem]] = {}
+    for problem in problems:
+        same = (problem.field, problem.allowed, repr(problem.value), problem.message)
+        by_value.setdefault((*same, problem.host) if problem.field == "host name" else same, []).append(problem)
     wanted = [
-        (p.host, HOST_DEFINITION if p.field == "host name" else p.field)
-        for p in problems
-        if p.host is not None and p.field is not None and p.field.startswith(("patchorch_", "host name"))
+        (problem.host, variable(problem))
+        for group in by_value.values()
+        for problem in group[:_LOCATED_PER_VALUE]
+        if problem.host is not None and problem.field is not None
     ]
     origins = locate(names, wanted, environment)
-    # Problems that differ only in their host are one mistake; a bad host name is a mistake of each host.
+    # Then one problem per value and file that set it.
     alike: dict[tuple[object, ...], tuple[str | None, int | None, list[Problem]]] = {}
-    for problem in problems:
-        key = HOST_DEFINITION if problem.field == "host name" else problem.field
-        origin = origins.get((problem.host or "", key or ""))
-        file, line = (_shown(origin[0], names), origin[1]) if origin else (problem.file, problem.line)
-        same: tuple[object, ...] = (file, line, problem.field, problem.allowed, repr(problem.value), problem.message)
-        if problem.field == "host name":
-            same += (problem.host,)
-        alike.setdefault(same, (file, line, []))[2].append(problem)
+    for key, group in by_value.items():
+        first = origins.get((group[0].host or "", variable(group[0])))
+        for index, problem in enumerate(group):
+            origin = origins.get((problem.host or "", variable(problem))) if index < _LOCATED_PER_VALUE else first
+            file, line = (_shown(origin[0], names), origin[1]) if origin else (problem.file, problem.line)
+            alike.setdefault((*key, file, line), (file, line, []))[2].append(problem)
     located = [
         Problem(
             group[0].message,
@@ -566,22 +579,14 @@ def _budget_conflicts(hosts: Sequence[Host], label: str) -> list[Problem]:
 def _unknown_problems(
     unknown: Sequence[UnknownKey], hostvars: Mapping[str, Mapping[str, Any]], label: str
 ) -> list[Problem]:
-    """One problem per unknown variable name (a typo in group_vars/all would otherwise repeat on every host)."""
-    carriers: dict[str, list[UnknownKey]] = {}
-    for item in unknown:
-        carriers.setdefault(item.key, []).append(item)
+    """One problem per host and unknown variable; `_located` makes one of those that share a value and its file."""
     problems = []
-    for key, items in sorted(carriers.items()):
-        first = items[0]
-        hint = f"did you mean {first.suggestion}?" if first.suggestion else "see docs/INVENTORY.md for the variables"
-        others = f" (also on {len(items) - 1} other host{'s' if len(items) > 2 else ''})" if len(items) > 1 else ""
+    for item in unknown:
+        hint = f"did you mean {item.suggestion}?" if item.suggestion else "see docs/INVENTORY.md for the variables"
+        value = _plain(hostvars[item.host][item.key])
         problems.append(
             Problem(
-                f"unknown variable (set to {_plain(hostvars[first.host][key])!r}): {hint}{others}",
-                file=label,
-                host=first.host,
-                field=key,
-                value=_plain(hostvars[first.host][key]),
+                f"unknown variable (set to {value!r}): {hint}", file=label, host=item.host, field=item.key, value=value
             )
         )
     return problems

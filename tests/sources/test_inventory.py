@@ -324,7 +324,10 @@ def test_unknown_key_in_group_is_one_problem(tmp_path: Path) -> None:
     with pytest.raises(InventoryError) as caught:
         load_fleet([source])
     assert len(caught.value.problems) == 1
-    assert "did you mean patchorch_criticality? (also on 2 other hosts)" in str(caught.value)
+    assert (
+        "host h1 (and 2 other hosts), patchorch_critcality: unknown variable (set to 'high'): did you mean patchorch_criticality?"
+        in str(caught.value)
+    )
 
 
 def test_non_strict_records_unknown_keys(tmp_path: Path) -> None:
