@@ -16,6 +16,8 @@ EXPOSURES = ("internet", "partner", "internal", "isolated")
 SERVICES = ("smtp", "imap", "http", "dns")
 OPERATING_SYSTEMS = (("debian", "12"), ("debian", "11"), ("rocky", "9"), (None, None))
 CLUSTERS = ("c1", "c2", "c3", "c4")
+# Two groups the built-in policy takes for quorum members (they overlap on some hosts), and two it does not.
+GROUPS = ("etcd", "kube_control_plane", "web", "db")
 WINDOWS: tuple[tuple[dict[str, Any], ...], ...] = (
     (),
     ({"days": ["sun"], "start": "02:00", "duration": "2h"},),
@@ -45,6 +47,7 @@ def hosts_data(draw: st.DrawFn, name: str, cluster_budget: dict[str, object]) ->
         "lifecycle": draw(st.sampled_from(["active"] * 8 + ["decommissioning", "decommissioned"])),
         "exclude": draw(st.integers(0, 9)) == 0,
         "unavailable": draw(st.integers(0, 6)) == 0,
+        "groups": draw(st.lists(st.sampled_from(GROUPS), max_size=2, unique=True)),
     }
     cluster = draw(st.one_of(st.none(), st.sampled_from(CLUSTERS)))
     if cluster is not None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from patchorch.domain.fleet import Exposure, Fleet
+from patchorch.domain.fleet import Exposure, Fleet, Lifecycle
 from patchorch.domain.plan import Mode, RolloutPlan, StageKind
 from patchorch.domain.planner import plan
 from patchorch.domain.policy import Policy
@@ -59,6 +59,31 @@ def test_no_batch_breaks_a_cluster_budget(fleet: Fleet, policy: Policy, mode: Mo
     def within(hosts: tuple[str, ...]) -> bool:
         taken = Counter(fleet.get(name).cluster for name in hosts if fleet.get(name).cluster is not None)
         return all(count + unavailable[c] <= clusters[c].allowed_down for c, count in taken.items() if c)
+
+    for stage in rollout.stages:
+        assert all(within(batch.hosts) for batch in stage.batches), stage
+        if stage.kind is StageKind.CANARY:
+            assert within(stage.hosts)
+
+
+@given(fleets(), policies(), modes)
+def test_no_batch_takes_more_quorum_members_than_the_quorum_budget(fleet: Fleet, policy: Policy, mode: Mode) -> None:
+    """Per batch (and for the whole canary), unclustered members of a quorum group taken plus down stay within 1."""
+    rollout = _plan(fleet, policy, mode)
+    members = {
+        group: {
+            h.name
+            for h in fleet
+            if group in h.groups and h.cluster is None and not h.exclude and h.lifecycle is not Lifecycle.DECOMMISSIONED
+        }
+        for group in ("etcd", "kube_control_plane")
+    }
+    down = {group: sum(fleet.get(name).unavailable for name in names) for group, names in members.items()}
+    assert policy.quorum.budget.count == 1  # the built-in quorum default
+
+    def within(hosts: tuple[str, ...]) -> bool:
+        taken = {group: len(names.intersection(hosts)) for group, names in members.items()}
+        return all(taken[group] + down[group] <= 1 for group in members if taken[group])
 
     for stage in rollout.stages:
         assert all(within(batch.hosts) for batch in stage.batches), stage
