@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from patchorch.domain.fleet import Criticality, Fleet, Host, Lifecycle
 from patchorch.domain.policy import QuorumPolicy
-from patchorch.domain.redundancy import unclustered_peers
+from patchorch.domain.redundancy import describe_services, unclustered_peers
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -308,8 +308,8 @@ def _redundancy_findings(fleet: Fleet, selected: frozenset[str], quorum: QuorumP
         else:
             code = FindingCode.PEERS_WITHOUT_CLUSTER
             message = (
-                f"{_some(list(peers.hosts))} share group {peers.group} and service {peers.service} but declare no "
-                "patchorch_cluster: nothing keeps them from going down together"
+                f"{_some(list(peers.hosts))} share group {peers.group} and {describe_services(peers.services)}"
+                " but declare no patchorch_cluster: nothing keeps them from going down together"
             )
         yield Finding(
             code=code,

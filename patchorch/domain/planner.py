@@ -63,7 +63,7 @@ from patchorch.domain.plan import (
     UpdateSpec,
 )
 from patchorch.domain.policy import CanaryPolicy, Policy, format_span
-from patchorch.domain.redundancy import unclustered_peers, with_quorum_budgets
+from patchorch.domain.redundancy import describe_services, unclustered_peers, with_quorum_budgets
 from patchorch.domain.risk import RiskAssessment, assess, check_overrides
 from patchorch.domain.vulnerability import HostVulnerability
 from patchorch.domain.windows import next_opening
@@ -611,7 +611,7 @@ def _redundancy_warnings(
             )
         else:
             warnings.append(
-                f"{_names(list(peers.hosts))} share group {peers.group} and service {peers.service} but no"
+                f"{_names(list(peers.hosts))} share group {peers.group} and {describe_services(peers.services)} but no"
                 " patchorch_cluster: nothing keeps them from going down together"
             )
     return tuple(warnings)

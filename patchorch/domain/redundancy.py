@@ -21,7 +21,14 @@ from fnmatch import fnmatchcase
 from patchorch.domain.fleet import Fleet, Host, Lifecycle
 from patchorch.domain.policy import QuorumPolicy
 
-__all__ = ["QUORUM_CLUSTER_PREFIX", "PeerSet", "quorum_groups", "unclustered_peers", "with_quorum_budgets"]
+__all__ = [
+    "QUORUM_CLUSTER_PREFIX",
+    "PeerSet",
+    "describe_services",
+    "quorum_groups",
+    "unclustered_peers",
+    "with_quorum_budgets",
+]
 
 # Names of the clusters the quorum default makes: `quorum:etcd+kube_control_plane`.
 QUORUM_CLUSTER_PREFIX = "quorum:"
@@ -29,12 +36,17 @@ QUORUM_CLUSTER_PREFIX = "quorum:"
 
 @dataclass(frozen=True, slots=True)
 class PeerSet:
-    """Hosts without a cluster that share `group` (and `service`, None for a quorum-looking group)."""
+    """Hosts without a cluster that share `group` and `services` (none for a quorum-looking group)."""
 
     group: str
-    service: str | None
+    services: tuple[str, ...]
     hosts: tuple[str, ...]
     quorum: bool
+
+
+def describe_services(services: Sequence[str]) -> str:
+    """`service imap` or `services imap, smtp`, for messages about a PeerSet."""
+    return f"service{'s' if len(services) > 1 else ''} {', '.join(services)}"
 
 
 def _candidate(host: Host) -> bool:
@@ -66,24 +78,27 @@ def unclustered_peers(fleet: Fleet, patterns: Sequence[str] = ()) -> tuple[PeerS
     """
     members = _members(fleet)
     quorum = quorum_groups(members, patterns)
-    found: dict[tuple[tuple[str, ...], str | None], PeerSet] = {}
+    found: dict[tuple[tuple[str, ...], bool], PeerSet] = {}
     for group in sorted(members, key=lambda g: (len(members[g]), g)):
         hosts = members[group]
         if len(hosts) < 2:
             continue
         if group in quorum:
             names = tuple(sorted(h.name for h in hosts))
-            found.setdefault((names, None), PeerSet(group, None, names, quorum=True))
+            found.setdefault((names, True), PeerSet(group, (), names, quorum=True))
             continue
-        by_service: dict[str, list[str]] = {}
+        sharing: dict[str, list[str]] = {}
         for host in hosts:
             for service in set(host.services):
-                by_service.setdefault(service, []).append(host.name)
-        for service, sharing in sorted(by_service.items()):
-            if len(sharing) >= 2:
-                names = tuple(sorted(sharing))
-                found.setdefault((names, service), PeerSet(group, service, names, quorum=False))
-    return tuple(sorted(found.values(), key=lambda p: (not p.quorum, p.group, p.service or "")))
+                sharing.setdefault(service, []).append(host.name)
+        # The same hosts sharing several services are one set.
+        services_of: dict[tuple[str, ...], list[str]] = {}
+        for service, names_sharing in sorted(sharing.items()):
+            if len(names_sharing) >= 2:
+                services_of.setdefault(tuple(sorted(names_sharing)), []).append(service)
+        for names, services in services_of.items():
+            found.setdefault((names, False), PeerSet(group, tuple(services), names, quorum=False))
+    return tuple(sorted(found.values(), key=lambda p: (not p.quorum, p.group, p.services)))
 
 
 def with_quorum_budgets(fleet: Fleet, policy: QuorumPolicy) -> tuple[Fleet, Mapping[str, tuple[str, ...]]]:

@@ -593,3 +593,13 @@ def test_peers_sharing_a_group_and_a_service_are_warned_about() -> None:
         "imap1, imap2 share group imap and service imap but no patchorch_cluster:"
         " nothing keeps them from going down together"
     ]
+
+
+def test_peers_sharing_several_services_are_one_warning() -> None:
+    """The same hosts sharing two services are one warning naming both services."""
+    fleet = _hosts(*({"name": f"relay{i}", "groups": ("relay",), "services": ("smtp", "dns")} for i in (1, 2)))
+    warnings = [w for w in _plan(fleet).warnings if "no patchorch_cluster" in w]
+    assert warnings == [
+        "relay1, relay2 share group relay and services dns, smtp but no patchorch_cluster:"
+        " nothing keeps them from going down together"
+    ]
