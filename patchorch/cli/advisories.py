@@ -277,9 +277,11 @@ def show_command(
     for label in ("id", "source", "revision", "status", "title", "published", "cves", "cvss", "exploitation"):
         value = data[label]
         shown = " ".join(value) if isinstance(value, list) else value
-        console.print(Text(f"{label + ':':<14}{'' if shown is None else shown}"))
+        console.print(Text(f"{label + ':':<14}{'' if shown is None else plain(shown)}"))
     if advisory.kev:
-        console.print(Text(f"{'KEV due:':<14}{advisory.kev.due_date.isoformat()} ({advisory.kev.required_action})"))
+        console.print(
+            Text(f"{'KEV due:':<14}{advisory.kev.due_date.isoformat()} ({plain(advisory.kev.required_action)})")
+        )
     # Lines rather than tables: package names and versions stay whole on an 80-column terminal.
     if advisory.affected:
         console.print(Text("packages:"))
@@ -290,7 +292,7 @@ def show_command(
             line += f"; affected versions {' '.join(package.versions)}"
         if package.cves:
             line += f"; {' '.join(package.cves)}"
-        console.print(Text(line))
+        console.print(Text(plain(line)))
     claims = [claim for claim in advisory.products if claim.concerns_hosts]
     if claims:
         console.print(Text("products without a package (hosts they could concern are UNKNOWN unless facts prove):"))
@@ -305,7 +307,7 @@ def show_command(
             [f"{event.kind} {event.version}" for event in claim.events] + [f"= {v}" for v in claim.versions]
         )
         line = f"  {claim.describe()} [{claim.status}]: {target}" + (f" ({versions})" if versions else "")
-        console.print(Text(line + (f": {claim.reason}" if claim.reason else "")))
+        console.print(Text(plain(line + (f": {claim.reason}" if claim.reason else ""))))
 
 
 def _owners(rows: Sequence[Any]) -> list[dict[str, Any]]:

@@ -243,3 +243,14 @@ def test_mutated_fixtures_parse_or_advisory_error(fixture: Path) -> None:
         _outcome(json.dumps(document).encode())
 
     check()
+
+
+def test_product_name_with_control_character_is_an_advisory_error() -> None:
+    """A CSAF product named with a control character is refused as an AdvisoryError naming the product tree."""
+    data = fixture_json(CSAF)
+    appliance = data["product_tree"]["branches"][0]["branches"][0]["branches"][-1]["product"]
+    assert appliance["product_id"] == "T000020"  # named by CPE only: it becomes a product claim
+    appliance["name"] = "\x1f"
+    with pytest.raises(AdvisoryError) as raised:
+        parse_document(json.dumps(data).encode(), "csaf.json")
+    assert "product_tree" in str(raised.value)

@@ -588,40 +588,12 @@ def to_advisories(document: CsafDocument, file: str) -> tuple[Advisory, ...]:
             continue
         for bucket, label in _STATUS_OF.items():
             for product_id in getattr(status, bucket) or ():
-                entry = products.products[product_id]
-                package = _package(entry)
-                if not isinstance(package, _Package) or (label in ("under_investigation", "not_affected")):
-                    if isinstance(package, _Package):
-                        package_claim = _package_claim(product_id, entry, package, label, vulnerability_cves)
-                        claims[(product_id, label)] = package_claim
-                    else:
-                        claims[(product_id, label)] = _claim(
-                            product_id, entry, label, package or "", vulnerability_cves
-                        )
-                    continue
-                version_distro = _distro_of_version(package.ecosystem, package.version)
-                if package.distro is None:
-                    package = replace(package, distro=version_distro)
-                elif version_distro is not None and not _same_release(package.distro, version_distro):
-                    reason = f"version {package.version} is a {version_distro} build, not one of {package.distro}"
-                    claims[(product_id, label)] = _package_claim(
-                        product_id, entry, package, label, vulnerability_cves, reason
-                    )
-                    continue
-                if package.distro is None:
-                    reason = f"package {package.name} names no distribution release to compare with"
-                    claims[(product_id, label)] = _package_claim(
-                        product_id, entry, package, label, vulnerability_cves, reason
-                    )
-                    continue
-                group = groups.setdefault((package.ecosystem, package.distro, package.name), _Group())
-                if package.version:
-                    (group.fixed if label == "fixed" else group.affected).add(package.version)
-                elif label == "affected":
-                    group.every_version = True
-                group.cves.update(vulnerability_cves)
-                if product_id in score_by_product:
-                    group.cvss.append(score_by_product[product_id])
+                try:
+                    _collect(products, product_id, label, vulnerability_cves, score_by_product, groups, claims)
+                except ValueError as exc:
+                    where = ("product_tree",)
+                    message = f"product {product_id!r} cannot be read: {_first_error(exc)}"
+                    raise AdvisoryError([problem(file, where, message)]) from None
 
     affected = []
     ordered = sorted(groups.items(), key=lambda item: (item[0][0].value, item[0][1] or "", item[0][2]))
@@ -676,6 +648,46 @@ def to_advisories(document: CsafDocument, file: str) -> tuple[Advisory, ...]:
         )
     except ValueError as exc:
         raise AdvisoryError([problem(file, ("document",), f"cannot be read: {_first_error(exc)}")]) from None
+
+
+def _collect(
+    products: _Products,
+    product_id: str,
+    label: str,
+    vulnerability_cves: tuple[str, ...],
+    score_by_product: dict[str, float],
+    groups: dict[tuple[Ecosystem, str | None, str], _Group],
+    claims: dict[tuple[str, str], ProductClaim],
+) -> None:
+    """File one product's status: a package into its (ecosystem, stream, name) group, anything else as a claim."""
+    entry = products.products[product_id]
+    package = _package(entry)
+    if not isinstance(package, _Package) or (label in ("under_investigation", "not_affected")):
+        if isinstance(package, _Package):
+            package_claim = _package_claim(product_id, entry, package, label, vulnerability_cves)
+            claims[(product_id, label)] = package_claim
+        else:
+            claims[(product_id, label)] = _claim(product_id, entry, label, package or "", vulnerability_cves)
+        return
+    version_distro = _distro_of_version(package.ecosystem, package.version)
+    if package.distro is None:
+        package = replace(package, distro=version_distro)
+    elif version_distro is not None and not _same_release(package.distro, version_distro):
+        reason = f"version {package.version} is a {version_distro} build, not one of {package.distro}"
+        claims[(product_id, label)] = _package_claim(product_id, entry, package, label, vulnerability_cves, reason)
+        return
+    if package.distro is None:
+        reason = f"package {package.name} names no distribution release to compare with"
+        claims[(product_id, label)] = _package_claim(product_id, entry, package, label, vulnerability_cves, reason)
+        return
+    group = groups.setdefault((package.ecosystem, package.distro, package.name), _Group())
+    if package.version:
+        (group.fixed if label == "fixed" else group.affected).add(package.version)
+    elif label == "affected":
+        group.every_version = True
+    group.cves.update(vulnerability_cves)
+    if product_id in score_by_product:
+        group.cvss.append(score_by_product[product_id])
 
 
 def _same_release(distro: str, build: str) -> bool:
