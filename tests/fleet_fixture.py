@@ -57,7 +57,7 @@ def reset_hosts(fleet: TestFleet) -> None:
             "acme-broken=1.0-1",
             "acme-tls=1.0-1",
         )
-        fleet.exec(host, "rm", "-f", "/run/reboot-required", "/var/run/reboot-required")
+        fleet.exec(host, "rm", "-f", "/run/reboot-required", "/var/run/reboot-required", "/var/lib/fleet/drained")
 
     with ThreadPoolExecutor(max_workers=len(fleet.hosts)) as pool:
         list(pool.map(reset, [h.name for h in fleet.hosts]))

@@ -319,6 +319,79 @@ def _normalise_check(value: Any) -> Any:
     return {"kind": kind, target_key: value[kind], **rest}
 
 
+_TEMPLATE_MARKERS = ("{{", "{%", "{#")
+
+
+class Hook(BaseModel):
+    """A step run on the host around its update (drain before, undrain after): a tasks file or commands.
+
+    In the inventory or policy a string names a tasks file (relative paths are read beside the inventory or the
+    policy), a list gives commands. A command is an argv list, or a string split on white space; commands run
+    without a shell and without templating, so `{{`, `{%` and `{#` are refused rather than passed on literally.
+    `digest` is the SHA-256 of the tasks file, filled in by whatever read it, so a run renders the file it planned.
+    """
+
+    model_config = _FROZEN
+
+    tasks: str | None = Field(default=None, min_length=1)
+    commands: tuple[tuple[str, ...], ...] = ()
+    digest: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"tasks": value}
+        if isinstance(value, list | tuple):
+            return {"commands": value}
+        return value
+
+    @field_validator("commands", mode="before")
+    @classmethod
+    def _argvs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            return value
+        return tuple(tuple(item.split()) if isinstance(item, str) else item for item in value)
+
+    @field_validator("commands")
+    @classmethod
+    def _literal_commands(cls, value: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        for argv in value:
+            if not argv or not all(argv):
+                raise ValueError("a hook command needs a program and no empty arguments")
+            for part in argv:
+                if any(marker in part for marker in _TEMPLATE_MARKERS):
+                    raise ValueError(
+                        f"hook commands run literally, without templating: {part!r} would reach the program as "
+                        "written; remove the template markers"
+                    )
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Hook:
+        if (self.tasks is None) == (not self.commands):
+            raise ValueError("a hook is a tasks file (a string) or a list of commands, exactly one of them")
+        if self.tasks is not None and not self.tasks.endswith((".yml", ".yaml")):
+            raise ValueError(f"a hook tasks file ends in .yml or .yaml, not {self.tasks!r}")
+        return self
+
+    @property
+    def label(self) -> str:
+        """`tasks drain.yml` or `commands: lb-drain mx1; ...`, for logs and reports."""
+        if self.tasks is not None:
+            return f"tasks {self.tasks}"
+        return "commands: " + "; ".join(" ".join(argv) for argv in self.commands)
+
+
+class StaleServices(StrEnum):
+    """What the patch role does with services that still use libraries the update replaced."""
+
+    RESTART = "restart"  # restart them before the health checks run
+    REPORT = "report"  # leave them running and report them in the host's outcome
+
+
 class Host(BaseModel):
     """One host of the fleet and everything patchorch knows about it from the inventory."""
 
@@ -343,6 +416,11 @@ class Host(BaseModel):
     package_manager: PackageManager = PackageManager.AUTO
     reboot: RebootPolicy = RebootPolicy.IF_REQUIRED
     health_checks: tuple[HealthCheck, ...] = ()
+    # Drain before the update and undrain after it (the post hook runs whatever happened in between).
+    pre_hook: Hook | None = None
+    post_hook: Hook | None = None
+    # None: the policy's `stale_services` decides.
+    stale_services: StaleServices | None = None
     os_family: OneLine | None = None
     os_version: OneLine | None = None
     # Names of the fields above that were not declared and took their default (owner, criticality, exposure).

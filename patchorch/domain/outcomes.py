@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +42,16 @@ class CheckResult(BaseModel):
     detail: str = ""
 
 
+class HookResult(BaseModel):
+    """What one hook (`pre`: drain, `post`: undrain) did on one host: ok, failed or skipped (check mode)."""
+
+    model_config = _FROZEN
+
+    hook: str
+    status: Literal["ok", "failed", "skipped"]
+    detail: str = ""
+
+
 class RoleResult(BaseModel):
     """What the patch role exports for one host at the end of a stage (also when it fails part-way)."""
 
@@ -55,6 +66,8 @@ class RoleResult(BaseModel):
     failed_step: str | None = None
     message: str | None = None
     check_mode: bool = False
+    # By hook name (`pre`, `post`): only the hooks that started.
+    hooks: dict[str, HookResult] = Field(default_factory=dict)
 
 
 class HostStatus(StrEnum):
@@ -97,6 +110,7 @@ class HostOutcome(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     check_mode: bool = False
+    hooks: dict[str, HookResult] = Field(default_factory=dict)
 
 
 class BatchOutcome(BaseModel):

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from patchorch.domain.fleet import Hook, StaleServices
+
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 PLAN_SCHEMA_VERSION = 1
@@ -116,6 +118,21 @@ class PlannedHost(BaseModel):
     outside_horizon: bool = False
 
 
+class HostSettings(BaseModel):
+    """How the patch role treats one target host beyond the update: its hooks and its stale services.
+
+    Resolved at planning from the host's inventory variables, else the policy's defaults, so a stored plan says
+    exactly what runs around each update. Only hosts with a hook or a non-default setting are listed.
+    """
+
+    model_config = _FROZEN
+
+    host: str
+    pre_hook: Hook | None = None
+    post_hook: Hook | None = None
+    stale_services: StaleServices = StaleServices.REPORT
+
+
 class ExclusionReason(StrEnum):
     """Why a host of the fleet is not in the plan."""
 
@@ -164,6 +181,7 @@ class RolloutPlan(BaseModel):
     hosts: tuple[PlannedHost, ...] = ()
     exclusions: tuple[Exclusion, ...] = ()
     warnings: tuple[str, ...] = ()
+    host_settings: tuple[HostSettings, ...] = ()
 
     def canonical_json(self) -> str:
         """The plan as canonical JSON: sorted keys, compact separators, the content hash included."""
@@ -184,6 +202,9 @@ class RolloutPlan(BaseModel):
 
     def _body(self) -> dict[str, Any]:
         data: dict[str, Any] = self.model_dump(mode="json")
+        # Added after schema 1 was in use: left out while empty, so earlier plans keep their bytes and hashes.
+        if not data["host_settings"]:
+            del data["host_settings"]
         return data
 
     @classmethod
@@ -223,6 +244,13 @@ class RolloutPlan(BaseModel):
             if host.name == name:
                 return host
         raise KeyError(name)
+
+    def settings_of(self, host: str) -> HostSettings:
+        """The hooks and stale-service handling of `host` (the defaults when the plan lists none for it)."""
+        for item in self.host_settings:
+            if item.host == host:
+                return item
+        return HostSettings(host=host)
 
     @property
     def targets(self) -> tuple[str, ...]:

@@ -49,12 +49,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from patchorch.domain.fleet import Criticality, Exposure, Fleet, Host, Lifecycle
+from patchorch.domain.fleet import Criticality, Exposure, Fleet, Host, Lifecycle, StaleServices
 from patchorch.domain.plan import (
     PLAN_SCHEMA_VERSION,
     Batch,
     Exclusion,
     ExclusionReason,
+    HostSettings,
     Mode,
     PlannedHost,
     RolloutPlan,
@@ -265,7 +266,23 @@ def plan(
         exclusions=tuple(exclusions),
         warnings=_warnings(chosen, wanted, fleet, uncovered, canary, canary_policy, emergency, policy)
         + _redundancy_warnings(declared, policy, quorum_clusters, {t.name for t in chosen}),
+        host_settings=host_settings(tuple(t.host for t in chosen), policy),
     )
+
+
+def host_settings(hosts: Iterable[Host], policy: Policy) -> tuple[HostSettings, ...]:
+    """Each host's hooks and stale-service handling: its own inventory values, else the policy's.
+
+    Hosts whose settings are all defaults (no hooks, stale services reported) are left out.
+    """
+    result = []
+    for host in hosts:
+        pre, post = host.pre_hook or policy.pre_hook, host.post_hook or policy.post_hook
+        stale = host.stale_services or policy.stale_services
+        # Most fleets set none of these: the common case builds no model.
+        if pre is not None or post is not None or stale is not StaleServices.REPORT:
+            result.append(HostSettings(host=host.name, pre_hook=pre, post_hook=post, stale_services=stale))
+    return tuple(result)
 
 
 _PLANNED_HOST_FIELDS = frozenset(

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from patchorch.domain.fleet import Criticality, Exposure
+from patchorch.domain.fleet import Criticality, Exposure, Hook, StaleServices
 from patchorch.domain.quantity import Budget
 from patchorch.domain.vulnerability import Decision
 from patchorch.errors import PolicyError, Problem
@@ -242,6 +242,12 @@ class Policy(BaseModel):
     emergency: EmergencyPolicy = EmergencyPolicy()
     retries: RetryPolicy = RetryPolicy()
     quorum: QuorumPolicy = QuorumPolicy()
+    # Hooks and stale-service handling of every host that does not set its own in the inventory.
+    pre_hook: Hook | None = Field(default=None, description="drain step before the update")
+    post_hook: Hook | None = Field(default=None, description="undrain step after it, whatever happened")
+    stale_services: StaleServices = Field(
+        default=StaleServices.REPORT, description="restart or only report services still using replaced libraries"
+    )
 
     @field_validator("horizon", mode="before")
     @classmethod
@@ -287,12 +293,19 @@ class Policy(BaseModel):
     def canonical_json(self) -> str:
         """The policy as canonical JSON (sorted keys, compact): the input of `digest`."""
         data = self.model_dump(mode="json", by_alias=True)
+        # Settings added later are left out while they hold their defaults: a policy digest stays what it was.
+        for key in _LATER_SETTINGS:
+            if data.get(key) == Policy.model_fields[key].get_default():
+                data.pop(key, None)
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     @property
     def digest(self) -> str:
         """SHA-256 of the canonical JSON: plans record it so a stored plan names the policy it came from."""
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+
+_LATER_SETTINGS = ("pre_hook", "post_hook", "stale_services")
 
 
 def format_location(location: Sequence[str | int]) -> str:

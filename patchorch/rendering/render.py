@@ -18,7 +18,7 @@ Layout of a run directory:
     inventory/patchorch_groups.yml      the batch groups, combined with the user's inventory
     vars/run.yml                        the plan's data for the role (every string !unsafe)
     vars/settings.yml                   role settings from `extra_vars_from` (hook paths point into hooks/)
-    hooks/                              copies of the pre/post hook task files
+    hooks/                              copies of the hook task files (--role-vars; per host from the plan)
     roles/patchorch_patch/              a copy of the role shipped inside patchorch
 """
 
@@ -38,7 +38,7 @@ import jinja2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from patchorch.domain.fleet import host_name_problem
+from patchorch.domain.fleet import Hook, StaleServices, host_name_problem
 from patchorch.domain.plan import RolloutPlan, Stage
 from patchorch.errors import ConfigError, InventoryError, Problem, RenderError
 from patchorch.rendering._vars import SAFE_KEY, dump_vars, load_vars
@@ -335,7 +335,7 @@ def _write_run(
     (directory / RUN_VARS_FILE).parent.mkdir(parents=True)
     (directory / RUN_VARS_FILE).write_text(
         dump_vars(
-            _run_vars(plan, stages, run_id),
+            _run_vars(plan, stages, run_id, _host_settings(plan, directory)),
             header=f"{_GENERATED}\nThe plan's data for the {ROLE_NAME} role. Every string is !unsafe: Ansible "
             "never evaluates it.",
         ),
@@ -365,7 +365,51 @@ def _groups_inventory(stages: tuple[Stage, ...]) -> dict[str, Any]:
     return {"all": {"children": children}}
 
 
-def _run_vars(plan: RolloutPlan, stages: tuple[Stage, ...], run_id: str) -> dict[str, Any]:
+def _host_settings(plan: RolloutPlan, directory: Path) -> dict[str, dict[str, Any]]:
+    """Per host, what the role reads beside the plan: hooks (tasks files copied into hooks/) and stale services.
+
+    A tasks file is copied once, named by its digest, and refused when it changed since it was planned.
+    """
+    result: dict[str, dict[str, Any]] = {}
+    for settings in plan.host_settings:
+        entry: dict[str, Any] = {}
+        for key in ("pre_hook", "post_hook"):
+            hook: Hook | None = getattr(settings, key)
+            if hook is None:
+                continue
+            if hook.tasks is None:
+                entry[key] = {"commands": [list(argv) for argv in hook.commands]}
+                continue
+            entry[key] = {"tasks": str(_copy_hook_file(hook, directory, settings.host, key))}
+        if settings.stale_services is not StaleServices.REPORT:
+            entry["stale_services"] = settings.stale_services.value
+        result[settings.host] = entry
+    return result
+
+
+def _copy_hook_file(hook: Hook, directory: Path, host: str, key: str) -> Path:
+    source = Path(str(hook.tasks))
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise RenderError(f"cannot read the {key} tasks file: {exc.strerror}", file=str(source), host=host) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if hook.digest is not None and digest != hook.digest:
+        raise RenderError(
+            f"the {key} tasks file changed since the run was planned (plan the run again to use it)",
+            file=str(source),
+            host=host,
+        )
+    target = Path("hooks") / f"{key.removesuffix('_hook')}-{digest[:16]}.yml"
+    if not (directory / target).exists():
+        (directory / target).parent.mkdir(exist_ok=True)
+        (directory / target).write_bytes(data)
+    return target  # the role resolves it against the playbook directory
+
+
+def _run_vars(
+    plan: RolloutPlan, stages: tuple[Stage, ...], run_id: str, settings: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
     planned = {host.name: host for host in plan.hosts}
     hosts: dict[str, Any] = {}
     for stage in stages:
@@ -377,6 +421,7 @@ def _run_vars(plan: RolloutPlan, stages: tuple[Stage, ...], run_id: str) -> dict
                     "batch": batch.index,
                     "risk_class": info.risk_class if info else "",
                     "reason": info.reason if info else "",
+                    **settings.get(name, {}),
                 }
     return {
         "patchorch_patch_run_id": run_id,

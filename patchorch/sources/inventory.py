@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from patchorch.domain.fleet import Fleet, Host, host_name_problem, jinja_in
+from patchorch.domain.fleet import Fleet, Hook, Host, host_name_problem, jinja_in
 from patchorch.domain.inventory_check import (
     KNOWN_VARIABLES,
     PASSTHROUGH_VARIABLES,
@@ -33,6 +33,7 @@ from patchorch.domain.inventory_check import (
 )
 from patchorch.errors import InventoryError, Problem
 from patchorch.sources._origins import HOST_DEFINITION, locate
+from patchorch.sources.hooks import HookFileMissing, resolve_hook
 
 __all__ = ["IGNORED_FILE_PATTERNS", "InventoryLoad", "UnknownKey", "ansible_inventory_command", "load_fleet"]
 
@@ -132,6 +133,7 @@ def load_fleet(sources: Sequence[Path], *, limit: str | None = None, strict: boo
         load = _convert(listing, names, label, in_limit=in_limit, limit=limit, strict=strict)
     except InventoryError as exc:
         raise InventoryError(_located(exc.problems, names, environment), summary=exc.summary) from None
+    load = _with_hook_files(load, sources, label)
     warnings = dict.fromkeys(
         match.group("warning")
         for result in results
@@ -139,6 +141,41 @@ def load_fleet(sources: Sequence[Path], *, limit: str | None = None, strict: boo
         if (match := _WARNING.match(line.strip()))
     )
     return dataclasses.replace(load, warnings=tuple(warnings)) if warnings else load
+
+
+def _with_hook_files(load: InventoryLoad, sources: Sequence[Path], label: str) -> InventoryLoad:
+    """Hook tasks files found beside the inventory (absolute paths, digests); a missing one is a problem."""
+    bases = [source if source.is_dir() else source.parent for source in sources if "," not in str(source)]
+    cache: dict[Path, Hook] = {}
+    hosts: list[Host] = []
+    problems: list[Problem] = []
+    changed = False
+    for host in load.fleet.hosts:
+        update = {}
+        for key in ("pre_hook", "post_hook"):
+            hook = getattr(host, key)
+            if hook is None or hook.tasks is None:
+                continue
+            try:
+                update[key] = resolve_hook(hook, bases, cache)
+            except HookFileMissing as exc:
+                problems.append(
+                    Problem(
+                        str(exc),
+                        file=label,
+                        host=host.name,
+                        field=VARIABLE_PREFIX + key,
+                        value=hook.tasks,
+                        allowed="a tasks file beside the inventory (relative) or an absolute path",
+                    )
+                )
+        changed = changed or bool(update)
+        hosts.append(host.model_copy(update=update) if update else host)
+    if problems:
+        raise InventoryError(problems, summary=None)
+    if not changed:
+        return load
+    return dataclasses.replace(load, fleet=Fleet(hosts=tuple(hosts), source=load.fleet.source))
 
 
 def _run(argv: list[str], environment: Mapping[str, str]) -> subprocess.CompletedProcess[str]:

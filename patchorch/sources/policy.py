@@ -21,6 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from patchorch.domain.policy import Location, Policy, format_location, parse_policy
 from patchorch.errors import PolicyError, Problem
+from patchorch.sources.hooks import HookFileMissing, resolve_hook
 
 DEFAULT_POLICY = "default.yml"
 _BUILT_IN_NAME = "patchorch/policy/default.yml (built-in)"
@@ -129,4 +130,25 @@ def load_policy(path: Path | None = None) -> Policy:
         raise PolicyError([Problem("no such policy file", file=str(path))]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError([Problem(f"cannot read the policy file: {exc}", file=str(path))]) from None
-    return parse_policy_text(text, source=str(path))
+    policy = parse_policy_text(text, source=str(path))
+    return _with_hook_files(policy, path)
+
+
+def _with_hook_files(policy: Policy, path: Path) -> Policy:
+    """The policy with its hook tasks files found beside it (absolute paths, digests)."""
+    update = {}
+    for key in ("pre_hook", "post_hook"):
+        hook = getattr(policy, key)
+        if hook is None:
+            continue
+        try:
+            update[key] = resolve_hook(hook, [path.parent])
+        except HookFileMissing as exc:
+            raise PolicyError(
+                [
+                    Problem(
+                        str(exc), file=str(path), field=key, value=hook.tasks, allowed="a tasks file beside the policy"
+                    )
+                ]
+            ) from None
+    return policy.model_copy(update=update) if update else policy

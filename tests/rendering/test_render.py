@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import configparser
+import hashlib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from patchorch.domain.plan import Batch, Stage, StageKind
+from patchorch.domain.fleet import Hook, StaleServices
+from patchorch.domain.plan import Batch, HostSettings, RolloutPlan, Stage, StageKind
 from patchorch.errors import ConfigError, InventoryError, RenderError
 from patchorch.rendering import render_run
 from patchorch.rendering._vars import UNSAFE_TAG, dump_vars, load_vars
+from patchorch.sources.hooks import resolve_hook
 from patchorch.sources.inventory import IGNORED_FILE_PATTERNS
 from tests.plans import make_plan
 from tests.rendering.example import example_plan
@@ -196,3 +199,36 @@ def test_rendered_ansible_cfg_ignores_patchorch_files_beside_inventories(tmp_pat
     config.read(rendered.ansible_cfg)
     patterns = [p.strip() for p in config["inventory"]["ignore_patterns"].split(",")]
     assert patterns == list(IGNORED_FILE_PATTERNS)
+
+
+def _with_host_hooks(tmp_path: Path) -> tuple[RolloutPlan, Path]:
+    drain = tmp_path / "inv" / "drain.yml"
+    drain.parent.mkdir()
+    drain.write_text("- name: Drain\n  ansible.builtin.debug:\n    msg: drain\n")
+    hook = resolve_hook(Hook(tasks="drain.yml"), [drain.parent])
+    settings = (
+        HostSettings(host="mx1", pre_hook=hook, post_hook=Hook(commands=(("lb", "undrain", "mx1"),))),
+        HostSettings(host="mx2", stale_services=StaleServices.RESTART),
+    )
+    return example_plan().model_copy(update={"host_settings": settings}), drain
+
+
+def test_host_hooks_reach_the_run_vars_and_tasks_files_are_copied(tmp_path: Path, inventory: Path) -> None:
+    """Each host's hooks and stale-service setting are in vars/run.yml; its tasks file is copied under hooks/."""
+    plan, drain = _with_host_hooks(tmp_path)
+    run = render_run(plan, tmp_path / "run", inventory_sources=[inventory])
+    hosts = load_vars((run.directory / "vars" / "run.yml").read_text())["patchorch_patch_plan_hosts"]
+    copied = f"hooks/pre-{hashlib.sha256(drain.read_bytes()).hexdigest()[:16]}.yml"
+    assert hosts["mx1"]["pre_hook"] == {"tasks": copied}
+    assert hosts["mx1"]["post_hook"] == {"commands": [["lb", "undrain", "mx1"]]}
+    assert hosts["mx2"]["stale_services"] == "restart"
+    assert "pre_hook" not in hosts["imap1"]
+    assert (run.directory / copied).read_text() == drain.read_text()
+
+
+def test_a_tasks_file_changed_since_planning_is_refused(tmp_path: Path, inventory: Path) -> None:
+    """Rendering refuses a hook tasks file whose digest is not the one the plan recorded."""
+    plan, drain = _with_host_hooks(tmp_path)
+    drain.write_text("- name: Something else\n  ansible.builtin.debug:\n    msg: other\n")
+    with pytest.raises(RenderError, match="changed since the run was planned"):
+        render_run(plan, tmp_path / "run", inventory_sources=[inventory])

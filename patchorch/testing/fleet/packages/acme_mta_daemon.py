@@ -2,7 +2,8 @@
 """acme-mta's daemon on a fleet host: GET /health answers 200 with the installed acme-mta version, read live from dpkg.
 
 It refuses to start when a filter needs an ABI it does not provide (what upgrading acme-broken to 1.0-2 does), and
-answers 503 while the failing-health fault is set. Standard library only: it runs on the host's python3.
+answers 503 while the failing-health fault is set. A drained host (`fleet-service drain`) says so and still answers 200:
+draining takes it out of service, it does not make it unhealthy. Standard library only: it runs on the host's python3.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 FAULTS = Path("/etc/fleet/faults")
 FILTERS = Path("/usr/lib/acme-mta/filters")
+DRAINED = Path("/var/lib/fleet/drained")
 ABI = "abi=1"
 
 
@@ -49,6 +51,7 @@ class HealthHandler(BaseHTTPRequestHandler):
             "host": _read(Path("/etc/fleet/host")),
             "boot_id": _read(Path("/run/fleet/boot_id")),
             "faults": faults,
+            "drained": DRAINED.exists(),
         }
         payload = (json.dumps(body) + "\n").encode()
         self.send_response(503 if failing else 200)

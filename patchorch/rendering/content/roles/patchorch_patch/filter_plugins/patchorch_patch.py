@@ -169,6 +169,38 @@ def check_verdicts(results: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return verdicts
 
 
+def hook(planned: Any, role_setting: Any = "") -> dict[str, Any] | None:
+    """The host's hook as `{kind, label, tasks, commands}`: the plan's (`{tasks}` or `{commands}`), else the role's
+    own setting (a tasks file path, empty for none); None when the host has no hook."""
+    if isinstance(planned, Mapping) and planned.get("commands"):
+        commands = [[str(part) for part in argv] for argv in planned["commands"]]
+        label = "commands: " + "; ".join(" ".join(argv) for argv in commands)
+        return {"kind": "commands", "label": label, "tasks": None, "commands": commands}
+    tasks = planned.get("tasks") if isinstance(planned, Mapping) else None
+    tasks = tasks or role_setting or None
+    if tasks is None:
+        return None
+    return {"kind": "tasks", "label": f"tasks {tasks}", "tasks": str(tasks), "commands": []}
+
+
+def hook_result(
+    hook_value: Mapping[str, Any], registered: Mapping[str, Any] | None, check_mode: bool
+) -> dict[str, str]:
+    """`{hook, status, detail}` of a commands hook from its registered loop: ok, failed (the first failing command
+    and why) or skipped (check mode runs no hook command)."""
+    label = str(hook_value.get("label", ""))
+    if check_mode:
+        return {"hook": label, "status": "skipped", "detail": "check mode runs no hook command"}
+    results = [r for r in (registered or {}).get("results") or () if isinstance(r, Mapping)]
+    for result in results:
+        if result.get("failed"):
+            argv = " ".join(str(part) for part in result.get("item") or ())
+            why = str(result.get("stderr") or result.get("msg") or "failed").strip()
+            last = why.splitlines()[-1] if why else "failed"
+            return {"hook": label, "status": "failed", "detail": _short(f"{argv}: exit {result.get('rc')}: {last}")}
+    return {"hook": label, "status": "ok", "detail": f"{len(results)} command(s) exited 0"}
+
+
 def failure_message(task_name: Any, result: Mapping[str, Any] | None) -> str:
     """One line saying which task failed and why, from `ansible_failed_task.name` and `ansible_failed_result`."""
     result = result or {}
@@ -201,4 +233,6 @@ class FilterModule:
             "patchorch_report": report,
             "patchorch_check_verdicts": check_verdicts,
             "patchorch_failure_message": failure_message,
+            "patchorch_hook": hook,
+            "patchorch_hook_result": hook_result,
         }
