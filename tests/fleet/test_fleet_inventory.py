@@ -107,14 +107,28 @@ def test_mirror_comes_from_the_machines_apt_sources(tmp_path: Path) -> None:
     assert debian_mirror(tmp_path) == "http://mirror.example/debian"
 
 
+def _offered(index: Path) -> set[tuple[str, str]]:
+    return {
+        (stanza.split("Package: ")[1].split("\n")[0], stanza.split("Version: ")[1].split("\n")[0])
+        for stanza in index.read_text().strip().split("\n\n")
+    }
+
+
 def test_repository_offers_every_version(tmp_path: Path) -> None:
-    """The acme repository indexes both versions of acme-mta, acme-tls and acme-broken."""
+    """Main and security suites together index both versions of acme-mta, acme-tls and acme-broken."""
     repo = tmp_path / "repo"
     build_repository(repo)
-    index = (repo / "Packages").read_text()
-    offered = {
-        (stanza.split("Package: ")[1].split("\n")[0], stanza.split("Version: ")[1].split("\n")[0])
-        for stanza in index.strip().split("\n\n")
-    }
+    offered = _offered(repo / "Packages") | _offered(repo / "security" / "Packages")
     assert offered == {(p, v) for p in ("acme-mta", "acme-tls", "acme-broken") for v in ("1.0-1", "1.0-2")}
     assert (repo / "initial.txt").read_text().split() == ["acme-mta=1.0-1", "acme-tls=1.0-1", "acme-broken=1.0-1"]
+
+
+def test_security_suite_holds_the_security_fixes_only(tmp_path: Path) -> None:
+    """The security suite offers acme-mta and acme-tls 1.0-2 (Release acme-security); acme-broken 1.0-2 is main."""
+    repo = tmp_path / "repo"
+    build_repository(repo)
+    assert _offered(repo / "security" / "Packages") == {("acme-mta", "1.0-2"), ("acme-tls", "1.0-2")}
+    assert ("acme-broken", "1.0-2") in _offered(repo / "Packages")
+    release = (repo / "security" / "Release").read_text()
+    assert "Suite: acme-security\n" in release
+    assert "Label: acme-security\n" in release

@@ -39,8 +39,8 @@ HOST_FILES = {
     "fleet-service.sh": "usr/local/sbin/fleet-service",
     "fleet-fault.sh": "usr/local/sbin/fleet-fault",
 }
-# Only the fleet's own repository: the Debian sources debootstrap wrote are removed from the base.
-APT_SOURCES = "deb [trusted=yes] file:/srv/acme-repo ./\n"
+# Only the fleet's own repository, its main and security suites: the Debian sources debootstrap wrote are removed.
+APT_SOURCES = "deb [trusted=yes] file:/srv/acme-repo ./\ndeb [trusted=yes] file:/srv/acme-repo/security ./\n"
 APT_CONF = 'Acquire::Languages "none";\nAPT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n'
 
 

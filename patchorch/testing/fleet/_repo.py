@@ -2,6 +2,10 @@
 
 Packages are made with `dpkg-deb --build`, indexed with `dpkg-scanpackages --multiversion` (so every version stays
 installable, for downgrades and pinned upgrades) and described by a Release file the hosts trust (`[trusted=yes]`).
+
+Two flat suites, as Debian has: the main one at the top (`acme`) and a security suite in `security/`
+(`acme-security`), which holds the recipe's packages marked `"suite": "security"`. apt names a candidate's archive
+`acme-security:acme-security` in a simulation, so the patch role's security scope takes exactly those upgrades.
 """
 
 from __future__ import annotations
@@ -21,12 +25,21 @@ _RECIPES = "patchorch.testing.fleet.packages"
 _HASH_FILE = ".recipe-hash"
 
 
+SECURITY_SUITE = "security"
+# Suite name -> (directory inside the repository, Label, Suite and Codename of its Release file).
+_SUITES = {
+    "main": (".", "acme", "./", "acme"),
+    SECURITY_SUITE: ("security", "acme-security", "acme-security", "acme-security"),
+}
+
+
 @dataclass(frozen=True)
 class PackageVersion:
-    """One package version the repository offers."""
+    """One package version the repository offers, and the suite that offers it (`main` or `security`)."""
 
     name: str
     version: str
+    suite: str = "main"
 
     @property
     def filename(self) -> str:
@@ -58,7 +71,7 @@ def recipe_hash() -> str:
 
 def available_versions() -> tuple[PackageVersion, ...]:
     """Every package version in the repository, in recipe order."""
-    return tuple(PackageVersion(p["name"], p["version"]) for p in _recipe()["packages"])
+    return tuple(PackageVersion(p["name"], p["version"], p.get("suite", "main")) for p in _recipe()["packages"])
 
 
 def initial_versions() -> tuple[PackageVersion, ...]:
@@ -80,11 +93,23 @@ def build_repository(target: Path) -> str:
     out = build / "repo"
     out.mkdir(parents=True)
     recipe = _recipe()
-    for package in recipe["packages"]:
-        _build_package(package, build / "trees", out)
-    index = _run(["dpkg-scanpackages", "--multiversion", ".", "/dev/null"], cwd=out)
-    (out / "Packages").write_text(index)
-    (out / "Release").write_text(_release(out / "Packages"))
+    for suite, (directory, *_) in _SUITES.items():
+        (out / directory).mkdir(exist_ok=True)
+        for package in recipe["packages"]:
+            if package.get("suite", "main") == suite:
+                _build_package(package, build / "trees", out / directory)
+    for directory, label, name, codename in _SUITES.values():
+        suite_dir = out / directory
+        # The main suite's index must not descend into security/: index its own .deb files only.
+        debs = sorted(path.name for path in suite_dir.glob("*.deb"))
+        scan = suite_dir / ".scan"
+        scan.mkdir()
+        for deb in debs:
+            (scan / deb).symlink_to(suite_dir / deb)
+        index = _run(["dpkg-scanpackages", "--multiversion", ".scan", "/dev/null"], cwd=suite_dir)
+        shutil.rmtree(scan)
+        (suite_dir / "Packages").write_text(index.replace("Filename: .scan/", "Filename: ./"))
+        (suite_dir / "Release").write_text(_release(suite_dir / "Packages", label=label, suite=name, codename=codename))
     (out / "initial.txt").write_text("\n".join(recipe["initial"]) + "\n")
     (out / _HASH_FILE).write_text(wanted + "\n")
     shutil.rmtree(target, ignore_errors=True)
@@ -121,15 +146,15 @@ def _build_package(package: dict[str, Any], trees: Path, out: Path) -> None:
     _run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(out / version.filename)])
 
 
-def _release(packages: Path) -> str:
+def _release(packages: Path, *, label: str, suite: str, codename: str) -> str:
     data = packages.read_bytes()
     lines = [
         "Origin: patchorch-fleet",
-        "Label: acme",
-        "Suite: ./",
-        "Codename: acme",
+        f"Label: {label}",
+        f"Suite: {suite}",
+        f"Codename: {codename}",
         "Architectures: all amd64 arm64",
-        "Description: acme test packages of the patchorch test fleet",
+        f"Description: {label} test packages of the patchorch test fleet",
     ]
     for field, algorithm in (("MD5Sum", "md5"), ("SHA256", "sha256")):
         lines.append(f"{field}:")
