@@ -46,8 +46,12 @@ def run_batch(
     *,
     check: bool = False,
     playbook: Path | None = None,
+    path_prefix: Path | None = None,
 ) -> BatchRun:
-    """`ansible-playbook -i SOURCES --limit HOSTS STAGE_PLAYBOOK` through ansible-runner with the run's ansible.cfg."""
+    """`ansible-playbook -i SOURCES --limit HOSTS STAGE_PLAYBOOK` through ansible-runner with the run's ansible.cfg.
+
+    `path_prefix` is searched first for commands (fake package managers for a local host).
+    """
     events: list[dict[str, Any]] = []
     private_dir.mkdir(parents=True, exist_ok=True)
     runner = ansible_runner.run(
@@ -58,7 +62,13 @@ def run_batch(
         envvars={
             "ANSIBLE_CONFIG": str(rendered.ansible_cfg),
             "ANSIBLE_NOCOLOR": "1",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PATH": os.pathsep.join(
+                [
+                    *([str(path_prefix)] if path_prefix else []),
+                    str(Path(sys.executable).parent),
+                    os.environ.get("PATH", ""),
+                ]
+            ),
         },
         cmdline="--check" if check else None,
         quiet=True,

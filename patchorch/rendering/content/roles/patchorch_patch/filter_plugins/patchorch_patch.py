@@ -49,6 +49,24 @@ def apt_upgrades(simulation: str, origin: str = "") -> dict[str, dict[str, str]]
     return result
 
 
+def dnf_upgrades(listing: str) -> dict[str, dict[str, str]]:
+    """The packages `dnf check-update` lists: `{name: {installed: "", candidate, origin}}` (origin: the repository).
+
+    Lines are `name.arch  [epoch:]version-release  repository`; the "Obsoleting Packages" section and anything else
+    that is not three columns (metadata notices, blank lines) is skipped.
+    """
+    result: dict[str, dict[str, str]] = {}
+    for line in (listing or "").splitlines():
+        if line.strip().lower().startswith("obsoleting"):
+            break
+        parts = line.split()
+        if len(parts) != 3 or "." not in parts[0] or line.startswith((" ", "\t")):
+            continue
+        name = parts[0].rsplit(".", 1)[0]
+        result[name] = {"installed": "", "candidate": parts[1], "origin": parts[2]}
+    return result
+
+
 def health_checks(checks: Any) -> list[dict[str, Any]]:
     """The inventory's `patchorch_health_checks`, short or long form, as `{kind, name, ...}` with defaults filled in."""
     if checks is None or checks == "":
@@ -226,6 +244,7 @@ class FilterModule:
         return {
             "patchorch_installed_versions": installed_versions,
             "patchorch_apt_upgrades": apt_upgrades,
+            "patchorch_dnf_upgrades": dnf_upgrades,
             "patchorch_normalise_checks": health_checks,
             "patchorch_pinned": pinned,
             "patchorch_unpinned": unpinned,
