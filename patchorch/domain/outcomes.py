@@ -26,6 +26,7 @@ ROLE_STEPS = (
     "update",
     "reboot-detect",
     "reboot",
+    "services",
     "post-check",
     "post-hook",
     "versions-after",
@@ -52,6 +53,20 @@ class HookResult(BaseModel):
     detail: str = ""
 
 
+class ServicesResult(BaseModel):
+    """Services still running code the update replaced, as `tool` found them, and which of them were restarted.
+
+    `tool` is None when nothing looked (the host rebooted, or has no such tool); `detail` then says why.
+    """
+
+    model_config = _FROZEN
+
+    tool: str | None = None
+    stale: tuple[str, ...] = ()
+    restarted: tuple[str, ...] = ()
+    detail: str = ""
+
+
 class RoleResult(BaseModel):
     """What the patch role exports for one host at the end of a stage (also when it fails part-way)."""
 
@@ -68,6 +83,8 @@ class RoleResult(BaseModel):
     check_mode: bool = False
     # By hook name (`pre`, `post`): only the hooks that started.
     hooks: dict[str, HookResult] = Field(default_factory=dict)
+    # None when the role did not get as far as looking.
+    services: ServicesResult | None = None
 
 
 class HostStatus(StrEnum):
@@ -111,6 +128,7 @@ class HostOutcome(BaseModel):
     finished_at: datetime | None = None
     check_mode: bool = False
     hooks: dict[str, HookResult] = Field(default_factory=dict)
+    services: ServicesResult | None = None
 
 
 class BatchOutcome(BaseModel):

@@ -152,6 +152,7 @@ class _EventFold:
                 failed_step=result.failed_step,
                 changed=result.changed or track.changed,
                 hooks=dict(result.hooks),
+                services=result.services,
             )
         if track.unreachable is not None or stats.get("dark"):
             return HostOutcome(

@@ -66,13 +66,24 @@ def test_dnf_security_dry_run_reports_the_listed_updates(tmp_path: Path) -> None
         "dnf",
         {
             "dnf": {**DNF_READS, "--quiet check-update --security": (FIXTURES / "dnf-check-update-security.txt", 100)},
-            "needs-restarting": {"-r": (None, 1)},
+            "needs-restarting": {"-r": (None, 1), "-s": (FIXTURES / "needs-restarting-s.txt", 0)},
         },
     )
     result = run.result(HOST)
     assert (result.check_mode, result.changed, result.failed_step) == (True, True, None)
     assert result.reboot_required
-    assert argv.splitlines() == ["dnf --quiet makecache", "dnf --quiet check-update --security", "needs-restarting -r"]
+    assert argv.splitlines() == [
+        "dnf --quiet makecache",
+        "dnf --quiet check-update --security",
+        "needs-restarting -r",
+        "needs-restarting -s",
+    ]
+    assert result.services is not None
+    assert (result.services.tool, result.services.stale, result.services.restarted) == (
+        "needs-restarting",
+        ("httpd.service", "sshd.service"),
+        (),
+    )
 
 
 def test_dnf_dry_run_without_security_updates_changes_nothing(tmp_path: Path) -> None:
@@ -80,7 +91,10 @@ def test_dnf_dry_run_without_security_updates_changes_nothing(tmp_path: Path) ->
     run, _ = _run(
         tmp_path,
         "dnf",
-        {"dnf": {**DNF_READS, "--quiet check-update --security": (None, 0)}, "needs-restarting": {"-r": (None, 0)}},
+        {
+            "dnf": {**DNF_READS, "--quiet check-update --security": (None, 0)},
+            "needs-restarting": {"-r": (None, 0), "-s": (None, 0)},
+        },
     )
     result = run.result(HOST)
     assert (result.changed, result.reboot_required, result.failed_step) == (False, False, None)
@@ -97,12 +111,15 @@ def test_zypper_security_dry_run_asks_for_security_patches_only(tmp_path: Path) 
                 **ZYPPER_READS,
                 patch: (FIXTURES / "zypper-patch-security-dry-run.txt", 0),
                 "needs-rebooting": (None, 102),
+                "--quiet ps -sss": (FIXTURES / "zypper-ps-sss.txt", 0),
             }
         },
     )
     result = run.result(HOST)
     assert (result.changed, result.reboot_required, result.failed_step) == (True, True, None)
     assert f"zypper {patch}" in argv.splitlines()
+    assert result.services is not None
+    assert (result.services.tool, result.services.stale) == ("zypper ps", ("nginx",))
 
 
 def test_zypper_nothing_to_do_is_unchanged(tmp_path: Path) -> None:
@@ -116,6 +133,7 @@ def test_zypper_nothing_to_do_is_unchanged(tmp_path: Path) -> None:
                 **ZYPPER_READS,
                 patch: (FIXTURES / "zypper-nothing-to-do.txt", 0),
                 "needs-rebooting": (None, 0),
+                "--quiet ps -sss": (None, 0),
             }
         },
     )

@@ -30,7 +30,8 @@ IMAGE_REPOSITORY = "localhost/patchorch-fleet-host"
 RECIPE_LABEL = "patchorch.fleet.recipe"
 SUITE = "bookworm"
 VARIANT = "minbase"
-PACKAGES = ("python3", "python3-apt", "openssh-server", "procps")
+# needrestart: the patch role lists services still running replaced code with it (in list mode only).
+PACKAGES = ("python3", "python3-apt", "openssh-server", "procps", "needrestart")
 
 # Baked into the image: name in hostfiles/ -> path in the image.
 HOST_FILES = {
@@ -189,8 +190,10 @@ def _debootstrap(cache: Path, base: Path) -> None:
 
 
 def _trim_base(root: Path) -> None:
-    """Remove what no fleet host may have: Debian's sources, shared SSH host keys, downloaded packages."""
+    """Remove what no fleet host may have: Debian's sources, shared SSH host keys, downloaded packages, and
+    needrestart's apt hook (it would restart services after every apt run: the patch role decides that instead)."""
     (root / "etc/apt/sources.list").unlink(missing_ok=True)
+    (root / "etc/apt/apt.conf.d/99needrestart").unlink(missing_ok=True)
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
     for pattern in ("var/cache/apt/archives/*.deb", "var/lib/apt/lists/*_Packages", "var/lib/apt/lists/*_Release*"):

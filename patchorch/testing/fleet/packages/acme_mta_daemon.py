@@ -2,13 +2,18 @@
 """acme-mta's daemon on a fleet host: GET /health answers 200 with the installed acme-mta version, read live from dpkg.
 
 It refuses to start when a filter needs an ABI it does not provide (what upgrading acme-broken to 1.0-2 does), and
-answers 503 while the failing-health fault is set. A drained host (`fleet-service drain`) says so and still answers 200:
-draining takes it out of service, it does not make it unhealthy. Standard library only: it runs on the host's python3.
+answers 503 while the failing-health fault is set. Like a program linked to a shared library, it maps acme-tls's
+library file executable and reports the version in that mapping: after an acme-tls upgrade the running daemon keeps
+the replaced (deleted) file mapped until it is restarted, a stale service needrestart finds in /proc/PID/maps.
+A drained host (`fleet-service drain`) says so and still answers 200: draining takes it out of service, it does not
+make it unhealthy. Standard library only: it runs on the host's python3.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
+import os
 import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +22,22 @@ from pathlib import Path
 FAULTS = Path("/etc/fleet/faults")
 FILTERS = Path("/usr/lib/acme-mta/filters")
 DRAINED = Path("/var/lib/fleet/drained")
+TLS_LIBRARY = Path("/usr/lib/acme-tls/libacme-tls.so.1")
+
+
+def map_library(path: Path) -> mmap.mmap | None:
+    """`path` mapped read-only and executable, as the dynamic linker maps a library; None when it is missing."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return mmap.mmap(fd, 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_EXEC)
+    finally:
+        os.close(fd)
+
+
+TLS = map_library(TLS_LIBRARY)
 ABI = "abi=1"
 
 
@@ -52,6 +73,7 @@ class HealthHandler(BaseHTTPRequestHandler):
             "boot_id": _read(Path("/run/fleet/boot_id")),
             "faults": faults,
             "drained": DRAINED.exists(),
+            "tls": TLS[:].decode().strip() if TLS is not None else None,
         }
         payload = (json.dumps(body) + "\n").encode()
         self.send_response(503 if failing else 200)

@@ -219,6 +219,28 @@ def hook_result(
     return {"hook": label, "status": "ok", "detail": f"{len(results)} command(s) exited 0"}
 
 
+_NOT_RESTARTABLE = frozenset({"systemd-manager", "sysv-init"})
+
+
+def stale_services(listings: Mapping[str, Any], rebooted: bool, family: str) -> dict[str, Any]:
+    """`{tool, stale, restarted: [], detail}` from the registered outputs of needrestart (`NEEDRESTART-SVC: name`
+    lines), needs-restarting -s and zypper ps -sss (one service per line); the first that ran is the answer."""
+    if rebooted:
+        return {"tool": None, "stale": [], "restarted": [], "detail": "the host rebooted: no service runs old code"}
+    for tool, registered in listings.items():
+        if not isinstance(registered, Mapping) or registered.get("skipped") or "stdout" not in registered:
+            continue
+        lines = [line.strip() for line in str(registered.get("stdout") or "").splitlines() if line.strip()]
+        if tool == "needrestart":
+            names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("NEEDRESTART-SVC:")]
+        else:
+            names = [line for line in lines if " " not in line]
+        stale = sorted({name for name in names if name not in _NOT_RESTARTABLE})
+        return {"tool": tool, "stale": stale, "restarted": [], "detail": f"{tool}: {len(stale)} stale service(s)"}
+    missing = "needrestart is not installed" if family == "apt" else "no tool listed stale services"
+    return {"tool": None, "stale": [], "restarted": [], "detail": f"not checked: {missing}"}
+
+
 def failure_message(task_name: Any, result: Mapping[str, Any] | None) -> str:
     """One line saying which task failed and why, from `ansible_failed_task.name` and `ansible_failed_result`."""
     result = result or {}
@@ -254,4 +276,5 @@ class FilterModule:
             "patchorch_failure_message": failure_message,
             "patchorch_hook": hook,
             "patchorch_hook_result": hook_result,
+            "patchorch_stale_services": stale_services,
         }
