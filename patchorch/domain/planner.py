@@ -275,13 +275,22 @@ def host_settings(hosts: Iterable[Host], policy: Policy) -> tuple[HostSettings, 
 
     Hosts whose settings are all defaults (no hooks, stale services reported) are left out.
     """
+    default_pre, default_post, default_stale = policy.pre_hook, policy.post_hook, policy.stale_services
+    everyone = default_pre is not None or default_post is not None or default_stale is not StaleServices.REPORT
     result = []
     for host in hosts:
-        pre, post = host.pre_hook or policy.pre_hook, host.post_hook or policy.post_hook
-        stale = host.stale_services or policy.stale_services
-        # Most fleets set none of these: the common case builds no model.
-        if pre is not None or post is not None or stale is not StaleServices.REPORT:
-            result.append(HostSettings(host=host.name, pre_hook=pre, post_hook=post, stale_services=stale))
+        # Most fleets set none of these: the common case reads three attributes and builds no model.
+        own_pre, own_post, own_stale = host.pre_hook, host.post_hook, host.stale_services
+        if everyone or own_pre is not None or own_post is not None or own_stale is not None:
+            stale = own_stale or default_stale
+            settings = HostSettings(
+                host=host.name,
+                pre_hook=own_pre or default_pre,
+                post_hook=own_post or default_post,
+                stale_services=stale,
+            )
+            if settings.pre_hook or settings.post_hook or stale is not StaleServices.REPORT:
+                result.append(settings)
     return tuple(result)
 
 
