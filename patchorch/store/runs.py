@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -34,7 +36,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from patchorch.domain.outcomes import HostOutcome, HostStatus
@@ -49,10 +52,9 @@ from patchorch.domain.run import (
     StageRecord,
     StageState,
 )
-from patchorch.errors import AuditChainError, RunStateError, StoreError
-from patchorch.store.schema import metadata
+from patchorch.errors import AuditChainError, ConfigError, Problem, RunStateError, StoreError
+from patchorch.store.schema import metadata, migrate
 
-SCHEMA_VERSION = 1
 _GENESIS = "0" * 64
 
 runs = Table(
@@ -179,33 +181,76 @@ def _audit_hash(prev_hash: str, seq: int, run_id: str | None, at: str, actor: st
 
 
 def create_store_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, synchronous=FULL, a busy timeout and BEGIN IMMEDIATE transactions."""
-    if url.startswith("sqlite"):
-        memory = url in ("sqlite://", "sqlite:///:memory:")
-        engine = create_engine(
-            url,
-            connect_args={"timeout": 30, "check_same_thread": False},
-            poolclass=StaticPool if memory else None,
-        )
+    """An engine for `url`; SQLite gets WAL, synchronous=FULL, a busy timeout and BEGIN IMMEDIATE transactions.
 
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # We issue BEGIN ourselves so that every transaction takes the write lock up front.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            if not memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
+    A URL that names no database patchorch can use (an unknown scheme, a missing driver, an SQLite file that cannot
+    be opened) is a ConfigError naming the store URL, before anything is written.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise _bad_url(url, "is not a database URL") from exc
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    try:
+        return create_engine(parsed, pool_pre_ping=True)
+    except NoSuchModuleError as exc:
+        raise _bad_url(url, f"names no database patchorch knows ({parsed.drivername})") from exc
+    except ImportError as exc:
+        hint = " (install patchorch[postgres])" if parsed.get_backend_name() == "postgresql" else ""
+        raise _bad_url(url, f"needs the database driver {exc.name or parsed.drivername}, not installed{hint}") from exc
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+def _bad_url(url: str, message: str) -> ConfigError:
+    allowed = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+    return ConfigError([Problem(message, field="store_url", value=url, allowed=allowed)], summary=f"store URL {url}")
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    memory = database in (None, "", ":memory:")
+    if not memory and database is not None:
+        _check_sqlite_file(url, Path(database))
+    engine = create_engine(
+        url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves so that every transaction takes the write lock up front.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _check_sqlite_file(url: str, path: Path) -> None:
+    """Refuse an SQLite path that cannot hold a store: a directory, a missing or unwritable parent, not a database."""
+    if path.is_dir():
+        raise _bad_url(url, f"{path} is a directory, not an SQLite file")
+    if not path.parent.is_dir():
+        raise _bad_url(url, f"the directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise _bad_url(url, f"the directory {path.parent} is not writable")
+    if path.exists():
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(16)
+        except OSError as exc:
+            raise _bad_url(url, f"{path} cannot be read ({exc.strerror})") from exc
+        if header and header != b"SQLite format 3\x00":
+            raise _bad_url(url, f"{path} is not an SQLite database")
 
 
 class RunStore:
@@ -215,19 +260,7 @@ class RunStore:
         self.engine = engine
         self.actor = actor
         self._clock = clock or _UtcClock()
-        try:
-            metadata.create_all(engine)
-            with self._tx() as conn:
-                version = conn.execute(select(store_meta.c.value).where(store_meta.c.key == "schema")).scalar()
-                if version is None:
-                    conn.execute(insert(store_meta).values(key="schema", value=str(SCHEMA_VERSION)))
-                elif int(version) > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"the store was written by a newer patchorch (schema {version}, this one knows "
-                        f"{SCHEMA_VERSION})"
-                    )
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the store at {engine.url!r}: {exc}") from exc
+        migrate(engine)
 
     @classmethod
     def open(cls, url: str, *, actor: str, clock: Clock | None = None) -> RunStore:
