@@ -11,17 +11,17 @@ head row instead.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     Engine,
     ForeignKey,
@@ -53,9 +53,8 @@ from patchorch.domain.run import (
     StageState,
 )
 from patchorch.errors import AuditChainError, ConfigError, Problem, RunStateError, StoreError
+from patchorch.store._chain import GENESIS, canonical, record_hash, row_digest
 from patchorch.store.schema import metadata, migrate
-
-_GENESIS = "0" * 64
 
 runs = Table(
     "runs",
@@ -124,6 +123,8 @@ audit = Table(
     Column("data_json", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # Digests of the state rows this record wrote, {table: {key: digest}}; part of the hash (migration 0003).
+    Column("state_json", Text),
 )
 
 audit_head = Table(
@@ -171,13 +172,31 @@ def _must_dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def _canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+class _Covered(NamedTuple):
+    """A state table the audit chain covers: the columns that name a row, and how a person names it."""
+
+    table: Table
+    key: tuple[str, ...]
+    noun: str
+
+    def name(self, key: str) -> str:
+        """`attempt r1/canary/a#1`, `stage r1/canary`: what an operator reads in `audit verify`."""
+        parts = [str(part) for part in json.loads(key)]
+        if self.table is attempts:
+            return f"{self.noun} {'/'.join(parts[:-1])}#{parts[-1]}"
+        return f"{self.noun} {'/'.join(parts)}"
+
+    def row_key(self, row: Any) -> str:
+        return canonical([row._mapping[column] for column in self.key])
 
 
-def _audit_hash(prev_hash: str, seq: int, run_id: str | None, at: str, actor: str, event_: str, data: str) -> str:
-    payload = _canonical([prev_hash, seq, run_id, at, actor, event_, data])
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+# Every state row is covered by the chain: each write's audit record carries the digests of the rows it wrote.
+_COVERED: dict[str, _Covered] = {
+    "runs": _Covered(runs, ("id",), "run"),
+    "stages": _Covered(stages, ("run_id", "name"), "stage"),
+    "attempts": _Covered(attempts, ("run_id", "stage", "host", "attempt"), "attempt"),
+    "approvals": _Covered(approvals, ("run_id", "stage"), "approval"),
+}
 
 
 def create_store_engine(url: str) -> Engine:
@@ -283,13 +302,27 @@ class RunStore:
 
     # -- audit -------------------------------------------------------------------------------------------------
 
-    def _audit(self, conn: Connection, run_id: str | None, event_: str, data: dict[str, Any]) -> None:
+    def _audit(
+        self,
+        conn: Connection,
+        run_id: str | None,
+        event_: str,
+        data: dict[str, Any],
+        wrote: Sequence[tuple[Table, ColumnElement[bool]]] = (),
+    ) -> None:
+        """Append an audit record; `wrote` selects the state rows this transaction wrote, whose digests it carries."""
         head = conn.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update()).first()
-        seq, prev = (head.seq, head.hash) if head else (0, _GENESIS)
+        seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
         seq += 1
         at = self._now()
-        body = _canonical(data)
-        digest = _audit_hash(prev, seq, run_id, at, self.actor, event_, body)
+        body = canonical(data)
+        state: dict[str, dict[str, str]] = {}
+        for table, where in wrote:
+            covered = _COVERED[table.name]
+            for row in conn.execute(select(table).where(where)):
+                state.setdefault(table.name, {})[covered.row_key(row)] = row_digest(dict(row._mapping))
+        state_json = canonical(state) if state else None
+        digest = record_hash(prev, seq, run_id, at, self.actor, event_, body, state_json)
         conn.execute(
             insert(audit).values(
                 seq=seq,
@@ -300,6 +333,7 @@ class RunStore:
                 data_json=body,
                 prev_hash=prev,
                 hash=digest,
+                state_json=state_json,
             )
         )
         if head:
@@ -329,11 +363,19 @@ class RunStore:
         ]
 
     def verify_audit(self) -> int:
-        """Check the whole chain; return the number of records. Raises AuditChainError naming the first break."""
+        """Check the chain and every state row it covers; return the number of records.
+
+        Raises AuditChainError naming the first break: an audit record edited, removed or reordered, a head that does
+        not match, or a run, stage, attempt or approval whose row no longer matches the digest its last audit record
+        carries (edited, deleted, or written without one).
+        """
         with self._tx() as conn:
             rows = conn.execute(select(audit).order_by(audit.c.seq)).all()
             head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
-        prev = _GENESIS
+            state_rows = {name: conn.execute(select(c.table)).all() for name, c in _COVERED.items()}
+        prev = GENESIS
+        # (table, key) -> (seq of the last record that wrote the row, its digest)
+        vouched: dict[tuple[str, str], tuple[int, str]] = {}
         for expected_seq, row in enumerate(rows, start=1):
             if row.seq != expected_seq:
                 raise AuditChainError(
@@ -341,17 +383,21 @@ class RunStore:
                 )
             if row.prev_hash != prev:
                 raise AuditChainError(f"audit record {row.seq} does not follow record {row.seq - 1}", seq=row.seq)
-            digest = _audit_hash(prev, row.seq, row.run_id, row.at, row.actor, row.event, row.data_json)
+            digest = record_hash(prev, row.seq, row.run_id, row.at, row.actor, row.event, row.data_json, row.state_json)
             if digest != row.hash:
                 raise AuditChainError(f"audit record {row.seq} was altered (its hash does not match)", seq=row.seq)
+            for table, entries in json.loads(row.state_json or "{}").items():
+                for key, row_hash in entries.items():
+                    vouched[(table, key)] = (row.seq, row_hash)
             prev = row.hash
         count = len(rows)
-        head_seq, head_hash = (head.seq, head.hash) if head else (0, _GENESIS)
+        head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
         if head_seq != count or head_hash != prev:
             raise AuditChainError(
                 f"the audit log ends at record {count} but its head says {head_seq}: records were removed",
                 seq=count,
             )
+        _check_state_rows(state_rows, vouched)
         return count
 
     # -- runs --------------------------------------------------------------------------------------------------
@@ -385,6 +431,7 @@ class RunStore:
                 run_id,
                 "run-created",
                 {"plan_hash": plan.content_hash, "mode": plan.mode.value, "inputs": inputs.model_dump(mode="json")},
+                wrote=[(runs, runs.c.id == run_id), (stages, stages.c.run_id == run_id)],
             )
         return self.run(run_id)
 
@@ -420,7 +467,9 @@ class RunStore:
                 .where(runs.c.id == run_id)
                 .values(state=state.value, state_reason=reason, updated_at=self._now())
             )
-            self._audit(conn, run_id, "run-state", {"state": state.value, "reason": reason})
+            self._audit(
+                conn, run_id, "run-state", {"state": state.value, "reason": reason}, wrote=[(runs, runs.c.id == run_id)]
+            )
 
     # -- stages ------------------------------------------------------------------------------------------------
 
@@ -470,7 +519,13 @@ class RunStore:
                 data["soak_until"] = _iso(soak_until)
             if reason:
                 data["reason"] = reason
-            self._audit(conn, run_id, "stage-state", data)
+            self._audit(
+                conn,
+                run_id,
+                "stage-state",
+                data,
+                wrote=[(stages, (stages.c.run_id == run_id) & (stages.c.name == stage))],
+            )
 
     # -- attempts ----------------------------------------------------------------------------------------------
 
@@ -485,7 +540,11 @@ class RunStore:
                     )
                 )
             self._audit(
-                conn, run_id, "dispatch", {"stage": stage, "batch": batch, "attempt": attempt, "hosts": list(hosts)}
+                conn,
+                run_id,
+                "dispatch",
+                {"stage": stage, "batch": batch, "attempt": attempt, "hosts": list(hosts)},
+                wrote=[(attempts, _attempts_of(run_id, stage, attempt, hosts))],
             )
 
     def record_outcomes(
@@ -540,6 +599,7 @@ class RunStore:
                         for o in outcomes
                     },
                 },
+                wrote=[(attempts, _attempts_of(run_id, stage, attempt, [o.host for o in outcomes]))],
             )
 
     def attempts(self, run_id: str) -> list[AttemptRecord]:
@@ -580,7 +640,13 @@ class RunStore:
             conn.execute(
                 insert(approvals).values(run_id=run_id, stage=stage, approver=approver, comment=comment, at=now)
             )
-            self._audit(conn, run_id, "approval", {"stage": stage, "approver": approver, "comment": comment})
+            self._audit(
+                conn,
+                run_id,
+                "approval",
+                {"stage": stage, "approver": approver, "comment": comment},
+                wrote=[(approvals, (approvals.c.run_id == run_id) & (approvals.c.stage == stage))],
+            )
         return ApprovalRecord(run_id=run_id, stage=stage, approver=approver, comment=comment, at=_must_dt(now))
 
     def approvals(self, run_id: str) -> list[ApprovalRecord]:
@@ -596,6 +662,43 @@ class RunStore:
         """Append an audit record that changes no other table (retries, reconciliation, gate decisions)."""
         with self._tx() as conn:
             self._audit(conn, run_id, event_, data)
+
+
+def _attempts_of(run_id: str, stage: str, attempt: int, hosts: Sequence[str]) -> ColumnElement[bool]:
+    return (
+        (attempts.c.run_id == run_id)
+        & (attempts.c.stage == stage)
+        & (attempts.c.attempt == attempt)
+        & attempts.c.host.in_(list(hosts))
+    )
+
+
+def _check_state_rows(state_rows: dict[str, Sequence[Any]], vouched: dict[tuple[str, str], tuple[int, str]]) -> None:
+    """Raise AuditChainError for the state row that breaks first (by the audit record that vouched for it)."""
+    breaks: list[tuple[int, str, str]] = []
+    unvouched = dict(vouched)
+    for table, rows in state_rows.items():
+        covered = _COVERED[table]
+        for row in rows:
+            key = covered.row_key(row)
+            entry = unvouched.pop((table, key), None)
+            name = covered.name(key)
+            if entry is None:
+                breaks.append((0, name, f"{name} is covered by no audit record: it was written outside patchorch"))
+            elif entry[1] != row_digest(dict(row._mapping)):
+                breaks.append(
+                    (
+                        entry[0],
+                        name,
+                        f"{name} does not match audit record {entry[0]}: it was changed after it was recorded",
+                    )
+                )
+    for (table, key), (seq, _digest) in unvouched.items():
+        name = _COVERED[table].name(key)
+        breaks.append((seq, name, f"{name} recorded by audit record {seq} is missing: it was deleted"))
+    if breaks:
+        seq, name, message = min(breaks)
+        raise AuditChainError(message, seq=seq or None, record=name)
 
 
 def _run_record(row: Any) -> RunRecord:

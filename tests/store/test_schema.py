@@ -42,7 +42,8 @@ def test_store_written_by_release_0_1_0_is_upgraded_with_its_records(tmp_path: P
     assert store.run("r1").state is RunState.HALTED
     assert [a.status for a in store.attempts("r1")] == [HostStatus.PATCHED]
     assert [a.approver for a in store.approvals("r1")] == ["bob"]
-    assert store.verify_audit() >= 7
+    assert store.verify_audit() == 8
+    assert store.audit_log()[-1].event == "store-upgraded"
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
         assert "advisories" in set(inspect(connection).get_table_names())
