@@ -717,13 +717,25 @@ def show(
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Verify the audit log's hash chain; exit 1 and name the first broken record if it was edited or cut."""
+def audit_verify(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    against: Annotated[
+        Path | None,
+        typer.Option("--against", help="A signed export (`audit export`): the store must still hold its head."),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="The ed25519 public key the export must be signed with (.pub or PEM)."),
+    ] = None,
+) -> None:
+    """Verify the audit chain and every run, stage, attempt and approval it covers; exit 1 and name the first record
+    that does not match. With --against, also detect a store cut back or rewritten since that export."""
     from patchorch.errors import AuditChainError
 
     workspace = open_workspace(state(ctx).settings())
     try:
-        count = workspace.verify_audit()
+        count = workspace.verify_audit(against=against, trusted_key=public_key)
     except AuditChainError as exc:
         seq = exc.context.get("seq")
         if as_json:
@@ -734,4 +746,24 @@ def audit_verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json({"intact": True, "records": count, "problem": None, "first_bad_record": None})
         return
-    console.print(f"audit chain intact: {count} record(s)")
+    suffix = f", holding the head of {against}" if against else ""
+    console.print(f"audit chain intact: {count} record(s){suffix}")
+
+
+@audit_app.command("export")
+def audit_export(
+    ctx: typer.Context,
+    key: Annotated[Path, typer.Option("--key", help="Your ed25519 private key (OpenSSH or PEM, no passphrase).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the export: somewhere the database cannot reach.")
+    ],
+    records: Annotated[bool, typer.Option("--records", help="Also export the hash of every record.")] = False,
+) -> None:
+    """Sign the audit chain's head with your key and write it out, for `audit verify --against` later."""
+    workspace = open_workspace(state(ctx).settings())
+    export = workspace.export_audit(key, with_records=records)
+    try:
+        output.write_text(export.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(f"cannot be written ({exc.strerror})", file=str(output), field="--output")]) from exc
+    console.print(f"audit head {export.head_seq} ({export.head_hash[:16]}) signed and written to {output}")

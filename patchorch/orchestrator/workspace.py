@@ -29,6 +29,14 @@ from patchorch.orchestrator.engine import Orchestrator, RolloutReport, new_run_i
 from patchorch.orchestrator.observers import Observer
 from patchorch.orchestrator.planning import plan_rollout
 from patchorch.rendering.render import RenderedRun, render_run
+from patchorch.store.audit_export import (
+    AuditExport,
+    export_audit,
+    load_public_key,
+    load_signing_key,
+    read_export,
+    verify_against,
+)
 from patchorch.store.runs import RunStore
 
 _FACTS_CONTENT = Path(__file__).resolve().parent.parent / "execution" / "content"
@@ -172,9 +180,17 @@ class Workspace:
         """A run and its report."""
         return RunView(self.store.run(run_id), self.orchestrator.report(run_id))
 
-    def verify_audit(self) -> int:
-        """Verify the audit chain; the number of records, or AuditChainError."""
-        return self.store.verify_audit()
+    def verify_audit(self, *, against: Path | None = None, trusted_key: Path | None = None) -> int:
+        """Verify the audit chain and the state rows it covers, and (with `against`) that the store still holds the
+        head of that signed export, signed by `trusted_key` when given; the number of records, or AuditChainError."""
+        if against is None:
+            return self.store.verify_audit()
+        export = read_export(against)
+        return verify_against(self.store, export, trusted_key=load_public_key(trusted_key) if trusted_key else None)
+
+    def export_audit(self, key: Path, *, with_records: bool = False) -> AuditExport:
+        """The chain's head (and the hashes of its records) signed with the operator's ed25519 key file `key`."""
+        return export_audit(self.store, load_signing_key(key), with_records=with_records)
 
     def run_dir(self, run_id: str) -> Path:
         """Where the run's rendered Ansible content lives."""

@@ -294,6 +294,10 @@ class RunStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {exc}") from exc
 
+    def now(self) -> datetime:
+        """The store's clock: when a write made now would be recorded."""
+        return self._clock.now()
+
     def _now(self) -> str:
         stamp = _iso(self._clock.now())
         if stamp is None:  # the clock must return a datetime
