@@ -208,27 +208,29 @@ def create_store_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise _bad_url(url, "is not a database URL") from exc
+        raise _bad_url(f"{url!r} is not a database URL") from exc
+    shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
     try:
         return create_engine(parsed, pool_pre_ping=True)
     except NoSuchModuleError as exc:
-        raise _bad_url(url, f"names no database patchorch knows ({parsed.drivername})") from exc
+        raise _bad_url(f"{shown} names no database patchorch knows ({parsed.drivername})") from exc
     except ImportError as exc:
-        hint = " (install patchorch[postgres])" if parsed.get_backend_name() == "postgresql" else ""
-        raise _bad_url(url, f"needs the database driver {exc.name or parsed.drivername}, not installed{hint}") from exc
+        hint = ": install patchorch[postgres]" if parsed.get_backend_name() == "postgresql" else ""
+        driver = exc.name or parsed.drivername
+        raise _bad_url(f"{shown} needs the driver {driver}, which is not installed{hint}") from exc
 
 
-def _bad_url(url: str, message: str) -> ConfigError:
+def _bad_url(message: str) -> ConfigError:
     allowed = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
-    return ConfigError([Problem(message, field="store_url", value=url, allowed=allowed)], summary=f"store URL {url}")
+    return ConfigError([Problem(message, field="store_url", allowed=allowed)])
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     memory = database in (None, "", ":memory:")
     if not memory and database is not None:
-        _check_sqlite_file(url, Path(database))
+        _check_sqlite_file(Path(database))
     engine = create_engine(
         url,
         connect_args={"timeout": 30, "check_same_thread": False},
@@ -254,22 +256,22 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     return engine
 
 
-def _check_sqlite_file(url: str, path: Path) -> None:
+def _check_sqlite_file(path: Path) -> None:
     """Refuse an SQLite path that cannot hold a store: a directory, a missing or unwritable parent, not a database."""
     if path.is_dir():
-        raise _bad_url(url, f"{path} is a directory, not an SQLite file")
+        raise _bad_url(f"{path} is a directory, not an SQLite file")
     if not path.parent.is_dir():
-        raise _bad_url(url, f"the directory {path.parent} does not exist")
+        raise _bad_url(f"cannot create {path}: the directory {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise _bad_url(url, f"the directory {path.parent} is not writable")
+        raise _bad_url(f"cannot create {path}: the directory {path.parent} is not writable")
     if path.exists():
         try:
             with path.open("rb") as handle:
                 header = handle.read(16)
         except OSError as exc:
-            raise _bad_url(url, f"{path} cannot be read ({exc.strerror})") from exc
+            raise _bad_url(f"{path} cannot be read ({exc.strerror})") from exc
         if header and header != b"SQLite format 3\x00":
-            raise _bad_url(url, f"{path} is not an SQLite database")
+            raise _bad_url(f"{path} is not an SQLite database")
 
 
 class RunStore:
