@@ -23,7 +23,7 @@ from patchorch.domain.policy import Policy
 from patchorch.domain.run import ApprovalRecord, RunInputs, RunRecord
 from patchorch.domain.vulnerability import HostVulnerability
 from patchorch.execution.ansible import AnsibleRunnerExecutor
-from patchorch.execution.base import Executor, FactsRequest, FactsResult
+from patchorch.execution.base import Credentials, Executor, FactsRequest, FactsResult
 from patchorch.orchestrator.clock import Clock, SystemClock
 from patchorch.orchestrator.engine import Orchestrator, RolloutReport, new_run_id
 from patchorch.orchestrator.observers import Observer
@@ -63,11 +63,12 @@ class Workspace:
         observers: Iterable[Observer] = (),
         template_dir: Path | None = None,
         max_wait: timedelta | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.store = store
         self.clock: Clock = clock or SystemClock()
-        self.executor: Executor = executor or AnsibleRunnerExecutor(work_dir=state_dir / "tmp")
+        self.executor: Executor = executor or AnsibleRunnerExecutor(work_dir=state_dir / "tmp", credentials=credentials)
         self.template_dir = template_dir
         self.orchestrator = Orchestrator(
             store,
@@ -90,8 +91,11 @@ class Workspace:
         observers: Iterable[Observer] = (),
         template_dir: Path | None = None,
         max_wait: timedelta | None = None,
+        credentials: Credentials | None = None,
     ) -> Workspace:
-        """Open (creating if needed) the state directory and its store; SQLite inside it unless `store_url`."""
+        """Open (creating if needed) the state directory and its store; SQLite inside it unless `store_url`.
+
+        `credentials` (a become password, vault ids) reach Ansible's prompts from memory, never a file."""
         state = Path(state_dir)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
         url = store_url or f"sqlite:///{state / 'patchorch.db'}"
@@ -104,6 +108,7 @@ class Workspace:
             observers=observers,
             template_dir=template_dir,
             max_wait=max_wait,
+            credentials=credentials,
         )
 
     # -- planning and running -----------------------------------------------------------------------------------

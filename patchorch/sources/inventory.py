@@ -56,6 +56,8 @@ _ENVIRONMENT = {
     "ANSIBLE_LOCALHOST_WARNING": "False",
     "ANSIBLE_NOCOLOR": "1",
     "ANSIBLE_FORCE_COLOR": "0",
+    # An operator's ANSIBLE_VERBOSITY (for -vvv rollouts) would put banner lines before the JSON listing.
+    "ANSIBLE_VERBOSITY": "0",
 }
 
 
