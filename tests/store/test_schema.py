@@ -16,6 +16,7 @@ from patchorch.domain.outcomes import HostStatus
 from patchorch.domain.run import RunState
 from patchorch.errors import ConfigError, StoreError
 from patchorch.store import advisories as _advisories  # noqa: F401  # side effect: its tables join `metadata`
+from patchorch.store import sync as _sync  # noqa: F401  # side effect: its tables join `metadata`
 from patchorch.store.runs import RunStore, create_store_engine, store_meta
 from patchorch.store.schema import head_revision, metadata, migrate
 
