@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -31,13 +32,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     insert,
     select,
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from patchorch.domain.outcomes import HostOutcome, HostStatus
@@ -46,13 +48,14 @@ from patchorch.domain.run import (
     ApprovalRecord,
     AttemptRecord,
     AuditRecord,
+    HostClaim,
     RunInputs,
     RunRecord,
     RunState,
     StageRecord,
     StageState,
 )
-from patchorch.errors import AuditChainError, ConfigError, Problem, RunStateError, StoreError
+from patchorch.errors import AuditChainError, ConfigError, HostClaimedError, Problem, RunStateError, StoreError
 from patchorch.store._chain import GENESIS, canonical, record_hash, row_digest
 from patchorch.store.schema import metadata, migrate
 
@@ -135,6 +138,19 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+claims = Table(
+    "claims",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("holder", String(200), nullable=False),
+    Column("claimed_at", String(40), nullable=False),
+    # The lease: renewed by the holder's heartbeat, so not part of the row's audited digest.
+    Column("heartbeat_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+)
+
 store_meta = Table(
     "store_meta",
     metadata,
@@ -178,6 +194,7 @@ class _Covered(NamedTuple):
     table: Table
     key: tuple[str, ...]
     noun: str
+    volatile: tuple[str, ...] = ()
 
     def name(self, key: str) -> str:
         """`attempt r1/canary/a#1`, `stage r1/canary`: what an operator reads in `audit verify`."""
@@ -189,6 +206,10 @@ class _Covered(NamedTuple):
     def row_key(self, row: Any) -> str:
         return canonical([row._mapping[column] for column in self.key])
 
+    def digest(self, row: Any) -> str:
+        """The row's digest over every column but the volatile ones (a lease's heartbeat)."""
+        return row_digest({k: v for k, v in row._mapping.items() if k not in self.volatile})
+
 
 # Every state row is covered by the chain: each write's audit record carries the digests of the rows it wrote.
 _COVERED: dict[str, _Covered] = {
@@ -196,6 +217,7 @@ _COVERED: dict[str, _Covered] = {
     "stages": _Covered(stages, ("run_id", "name"), "stage"),
     "attempts": _Covered(attempts, ("run_id", "stage", "host", "attempt"), "attempt"),
     "approvals": _Covered(approvals, ("run_id", "stage"), "approval"),
+    "claims": _Covered(claims, ("host",), "claim of", volatile=("heartbeat_at", "expires_at")),
 }
 
 
@@ -315,18 +337,23 @@ class RunStore:
         event_: str,
         data: dict[str, Any],
         wrote: Sequence[tuple[Table, ColumnElement[bool]]] = (),
+        deleted: Sequence[tuple[Table, Sequence[str]]] = (),
     ) -> None:
-        """Append an audit record; `wrote` selects the state rows this transaction wrote, whose digests it carries."""
+        """Append an audit record; `wrote` selects the state rows this transaction wrote, whose digests it carries,
+        and `deleted` names (by key) the rows it removed."""
         head = conn.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update()).first()
         seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
         seq += 1
         at = self._now()
         body = canonical(data)
-        state: dict[str, dict[str, str]] = {}
+        # {table: {key: digest}}; a removed row's digest is None.
+        state: dict[str, dict[str, str | None]] = {}
         for table, where in wrote:
             covered = _COVERED[table.name]
             for row in conn.execute(select(table).where(where)):
-                state.setdefault(table.name, {})[covered.row_key(row)] = row_digest(dict(row._mapping))
+                state.setdefault(table.name, {})[covered.row_key(row)] = covered.digest(row)
+        for table, keys in deleted:
+            state.setdefault(table.name, {}).update(dict.fromkeys(keys))
         state_json = canonical(state) if state else None
         digest = record_hash(prev, seq, run_id, at, self.actor, event_, body, state_json)
         conn.execute(
@@ -394,7 +421,10 @@ class RunStore:
                 raise AuditChainError(f"audit record {row.seq} was altered (its hash does not match)", seq=row.seq)
             for table, entries in json.loads(row.state_json or "{}").items():
                 for key, row_hash in entries.items():
-                    vouched[(table, key)] = (row.seq, row_hash)
+                    if row_hash is None:
+                        vouched.pop((table, key), None)  # removed by this record
+                    else:
+                        vouched[(table, key)] = (row.seq, row_hash)
             prev = row.hash
         count = len(rows)
         head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
@@ -664,6 +694,109 @@ class RunStore:
             for r in rows
         ]
 
+    # -- host claims -------------------------------------------------------------------------------------------
+
+    def claim_hosts(self, run_id: str, hosts: Sequence[str], *, holder: str, lease: timedelta) -> None:
+        """Claim every one of `hosts` for `run_id` driven by `holder` until now + `lease`, or none of them.
+
+        A host claimed by another run, or by another process of this run, is refused with HostClaimedError naming
+        the claim, unless its lease has expired or `holder_is_dead` says its process is gone; such claims are taken
+        over and the audit record says from whom. Claims of this holder are renewed.
+        """
+        for attempt in (1, 2):
+            try:
+                self._claim_once(run_id, hosts, holder=holder, lease=lease)
+                return
+            except IntegrityError:
+                # Another process inserted a claim between our read and our write (PostgreSQL): read it again.
+                if attempt == 2:
+                    raise
+        return
+
+    def _claim_once(self, run_id: str, hosts: Sequence[str], *, holder: str, lease: timedelta) -> None:
+        now = self._clock.now()
+        stamp, until = self._now(), _iso(now + lease)
+        with self.engine.begin() as conn:
+            held = {
+                r.host: r for r in conn.execute(select(claims).where(claims.c.host.in_(list(hosts))).with_for_update())
+            }
+            taken: dict[str, dict[str, str]] = {}
+            for host in hosts:
+                row = held.get(host)
+                if row is None or (row.run_id == run_id and row.holder == holder):
+                    continue
+                if _must_dt(row.expires_at) > now and not holder_is_dead(row.holder):
+                    whose = "another process of this run" if row.run_id == run_id else f"run {row.run_id}"
+                    raise HostClaimedError(
+                        f"{host} is claimed by {whose} ({row.owner}, {row.holder}) since {row.claimed_at}, "
+                        f"lease until {row.expires_at}",
+                        host=host,
+                        run=row.run_id,
+                    )
+                taken[host] = {"run": row.run_id, "owner": row.owner, "holder": row.holder}
+            conn.execute(delete(claims).where(claims.c.host.in_(list(hosts))))
+            conn.execute(
+                insert(claims),
+                [
+                    {
+                        "host": host,
+                        "run_id": run_id,
+                        "owner": self.actor,
+                        "holder": holder,
+                        "claimed_at": held[host].claimed_at if host in held and host not in taken else stamp,
+                        "heartbeat_at": stamp,
+                        "expires_at": until,
+                    }
+                    for host in hosts
+                ],
+            )
+            data: dict[str, Any] = {"hosts": list(hosts), "holder": holder, "lease_until": until}
+            if taken:
+                data["taken_over"] = taken
+            self._audit(conn, run_id, "hosts-claimed", data, wrote=[(claims, claims.c.host.in_(list(hosts)))])
+
+    def renew_claims(self, run_id: str, *, holder: str, lease: timedelta) -> int:
+        """The holder's heartbeat: extend the lease of every claim it holds for `run_id`; how many it still holds."""
+        with self._tx() as conn:
+            result = conn.execute(
+                update(claims)
+                .where(claims.c.run_id == run_id, claims.c.holder == holder)
+                .values(heartbeat_at=self._now(), expires_at=_iso(self._clock.now() + lease))
+            )
+        return int(result.rowcount)
+
+    def release_hosts(self, run_id: str, hosts: Sequence[str], *, holder: str) -> None:
+        """Release the claims `holder` holds on `hosts` for `run_id` (their outcome is recorded)."""
+        mine = (claims.c.run_id == run_id) & (claims.c.holder == holder) & claims.c.host.in_(list(hosts))
+        with self._tx() as conn:
+            released = [r.host for r in conn.execute(select(claims.c.host).where(mine))]
+            if not released:
+                return
+            conn.execute(delete(claims).where(mine))
+            self._audit(
+                conn,
+                run_id,
+                "hosts-released",
+                {"hosts": released},
+                deleted=[(claims, [canonical([host]) for host in released])],
+            )
+
+    def claims(self) -> list[HostClaim]:
+        """Every current claim, by host."""
+        with self._tx() as conn:
+            rows = conn.execute(select(claims).order_by(claims.c.host)).all()
+        return [
+            HostClaim(
+                host=r.host,
+                run_id=r.run_id,
+                owner=r.owner,
+                holder=r.holder,
+                claimed_at=_must_dt(r.claimed_at),
+                expires_at=_must_dt(r.expires_at),
+            )
+            for r in rows
+        ]
+
     def note(self, run_id: str | None, event_: str, data: dict[str, Any]) -> None:
         """Append an audit record that changes no other table (retries, reconciliation, gate decisions)."""
         with self._tx() as conn:
@@ -691,7 +824,7 @@ def _check_state_rows(state_rows: dict[str, Sequence[Any]], vouched: dict[tuple[
             name = covered.name(key)
             if entry is None:
                 breaks.append((0, name, f"{name} is covered by no audit record: it was written outside patchorch"))
-            elif entry[1] != row_digest(dict(row._mapping)):
+            elif entry[1] != covered.digest(row):
                 breaks.append(
                     (
                         entry[0],
@@ -705,6 +838,26 @@ def _check_state_rows(state_rows: dict[str, Sequence[Any]], vouched: dict[tuple[
     if breaks:
         seq, name, message = min(breaks)
         raise AuditChainError(message, seq=seq or None, record=name)
+
+
+def holder_name() -> str:
+    """This process as a claim holder: `hostname:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_is_dead(holder: str) -> bool:
+    """True when `holder` is a process on this machine that no longer runs; a process elsewhere is never known dead
+    (its lease must expire)."""
+    hostname, _, pid = holder.rpartition(":")
+    if hostname != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _run_record(row: Any) -> RunRecord:
