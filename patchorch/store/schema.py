@@ -6,13 +6,14 @@ migrations in `patchorch.store.migrations`; `migrate()` brings any store to the 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from patchorch.errors import StoreError
 
@@ -23,6 +24,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 _RELEASE_REVISION = "0001"
 # Key of the PostgreSQL advisory lock that serialises migrations ("patchorc" in ASCII).
 _MIGRATION_LOCK = 0x7061746368_6F7263
+_LOCKED_ATTEMPTS = 6
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -48,6 +50,20 @@ def migrate(engine: Engine) -> None:
     engine; PostgreSQL: a transaction-scoped advisory lock), so a second process waits and then finds the store
     already current. A store written by a newer patchorch is refused, not touched.
     """
+    for attempt in range(1, _LOCKED_ATTEMPTS + 1):
+        try:
+            _migrate_once(engine)
+            return
+        except StoreError as exc:
+            # SQLite answers "database is locked" without waiting in a few cases (switching a new file to WAL while
+            # another process does the same); the busy timeout covers the rest. Bounded, with a growing pause.
+            locked = isinstance(exc.__cause__, OperationalError) and "locked" in str(exc.__cause__)
+            if not locked or attempt == _LOCKED_ATTEMPTS:
+                raise
+            time.sleep(0.05 * 2**attempt)
+
+
+def _migrate_once(engine: Engine) -> None:
     script = ScriptDirectory.from_config(_config())
     try:
         with engine.begin() as connection:
