@@ -707,11 +707,12 @@ class RunStore:
             try:
                 self._claim_once(run_id, hosts, holder=holder, lease=lease)
                 return
-            except IntegrityError:
+            except IntegrityError as exc:
                 # Another process inserted a claim between our read and our write (PostgreSQL): read it again.
                 if attempt == 2:
-                    raise
-        return
+                    raise StoreError(f"cannot claim {', '.join(hosts)} for run {run_id}: {exc}", run=run_id) from exc
+            except SQLAlchemyError as exc:
+                raise StoreError(f"cannot claim {', '.join(hosts)} for run {run_id}: {exc}", run=run_id) from exc
 
     def _claim_once(self, run_id: str, hosts: Sequence[str], *, holder: str, lease: timedelta) -> None:
         now = self._clock.now()
@@ -734,7 +735,10 @@ class RunStore:
                         run=row.run_id,
                     )
                 taken[host] = {"run": row.run_id, "owner": row.owner, "holder": row.holder}
-            conn.execute(delete(claims).where(claims.c.host.in_(list(hosts))))
+            # Only the rows read (and locked) above are replaced: a claim another process inserted since then makes
+            # the insert below fail, and the retry reads it.
+            if held:
+                conn.execute(delete(claims).where(claims.c.host.in_(list(held))))
             conn.execute(
                 insert(claims),
                 [
