@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from patchorch.errors import ConfigError, Problem
 from patchorch.orchestrator.notify import SmtpSettings
+from patchorch.sources._yaml import BoundedLoader
 from patchorch.sources.feeds import SourceSpec
 
 PROJECT_FILE = "patchorch.yml"
@@ -68,6 +69,17 @@ class Settings(BaseModel):
             raise ValueError(f"source names must be unique (the sync state is kept per name); repeated: {repeated}")
         return value
 
+    @field_validator("state_dir")
+    @classmethod
+    def _directory(cls, value: Path) -> Path:
+        # The nearest part that exists must be a directory, or nothing can be created under it.
+        for part in (value, *value.parents):
+            if part.exists():
+                if not part.is_dir():
+                    raise ValueError(f"{part} is a file, not a directory" if part == value else f"{part} is a file")
+                break
+        return value
+
     @property
     def database_url(self) -> str:
         """The store's SQLAlchemy URL: `store_url`, or SQLite in the state directory."""
@@ -103,7 +115,7 @@ def load_settings(
     except ValidationError as exc:
         problems = [
             Problem(
-                error["msg"],
+                error["msg"].removeprefix("Value error, "),
                 file=str(found) if found else None,
                 field=".".join(str(p) for p in error["loc"]),
                 value=error.get("input"),
@@ -115,9 +127,15 @@ def load_settings(
 
 def _read_project_file(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=BoundedLoader)  # noqa: S506  # a SafeLoader
     except FileNotFoundError:
         raise ConfigError([Problem("no such file", file=str(path))]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(f"cannot be read ({exc})", file=str(path))]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = f"not valid YAML: {exc.problem or exc.context or 'cannot parse'}"
+        raise ConfigError([Problem(problem, file=str(path), line=mark.line + 1 if mark else None)]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(f"not valid YAML: {exc}", file=str(path))]) from None
     if data is None:

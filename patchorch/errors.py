@@ -13,6 +13,7 @@
     ├── StoreError                  the state store cannot be opened, migrated or written
     │   └── AuditChainError         the audit log's hash chain does not verify
     └── RunStateError               an operation the run's state does not allow (resume a finished run, approve twice)
+        └── HostClaimedError        a host is claimed by another run whose lease has not expired
 
 Exceptions carry structured context (file, host, field, value, allowed, stage) so the CLI can print one clear line.
 They never log, print or carry exit codes: the CLI maps classes to exit statuses.
@@ -158,3 +159,7 @@ class AuditChainError(StoreError):
 
 class RunStateError(PatchorchError):
     """An operation the run's current state does not allow (resume a finished run, approve a stage twice)."""
+
+
+class HostClaimedError(RunStateError):
+    """A host is claimed by another run (or another process of this one) whose lease has not expired."""

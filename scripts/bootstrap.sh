@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Set up everything patchorch needs on a fresh Debian 12 machine: the test fleet's system packages (podman, runc,
-# debootstrap, dpkg-dev) and a virtualenv in .venv with patchorch and its development tools.
+# debootstrap, dpkg-dev), PostgreSQL for the store tests, and a virtualenv in .venv with patchorch and its development
+# tools.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-fleet-deps.sh
+bash scripts/install-postgres.sh
 
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

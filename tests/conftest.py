@@ -1,3 +1,4 @@
-"""Root test configuration: the real test fleet fixture (`test_fleet`) is available to every test package."""
+"""Root test configuration: the real test fleet (`test_fleet`) and the store URLs (`store_url`: SQLite and a private
+PostgreSQL server) are available to every test package."""
 
-pytest_plugins = ["tests.fleet_fixture"]
+pytest_plugins = ["tests.fleet_fixture", "tests.postgres"]

@@ -54,7 +54,7 @@ from patchorch.domain.policy import parse_span
 from patchorch.domain.run import AttemptRecord, RunInputs, RunState, StageState
 from patchorch.domain.vulnerability import Decision, HostVulnerability
 from patchorch.errors import ConfigError, InputError, Problem
-from patchorch.execution.base import HostEvent, TaskStatus
+from patchorch.execution.base import Credentials, HostEvent, TaskStatus, VaultId
 from patchorch.orchestrator.engine import RolloutReport, new_run_id
 from patchorch.orchestrator.observers import LogObserver, Observer
 from patchorch.orchestrator.workspace import Workspace
@@ -86,7 +86,9 @@ def owners_of(inventory: Sequence[str | Path], *, contact: bool = True) -> dict[
     }
 
 
-def open_workspace(settings: Settings, *, max_wait: timedelta | None = None) -> Workspace:
+def open_workspace(
+    settings: Settings, *, max_wait: timedelta | None = None, credentials: Credentials | None = None
+) -> Workspace:
     """The Workspace for these settings, with structured logs among the observers (displays are added later)."""
     return Workspace.open(
         settings.state_dir,
@@ -95,7 +97,47 @@ def open_workspace(settings: Settings, *, max_wait: timedelta | None = None) -> 
         observers=(LogObserver(),),
         template_dir=settings.template_dir,
         max_wait=max_wait,
+        credentials=credentials,
     )
+
+
+AskBecomePassOption = Annotated[
+    bool,
+    typer.Option(
+        "--ask-become-pass",
+        "-K",
+        help="Ask for the become (sudo) password; it is typed into Ansible's own prompt from memory, never written.",
+    ),
+]
+VaultIdOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--vault-id",
+        help="An Ansible vault id: LABEL@prompt asks for its password here (kept in memory), LABEL@FILE is passed "
+        "to Ansible as is; repeatable.",
+    ),
+]
+
+
+def ask_credentials(ask_become_pass: bool, vault_ids: Sequence[str] | None) -> Credentials | None:
+    """The become password and vault ids the operator asked for, prompting (without echo) for those to type."""
+    if not ask_become_pass and not vault_ids:
+        return None
+    become = typer.prompt("BECOME password", hide_input=True, err=True) if ask_become_pass else None
+    vaults = []
+    for value in vault_ids or ():
+        label, at, source = value.rpartition("@")
+        if not at:
+            label, source = "default", value
+        if not label or not source:
+            raise ConfigError(
+                [Problem(f"{value!r} is not a vault id", field="--vault-id", allowed="LABEL@prompt or LABEL@FILE")]
+            )
+        if source == "prompt":
+            vaults.append(VaultId(label, password=typer.prompt(f"Vault password ({label})", hide_input=True, err=True)))
+        else:
+            vaults.append(VaultId(label, source=source))
+    return Credentials(become_password=become, vault_ids=tuple(vaults))
 
 
 MaxWaitOption = Annotated[
@@ -406,6 +448,8 @@ def rollout(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print where the run ends as JSON on stdout (the plan goes to stderr).")
     ] = False,
+    ask_become_pass: AskBecomePassOption = False,
+    vault_id: VaultIdOption = None,
 ) -> None:
     """Plan, show, confirm, then run a rollout stage by stage, recording every outcome.
 
@@ -418,7 +462,8 @@ def rollout(
     out = console_err if as_json else console
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     sources = require_inventory(settings)
-    workspace = open_workspace(settings, max_wait=max_wait_span(max_wait))
+    credentials = ask_credentials(ask_become_pass, vault_id)
+    workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
     if advisory is not None:
         if package or all_updates:
             raise ConfigError(
@@ -498,10 +543,13 @@ def resume(
     ] = False,
     max_wait: MaxWaitOption = "1h",
     as_json: JsonOption = False,
+    ask_become_pass: AskBecomePassOption = False,
+    vault_id: VaultIdOption = None,
 ) -> None:
     """Continue a halted, paused, approval-waiting or interrupted run: reconcile unknown hosts first."""
     settings = state(ctx).settings()
-    workspace = open_workspace(settings, max_wait=max_wait_span(max_wait))
+    credentials = ask_credentials(ask_become_pass, vault_id)
+    workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
     progress = ProgressObserver(workspace.store.plan(run_id))
     workspace.orchestrator.add_observer(progress)
     report, log_path = _drive(
@@ -717,13 +765,25 @@ def show(
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Verify the audit log's hash chain; exit 1 and name the first broken record if it was edited or cut."""
+def audit_verify(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    against: Annotated[
+        Path | None,
+        typer.Option("--against", help="A signed export (`audit export`): the store must still hold its head."),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="The ed25519 public key the export must be signed with (.pub or PEM)."),
+    ] = None,
+) -> None:
+    """Verify the audit chain and every run, stage, attempt and approval it covers; exit 1 and name the first record
+    that does not match. With --against, also detect a store cut back or rewritten since that export."""
     from patchorch.errors import AuditChainError
 
     workspace = open_workspace(state(ctx).settings())
     try:
-        count = workspace.verify_audit()
+        count = workspace.verify_audit(against=against, trusted_key=public_key)
     except AuditChainError as exc:
         seq = exc.context.get("seq")
         if as_json:
@@ -734,4 +794,24 @@ def audit_verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         print_json({"intact": True, "records": count, "problem": None, "first_bad_record": None})
         return
-    console.print(f"audit chain intact: {count} record(s)")
+    suffix = f", holding the head of {against}" if against else ""
+    console.print(f"audit chain intact: {count} record(s){suffix}")
+
+
+@audit_app.command("export")
+def audit_export(
+    ctx: typer.Context,
+    key: Annotated[Path, typer.Option("--key", help="Your ed25519 private key (OpenSSH or PEM, no passphrase).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the export: somewhere the database cannot reach.")
+    ],
+    records: Annotated[bool, typer.Option("--records", help="Also export the hash of every record.")] = False,
+) -> None:
+    """Sign the audit chain's head with your key and write it out, for `audit verify --against` later."""
+    workspace = open_workspace(state(ctx).settings())
+    export = workspace.export_audit(key, with_records=records)
+    try:
+        output.write_text(export.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(f"cannot be written ({exc.strerror})", file=str(output), field="--output")]) from exc
+    console.print(f"audit head {export.head_seq} ({export.head_hash[:16]}) signed and written to {output}")

@@ -133,3 +133,16 @@ class AuditRecord(BaseModel):
     data: dict[str, Any]
     prev_hash: str
     hash: str
+
+
+class HostClaim(BaseModel):
+    """A host claimed by a run: who drives it (operator and process) and until when the lease holds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str
+    run_id: str
+    owner: str
+    holder: str  # the driving process, `hostname:pid`
+    claimed_at: datetime
+    expires_at: datetime

@@ -1,17 +1,23 @@
 """AnsibleRunnerExecutor: the only module that imports ansible_runner.
 
-Every attempt gets a fresh private data directory (mode 0700) that is removed afterwards; no password or key is
-written into it (connection credentials stay in the user's inventory and SSH agent). Runner events are folded into
-typed outcomes here, at the border: raw event dicts never leave this module, and stdout is never parsed.
+Every attempt gets a fresh private data directory (mode 0700, named after the orchestrator's process) that is removed
+afterwards, and on the next start when a killed orchestrator could not. Nothing secret is written into it: runner's
+env files are suppressed, its stdout file is not written and events are not kept on disk; the become password and
+vault passwords (`Credentials`) are typed into ansible-playbook's own prompts from memory. Runner events are folded
+into typed outcomes here, at the border: raw event dicts never leave this module, and stdout is never parsed; the
+few lines kept to explain a playbook that could not start are scrubbed of every secret.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import sys
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +35,7 @@ from patchorch.execution.base import (
     BatchInterrupted,
     BatchRequest,
     CancelCheck,
+    Credentials,
     EventCallback,
     FactsRequest,
     FactsResult,
@@ -75,13 +82,18 @@ class _EventFold:
     attempt: int
     fact: str = RESULT_FACT
     on_event: EventCallback | None = None
+    secrets: tuple[str, ...] = ()
     hosts: dict[str, _HostTrack] = field(default_factory=dict)
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
     stats_seen: bool = False
+    # The last lines Ansible printed outside any host result: what explains a playbook that could not start.
+    output_tail: deque[str] = field(default_factory=lambda: deque(maxlen=5))
 
     def __call__(self, event: Mapping[str, Any]) -> bool:
         name = event.get("event")
         data = event.get("event_data") or {}
+        if name == "verbose" or (name == "error" and event.get("stdout")):
+            self.output_tail.extend(line.strip() for line in str(event.get("stdout", "")).splitlines() if line.strip())
         if name == "playbook_on_stats":
             self.stats_seen = True
             for key in ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored"):
@@ -103,16 +115,28 @@ class _EventFold:
             status = TaskStatus.CHANGED
             track.changed = True
         if status is TaskStatus.UNREACHABLE:
-            track.unreachable = _message(res) or "unreachable"
+            track.unreachable = self.scrub(_message(res)) or "unreachable"
         elif status is TaskStatus.FAILED and not data.get("ignore_errors"):
             if track.failed_task is None:
                 track.failed_task = task
-                track.failed_message = _message(res)
+                track.failed_message = self.scrub(_message(res))
         elif status is TaskStatus.OK:
             self._read_fact(track, res)
         if self.on_event is not None:
             self.on_event(HostEvent(self.stage, self.batch, self.attempt, host, task, status))
-        return False  # nothing needs the event on disk: the directory is removed after the attempt
+        return False  # never written to disk: outcomes are folded from memory
+
+    def scrub(self, text: str | None) -> str | None:
+        """`text` with every secret of the run's credentials masked (no_log results carry no message at all)."""
+        if text is None:
+            return None
+        for secret in self.secrets:
+            text = text.replace(secret, "********")
+        return text
+
+    def tail(self) -> str:
+        """The kept output lines, scrubbed, on one line."""
+        return self.scrub(" | ".join(self.output_tail)) or "(no output)"
 
     def _read_fact(self, track: _HostTrack, res: Mapping[str, Any]) -> None:
         facts = res.get("ansible_facts")
@@ -195,12 +219,24 @@ def _message(res: Mapping[str, Any]) -> str | None:
 
 
 class AnsibleRunnerExecutor:
-    """Runs stage playbooks with ansible-runner, one batch per call, in a fresh private directory each time."""
+    """Runs stage playbooks with ansible-runner, one batch per call, in a fresh private directory each time.
 
-    def __init__(self, *, work_dir: Path | None = None, ansible_bin_dir: Path | None = None) -> None:
+    Opening it on a `work_dir` removes the private directories a killed orchestrator left there.
+    """
+
+    def __init__(
+        self,
+        *,
+        work_dir: Path | None = None,
+        ansible_bin_dir: Path | None = None,
+        credentials: Credentials | None = None,
+    ) -> None:
         self._work_dir = work_dir
         # ansible-playbook is found beside the running interpreter first (a virtualenv), then on PATH.
         self._bin_dir = ansible_bin_dir or Path(sys.executable).parent
+        self._credentials = credentials or Credentials()
+        if work_dir is not None:
+            remove_abandoned_private_dirs(work_dir)
 
     def run_batch(
         self,
@@ -210,7 +246,14 @@ class AnsibleRunnerExecutor:
         cancelled: CancelCheck | None = None,
     ) -> BatchOutcome:
         """Run the stage playbook limited to the batch's hosts and fold the events into outcomes."""
-        fold = _EventFold(request.hosts, request.stage, request.batch, request.attempt, on_event=on_event)
+        fold = _EventFold(
+            request.hosts,
+            request.stage,
+            request.batch,
+            request.attempt,
+            on_event=on_event,
+            secrets=self._credentials.secrets(),
+        )
         was_cancelled = self._run(
             playbook=request.playbook,
             inventory=request.inventory,
@@ -233,7 +276,7 @@ class AnsibleRunnerExecutor:
 
     def gather(self, request: FactsRequest) -> FactsResult:
         """Run a read-only play that exports `request.fact`; hosts that did not export it are listed as failed."""
-        fold = _EventFold(request.hosts, "facts", 1, 1, fact=request.fact)
+        fold = _EventFold(request.hosts, "facts", 1, 1, fact=request.fact, secrets=self._credentials.secrets())
         self._run(
             playbook=request.playbook,
             inventory=request.inventory,
@@ -276,7 +319,8 @@ class AnsibleRunnerExecutor:
             return False
         if self._work_dir is not None:
             self._work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        private = Path(tempfile.mkdtemp(prefix=f"patchorch-{run_id}-", dir=self._work_dir))
+        # The owner's process id in the name: a later start removes the directory once that process is gone.
+        private = Path(tempfile.mkdtemp(prefix=f"{_PRIVATE_PREFIX}{os.getpid()}-{run_id}-", dir=self._work_dir))
         private.chmod(0o700)
         envvars = {
             RUN_MARKER_ENV: run_id,
@@ -286,7 +330,9 @@ class AnsibleRunnerExecutor:
         }
         if ansible_cfg is not None:
             envvars["ANSIBLE_CONFIG"] = str(ansible_cfg)
-        cmdline = "--check --diff" if check else None
+        arguments, passwords = self._prompts()
+        if check:
+            arguments = ["--check", "--diff", *arguments]
         flag = threading.Event()
 
         def cancel_callback() -> bool:
@@ -303,12 +349,15 @@ class AnsibleRunnerExecutor:
                 limit=",".join(hosts),
                 envvars=envvars,
                 extravars=dict(extra_vars) if extra_vars else None,
-                cmdline=cmdline,
+                cmdline=shlex.join(arguments) if arguments else None,
+                passwords=passwords or None,
                 event_handler=fold,
                 cancel_callback=cancel_callback,
                 quiet=True,
                 timeout=timeout,
-                settings={"pexpect_timeout": _CANCEL_POLL},
+                # No env/ files (envvars, passwords, extravars) and no artifacts/stdout: nothing secret on disk.
+                suppress_env_files=True,
+                settings={"pexpect_timeout": _CANCEL_POLL, "suppress_output_file": True},
             )
             # The playbook runs in runner's thread; this one waits, so Ctrl-C lands here and stops the child
             # (ansible-playbook runs in its own session and would otherwise outlive us).
@@ -321,21 +370,65 @@ class AnsibleRunnerExecutor:
             if runner.status == "failed" and not fold.stats_seen and not fold.hosts:
                 # ansible-playbook exited before any host ran: a syntax error, a missing inventory, a bad option.
                 raise ExecutionError(
-                    f"ansible-playbook failed before running any host (rc {runner.rc}) for {playbook}: "
-                    + _tail(runner.stdout.read()),
+                    f"ansible-playbook failed before running any host (rc {runner.rc}) for {playbook}: " + fold.tail(),
                     stage=fold.stage,
                 )
         except ExecutionError:
             raise
         except Exception as exc:
-            raise ExecutionError(f"ansible-runner could not run {playbook}: {exc}", stage=fold.stage) from exc
+            raise ExecutionError(
+                f"ansible-runner could not run {playbook}: {fold.scrub(str(exc))}", stage=fold.stage
+            ) from exc
         finally:
             shutil.rmtree(private, ignore_errors=True)
         if interrupted:
             raise BatchInterrupted(fold.outcomes(check=check, cancelled=True))
         return flag.is_set() or runner.status == "canceled"
 
+    def _prompts(self) -> tuple[list[str], dict[str, str]]:
+        """ansible-playbook options that make it prompt for each secret, and the answer to each prompt (a pattern)."""
+        arguments: list[str] = []
+        passwords: dict[str, str] = {}
+        if self._credentials.become_password is not None:
+            arguments.append("--ask-become-pass")
+            passwords[r"^BECOME password.*:\s*?$"] = self._credentials.become_password
+        for vault in self._credentials.vault_ids:
+            if vault.password is not None:
+                arguments += ["--vault-id", f"{vault.label}@prompt"]
+                passwords[rf"^Vault password \({re.escape(vault.label)}\):\s*?$"] = vault.password
+            elif vault.source is not None:
+                arguments += ["--vault-id", f"{vault.label}@{vault.source}"]
+        return arguments, passwords
 
-def _tail(text: str, lines: int = 5) -> str:
-    kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
-    return " | ".join(kept) or "(no output)"
+
+_PRIVATE_PREFIX = "patchorch-"
+_OWNER = re.compile(rf"^{_PRIVATE_PREFIX}(?P<pid>\d+)-")
+
+
+def remove_abandoned_private_dirs(work_dir: Path) -> tuple[Path, ...]:
+    """Remove the private directories in `work_dir` whose orchestrator process is gone (killed before its own
+    clean-up ran); those of running processes are left alone. Returns what was removed."""
+    removed = []
+    try:
+        entries = list(work_dir.iterdir())
+    except OSError:
+        return ()
+    for entry in entries:
+        match = _OWNER.match(entry.name)
+        if match is None or not entry.is_dir() or _alive(int(match.group("pid"))):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return tuple(removed)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True

@@ -80,6 +80,30 @@ class FactsResult:
     failed: Mapping[str, str]
 
 
+@dataclass(frozen=True)
+class VaultId:
+    """One Ansible vault id: a password held in memory (answered at Ansible's prompt), or a file or script of the
+    user's that Ansible reads itself (`source`, passed as `--vault-id label@source`)."""
+
+    label: str
+    password: str | None = field(default=None, repr=False)
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Secrets for Ansible's own prompts: the become password and vault passwords. Held in memory and typed into
+    ansible-playbook's prompts; never written to a file, an environment variable or a log."""
+
+    become_password: str | None = field(default=None, repr=False)
+    vault_ids: tuple[VaultId, ...] = ()
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value, for scrubbing text patchorch keeps."""
+        values = [self.become_password, *(v.password for v in self.vault_ids)]
+        return tuple(value for value in values if value)
+
+
 class BatchInterrupted(KeyboardInterrupt):
     """Ctrl-C reached the executor: the playbook was stopped; `outcomes` holds what the events proved so far."""
 

@@ -27,8 +27,9 @@ from patchorch.domain.gates import GateContext, GateDecision, Verdict, after_bat
 from patchorch.domain.outcomes import HostOutcome, HostStatus
 from patchorch.domain.plan import Batch, RolloutPlan, Stage
 from patchorch.domain.run import ApprovalRecord, AttemptRecord, RunInputs, RunState, StageRecord, StageState
-from patchorch.errors import RunStateError
+from patchorch.errors import HostClaimedError, RunStateError
 from patchorch.execution.base import BatchInterrupted, BatchRequest, Executor, HostEvent
+from patchorch.orchestrator.claims import CLAIM_LEASE, HostClaims
 from patchorch.orchestrator.clock import Clock, SystemClock
 from patchorch.orchestrator.locks import run_lock
 from patchorch.orchestrator.observers import Observer
@@ -112,6 +113,7 @@ class Orchestrator:
         observers: Iterable[Observer] = (),
         process_grace: float = 600.0,
         max_wait: timedelta | None = None,
+        claim_lease: timedelta = CLAIM_LEASE,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -121,6 +123,7 @@ class Orchestrator:
         self._process_grace = process_grace
         self._max_wait = max_wait
         self._cancel = threading.Event()
+        self._claims = HostClaims(store, lease=claim_lease)
 
     # -- operator actions ---------------------------------------------------------------------------------------
 
@@ -348,11 +351,13 @@ class Orchestrator:
         attempt: int,
     ) -> tuple[str, ...]:
         """Record intent, run one attempt, record what the evidence proves; return the unreachable hosts."""
+        self._claim_or_pause(run_id, hosts)
         self.store.record_intent(run_id, stage.name, batch.index, attempt, hosts)
         self._notify(lambda o: o.batch_started(run_id, stage, batch.index, attempt, hosts))
         request = _request(run_id, stage, batch.index, attempt, hosts, content, check=inputs.check)
         try:
-            outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=self._cancel.is_set)
+            with self._claims.kept(run_id):
+                outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=self._cancel.is_set)
         except BatchInterrupted as interrupted:
             self._record(run_id, stage, attempt, interrupted.outcomes)
             self._interrupted(run_id, stage, "interrupted by the operator (Ctrl-C)")
@@ -369,6 +374,15 @@ class Orchestrator:
         proven = [o for o in outcomes if o.status is not HostStatus.UNKNOWN]
         if proven:
             self.store.record_outcomes(run_id, stage.name, attempt, proven, evidence=EVIDENCE_EVENTS)
+            self._claims.release(run_id, [o.host for o in proven])
+
+    def _claim_or_pause(self, run_id: str, hosts: Sequence[str]) -> None:
+        """Claim the hosts in the store before they are dispatched; one claimed by another run pauses this one."""
+        try:
+            self._claims.claim(run_id, hosts)
+        except HostClaimedError as exc:
+            self._set_state(run_id, RunState.PAUSED, str(exc))
+            raise _Stopped from None
 
     def _interrupted(self, run_id: str, stage: Stage, reason: str) -> None:
         self.store.set_stage_state(run_id, stage.name, StageState.CANCELLED, reason=reason)
@@ -426,7 +440,9 @@ class Orchestrator:
         plan = self.store.plan(run_id)
         for (stage_name, batch, attempt), hosts in sorted(groups.items()):
             request = _request(run_id, plan.stage(stage_name), batch, attempt, tuple(hosts), content, check=True)
-            outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=self._cancel.is_set)
+            self._claims.claim(run_id, hosts)
+            with self._claims.kept(run_id):
+                outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=self._cancel.is_set)
             settled = [r for r in (_reconciled(o) for o in outcome.outcomes) if r is not None]
             self.store.note(
                 run_id,
@@ -435,6 +451,7 @@ class Orchestrator:
             )
             if settled:
                 self.store.record_outcomes(run_id, stage_name, attempt, settled, evidence=EVIDENCE_RECONCILED)
+                self._claims.release(run_id, [o.host for o in settled])
 
     def _failed_now(self, run_id: str) -> set[str]:
         acknowledged = self._acknowledged(run_id)

@@ -23,12 +23,20 @@ from patchorch.domain.policy import Policy
 from patchorch.domain.run import ApprovalRecord, RunInputs, RunRecord
 from patchorch.domain.vulnerability import HostVulnerability
 from patchorch.execution.ansible import AnsibleRunnerExecutor
-from patchorch.execution.base import Executor, FactsRequest, FactsResult
+from patchorch.execution.base import Credentials, Executor, FactsRequest, FactsResult
 from patchorch.orchestrator.clock import Clock, SystemClock
 from patchorch.orchestrator.engine import Orchestrator, RolloutReport, new_run_id
 from patchorch.orchestrator.observers import Observer
 from patchorch.orchestrator.planning import plan_rollout
 from patchorch.rendering.render import RenderedRun, render_run
+from patchorch.store.audit_export import (
+    AuditExport,
+    export_audit,
+    load_public_key,
+    load_signing_key,
+    read_export,
+    verify_against,
+)
 from patchorch.store.runs import RunStore
 
 _FACTS_CONTENT = Path(__file__).resolve().parent.parent / "execution" / "content"
@@ -55,11 +63,12 @@ class Workspace:
         observers: Iterable[Observer] = (),
         template_dir: Path | None = None,
         max_wait: timedelta | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.store = store
         self.clock: Clock = clock or SystemClock()
-        self.executor: Executor = executor or AnsibleRunnerExecutor(work_dir=state_dir / "tmp")
+        self.executor: Executor = executor or AnsibleRunnerExecutor(work_dir=state_dir / "tmp", credentials=credentials)
         self.template_dir = template_dir
         self.orchestrator = Orchestrator(
             store,
@@ -82,8 +91,11 @@ class Workspace:
         observers: Iterable[Observer] = (),
         template_dir: Path | None = None,
         max_wait: timedelta | None = None,
+        credentials: Credentials | None = None,
     ) -> Workspace:
-        """Open (creating if needed) the state directory and its store; SQLite inside it unless `store_url`."""
+        """Open (creating if needed) the state directory and its store; SQLite inside it unless `store_url`.
+
+        `credentials` (a become password, vault ids) reach Ansible's prompts from memory, never a file."""
         state = Path(state_dir)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
         url = store_url or f"sqlite:///{state / 'patchorch.db'}"
@@ -96,6 +108,7 @@ class Workspace:
             observers=observers,
             template_dir=template_dir,
             max_wait=max_wait,
+            credentials=credentials,
         )
 
     # -- planning and running -----------------------------------------------------------------------------------
@@ -172,9 +185,17 @@ class Workspace:
         """A run and its report."""
         return RunView(self.store.run(run_id), self.orchestrator.report(run_id))
 
-    def verify_audit(self) -> int:
-        """Verify the audit chain; the number of records, or AuditChainError."""
-        return self.store.verify_audit()
+    def verify_audit(self, *, against: Path | None = None, trusted_key: Path | None = None) -> int:
+        """Verify the audit chain and the state rows it covers, and (with `against`) that the store still holds the
+        head of that signed export, signed by `trusted_key` when given; the number of records, or AuditChainError."""
+        if against is None:
+            return self.store.verify_audit()
+        export = read_export(against)
+        return verify_against(self.store, export, trusted_key=load_public_key(trusted_key) if trusted_key else None)
+
+    def export_audit(self, key: Path, *, with_records: bool = False) -> AuditExport:
+        """The chain's head (and the hashes of its records) signed with the operator's ed25519 key file `key`."""
+        return export_audit(self.store, load_signing_key(key), with_records=with_records)
 
     def run_dir(self, run_id: str) -> Path:
         """Where the run's rendered Ansible content lives."""

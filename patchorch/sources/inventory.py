@@ -31,7 +31,7 @@ from patchorch.domain.inventory_check import (
     UnknownKey,
     suggest_variable,
 )
-from patchorch.errors import InventoryError, Problem
+from patchorch.errors import ConfigError, InventoryError, Problem
 from patchorch.sources._origins import HOST_DEFINITION, locate
 from patchorch.sources.hooks import HookFileMissing, resolve_hook
 
@@ -57,6 +57,8 @@ _ENVIRONMENT = {
     "ANSIBLE_LOCALHOST_WARNING": "False",
     "ANSIBLE_NOCOLOR": "1",
     "ANSIBLE_FORCE_COLOR": "0",
+    # An operator's ANSIBLE_VERBOSITY (for -vvv rollouts) would put banner lines before the JSON listing.
+    "ANSIBLE_VERBOSITY": "0",
 }
 
 
@@ -108,6 +110,8 @@ def load_fleet(sources: Sequence[Path], *, limit: str | None = None, strict: boo
     """
     if not sources:
         raise InventoryError([Problem("no inventory source given", field="inventory")])
+    if limit is not None:
+        check_limit(limit)
     names = tuple(str(source) for source in sources)
     label = " + ".join(names)
     for source, name in zip(sources, names, strict=True):
@@ -176,6 +180,51 @@ def _with_hook_files(load: InventoryLoad, sources: Sequence[Path], label: str) -
     if not changed:
         return load
     return dataclasses.replace(load, fleet=Fleet(hosts=tuple(hosts), source=load.fleet.source))
+
+
+_LIMIT_ALLOWED = "Ansible host patterns (names, groups, globs, ~regex, [N] or [N:M]) joined by , or : with ! and &"
+
+
+def check_limit(limit: str) -> None:
+    """Refuse a --limit Ansible would quietly read as something else (an unbalanced `[` selects the whole fleet)."""
+
+    def refused(message: str) -> ConfigError:
+        return ConfigError([Problem(message, field="--limit", value=limit, allowed=_LIMIT_ALLOWED)])
+
+    if not limit.strip():
+        raise refused("the pattern is empty")
+    for term in _limit_terms(limit):
+        bare = term.strip().lstrip("!&")
+        if not bare:
+            raise refused(f"{limit!r} has an empty term")
+        if bare.startswith("~"):
+            try:
+                re.compile(bare[1:])
+            except re.error as exc:
+                raise refused(f"{bare!r} is not a valid regular expression ({exc})") from None
+            continue
+        depth = 0
+        for char in bare:
+            depth += {"[": 1, "]": -1}.get(char, 0)
+            if depth not in (0, 1):
+                raise refused(f"{bare!r} has unbalanced brackets")
+        if depth or "[]" in bare:
+            raise refused(f"{bare!r} has unbalanced brackets" if depth else f"{bare!r} has an empty []")
+
+
+def _limit_terms(limit: str) -> list[str]:
+    """The terms of a pattern as Ansible splits it: on commas when there are any, else on colons outside brackets."""
+    if "," in limit:
+        return limit.split(",")
+    terms, current, depth = [], "", 0
+    for char in limit:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == ":" and depth == 0 and not current.lstrip("!&").startswith("~"):
+            terms.append(current)
+            current = ""
+        else:
+            current += char
+    return [*terms, current]
 
 
 def _run(argv: list[str], environment: Mapping[str, str]) -> subprocess.CompletedProcess[str]:

@@ -21,6 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from patchorch.domain.policy import Location, Policy, format_location, parse_policy
 from patchorch.errors import PolicyError, Problem
+from patchorch.sources._yaml import BoundedLoader
 from patchorch.sources.hooks import HookFileMissing, resolve_hook
 
 DEFAULT_POLICY = "default.yml"
@@ -37,7 +38,7 @@ class _Refused(Exception):
         self.field = field
 
 
-class StrictLoader(yaml.SafeLoader):
+class StrictLoader(BoundedLoader):
     """A safe loader that refuses tags, anchors and aliases while composing (so before anything is constructed)."""
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:

@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from patchorch.domain.advisory import Advisory, OsRelease, PackageFact, PackageInstall, installs
 from patchorch.errors import StoreError
-from patchorch.store.schema import metadata
+from patchorch.store.schema import metadata, migrate
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -160,14 +160,8 @@ class AdvisoryStore:
         self._engine = engine
 
     def create_tables(self) -> None:
-        """Create this module's tables if they do not exist (the store's migrations will take this over)."""
-        try:
-            metadata.create_all(
-                self._engine,
-                tables=[advisories_table, advisory_packages_table, fact_hosts_table, fact_packages_table],
-            )
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot create the advisory tables: {exc}") from exc
+        """Bring the store's schema, these tables included, to the newest revision (see `schema.migrate`)."""
+        migrate(self._engine)
 
     def import_(
         self,

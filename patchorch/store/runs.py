@@ -11,15 +11,18 @@ head row instead.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     Engine,
     ForeignKey,
@@ -29,12 +32,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     insert,
     select,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from patchorch.domain.outcomes import HostOutcome, HostStatus
@@ -43,17 +48,16 @@ from patchorch.domain.run import (
     ApprovalRecord,
     AttemptRecord,
     AuditRecord,
+    HostClaim,
     RunInputs,
     RunRecord,
     RunState,
     StageRecord,
     StageState,
 )
-from patchorch.errors import AuditChainError, RunStateError, StoreError
-from patchorch.store.schema import metadata
-
-SCHEMA_VERSION = 1
-_GENESIS = "0" * 64
+from patchorch.errors import AuditChainError, ConfigError, HostClaimedError, Problem, RunStateError, StoreError
+from patchorch.store._chain import GENESIS, canonical, record_hash, row_digest
+from patchorch.store.schema import metadata, migrate
 
 runs = Table(
     "runs",
@@ -122,6 +126,8 @@ audit = Table(
     Column("data_json", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # Digests of the state rows this record wrote, {table: {key: digest}}; part of the hash (migration 0003).
+    Column("state_json", Text),
 )
 
 audit_head = Table(
@@ -130,6 +136,19 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+claims = Table(
+    "claims",
+    metadata,
+    Column("host", String(255), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("holder", String(200), nullable=False),
+    Column("claimed_at", String(40), nullable=False),
+    # The lease: renewed by the holder's heartbeat, so not part of the row's audited digest.
+    Column("heartbeat_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
 )
 
 store_meta = Table(
@@ -169,43 +188,112 @@ def _must_dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def _canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+class _Covered(NamedTuple):
+    """A state table the audit chain covers: the columns that name a row, and how a person names it."""
+
+    table: Table
+    key: tuple[str, ...]
+    noun: str
+    volatile: tuple[str, ...] = ()
+
+    def name(self, key: str) -> str:
+        """`attempt r1/canary/a#1`, `stage r1/canary`: what an operator reads in `audit verify`."""
+        parts = [str(part) for part in json.loads(key)]
+        if self.table is attempts:
+            return f"{self.noun} {'/'.join(parts[:-1])}#{parts[-1]}"
+        return f"{self.noun} {'/'.join(parts)}"
+
+    def row_key(self, row: Any) -> str:
+        return canonical([row._mapping[column] for column in self.key])
+
+    def digest(self, row: Any) -> str:
+        """The row's digest over every column but the volatile ones (a lease's heartbeat)."""
+        return row_digest({k: v for k, v in row._mapping.items() if k not in self.volatile})
 
 
-def _audit_hash(prev_hash: str, seq: int, run_id: str | None, at: str, actor: str, event_: str, data: str) -> str:
-    payload = _canonical([prev_hash, seq, run_id, at, actor, event_, data])
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+# Every state row is covered by the chain: each write's audit record carries the digests of the rows it wrote.
+_COVERED: dict[str, _Covered] = {
+    "runs": _Covered(runs, ("id",), "run"),
+    "stages": _Covered(stages, ("run_id", "name"), "stage"),
+    "attempts": _Covered(attempts, ("run_id", "stage", "host", "attempt"), "attempt"),
+    "approvals": _Covered(approvals, ("run_id", "stage"), "approval"),
+    "claims": _Covered(claims, ("host",), "claim of", volatile=("heartbeat_at", "expires_at")),
+}
 
 
 def create_store_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, synchronous=FULL, a busy timeout and BEGIN IMMEDIATE transactions."""
-    if url.startswith("sqlite"):
-        memory = url in ("sqlite://", "sqlite:///:memory:")
-        engine = create_engine(
-            url,
-            connect_args={"timeout": 30, "check_same_thread": False},
-            poolclass=StaticPool if memory else None,
-        )
+    """An engine for `url`; SQLite gets WAL, synchronous=FULL, a busy timeout and BEGIN IMMEDIATE transactions.
 
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # We issue BEGIN ourselves so that every transaction takes the write lock up front.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            if not memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
+    A URL that names no database patchorch can use (an unknown scheme, a missing driver, an SQLite file that cannot
+    be opened) is a ConfigError naming the store URL, before anything is written.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise _bad_url(f"{url!r} is not a database URL") from exc
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    try:
+        return create_engine(parsed, pool_pre_ping=True)
+    except NoSuchModuleError as exc:
+        raise _bad_url(f"{shown} names no database patchorch knows ({parsed.drivername})") from exc
+    except ImportError as exc:
+        hint = ": install patchorch[postgres]" if parsed.get_backend_name() == "postgresql" else ""
+        driver = exc.name or parsed.drivername
+        raise _bad_url(f"{shown} needs the driver {driver}, which is not installed{hint}") from exc
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+def _bad_url(message: str) -> ConfigError:
+    allowed = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+    return ConfigError([Problem(message, field="store_url", allowed=allowed)])
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    memory = database in (None, "", ":memory:")
+    if not memory and database is not None:
+        _check_sqlite_file(Path(database))
+    engine = create_engine(
+        url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves so that every transaction takes the write lock up front.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse an SQLite path that cannot hold a store: a directory, a missing or unwritable parent, not a database."""
+    if path.is_dir():
+        raise _bad_url(f"{path} is a directory, not an SQLite file")
+    if not path.parent.is_dir():
+        raise _bad_url(f"cannot create {path}: the directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise _bad_url(f"cannot create {path}: the directory {path.parent} is not writable")
+    if path.exists():
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(16)
+        except OSError as exc:
+            raise _bad_url(f"{path} cannot be read ({exc.strerror})") from exc
+        if header and header != b"SQLite format 3\x00":
+            raise _bad_url(f"{path} is not an SQLite database")
 
 
 class RunStore:
@@ -215,19 +303,7 @@ class RunStore:
         self.engine = engine
         self.actor = actor
         self._clock = clock or _UtcClock()
-        try:
-            metadata.create_all(engine)
-            with self._tx() as conn:
-                version = conn.execute(select(store_meta.c.value).where(store_meta.c.key == "schema")).scalar()
-                if version is None:
-                    conn.execute(insert(store_meta).values(key="schema", value=str(SCHEMA_VERSION)))
-                elif int(version) > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"the store was written by a newer patchorch (schema {version}, this one knows "
-                        f"{SCHEMA_VERSION})"
-                    )
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the store at {engine.url!r}: {exc}") from exc
+        migrate(engine)
 
     @classmethod
     def open(cls, url: str, *, actor: str, clock: Clock | None = None) -> RunStore:
@@ -242,6 +318,10 @@ class RunStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {exc}") from exc
 
+    def now(self) -> datetime:
+        """The store's clock: when a write made now would be recorded."""
+        return self._clock.now()
+
     def _now(self) -> str:
         stamp = _iso(self._clock.now())
         if stamp is None:  # the clock must return a datetime
@@ -250,13 +330,32 @@ class RunStore:
 
     # -- audit -------------------------------------------------------------------------------------------------
 
-    def _audit(self, conn: Connection, run_id: str | None, event_: str, data: dict[str, Any]) -> None:
+    def _audit(
+        self,
+        conn: Connection,
+        run_id: str | None,
+        event_: str,
+        data: dict[str, Any],
+        wrote: Sequence[tuple[Table, ColumnElement[bool]]] = (),
+        deleted: Sequence[tuple[Table, Sequence[str]]] = (),
+    ) -> None:
+        """Append an audit record; `wrote` selects the state rows this transaction wrote, whose digests it carries,
+        and `deleted` names (by key) the rows it removed."""
         head = conn.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update()).first()
-        seq, prev = (head.seq, head.hash) if head else (0, _GENESIS)
+        seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
         seq += 1
         at = self._now()
-        body = _canonical(data)
-        digest = _audit_hash(prev, seq, run_id, at, self.actor, event_, body)
+        body = canonical(data)
+        # {table: {key: digest}}; a removed row's digest is None.
+        state: dict[str, dict[str, str | None]] = {}
+        for table, where in wrote:
+            covered = _COVERED[table.name]
+            for row in conn.execute(select(table).where(where)):
+                state.setdefault(table.name, {})[covered.row_key(row)] = covered.digest(row)
+        for table, keys in deleted:
+            state.setdefault(table.name, {}).update(dict.fromkeys(keys))
+        state_json = canonical(state) if state else None
+        digest = record_hash(prev, seq, run_id, at, self.actor, event_, body, state_json)
         conn.execute(
             insert(audit).values(
                 seq=seq,
@@ -267,6 +366,7 @@ class RunStore:
                 data_json=body,
                 prev_hash=prev,
                 hash=digest,
+                state_json=state_json,
             )
         )
         if head:
@@ -296,11 +396,19 @@ class RunStore:
         ]
 
     def verify_audit(self) -> int:
-        """Check the whole chain; return the number of records. Raises AuditChainError naming the first break."""
+        """Check the chain and every state row it covers; return the number of records.
+
+        Raises AuditChainError naming the first break: an audit record edited, removed or reordered, a head that does
+        not match, or a run, stage, attempt or approval whose row no longer matches the digest its last audit record
+        carries (edited, deleted, or written without one).
+        """
         with self._tx() as conn:
             rows = conn.execute(select(audit).order_by(audit.c.seq)).all()
             head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
-        prev = _GENESIS
+            state_rows = {name: conn.execute(select(c.table)).all() for name, c in _COVERED.items()}
+        prev = GENESIS
+        # (table, key) -> (seq of the last record that wrote the row, its digest)
+        vouched: dict[tuple[str, str], tuple[int, str]] = {}
         for expected_seq, row in enumerate(rows, start=1):
             if row.seq != expected_seq:
                 raise AuditChainError(
@@ -308,17 +416,24 @@ class RunStore:
                 )
             if row.prev_hash != prev:
                 raise AuditChainError(f"audit record {row.seq} does not follow record {row.seq - 1}", seq=row.seq)
-            digest = _audit_hash(prev, row.seq, row.run_id, row.at, row.actor, row.event, row.data_json)
+            digest = record_hash(prev, row.seq, row.run_id, row.at, row.actor, row.event, row.data_json, row.state_json)
             if digest != row.hash:
                 raise AuditChainError(f"audit record {row.seq} was altered (its hash does not match)", seq=row.seq)
+            for table, entries in json.loads(row.state_json or "{}").items():
+                for key, row_hash in entries.items():
+                    if row_hash is None:
+                        vouched.pop((table, key), None)  # removed by this record
+                    else:
+                        vouched[(table, key)] = (row.seq, row_hash)
             prev = row.hash
         count = len(rows)
-        head_seq, head_hash = (head.seq, head.hash) if head else (0, _GENESIS)
+        head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
         if head_seq != count or head_hash != prev:
             raise AuditChainError(
                 f"the audit log ends at record {count} but its head says {head_seq}: records were removed",
                 seq=count,
             )
+        _check_state_rows(state_rows, vouched)
         return count
 
     # -- runs --------------------------------------------------------------------------------------------------
@@ -352,6 +467,7 @@ class RunStore:
                 run_id,
                 "run-created",
                 {"plan_hash": plan.content_hash, "mode": plan.mode.value, "inputs": inputs.model_dump(mode="json")},
+                wrote=[(runs, runs.c.id == run_id), (stages, stages.c.run_id == run_id)],
             )
         return self.run(run_id)
 
@@ -387,7 +503,9 @@ class RunStore:
                 .where(runs.c.id == run_id)
                 .values(state=state.value, state_reason=reason, updated_at=self._now())
             )
-            self._audit(conn, run_id, "run-state", {"state": state.value, "reason": reason})
+            self._audit(
+                conn, run_id, "run-state", {"state": state.value, "reason": reason}, wrote=[(runs, runs.c.id == run_id)]
+            )
 
     # -- stages ------------------------------------------------------------------------------------------------
 
@@ -437,7 +555,13 @@ class RunStore:
                 data["soak_until"] = _iso(soak_until)
             if reason:
                 data["reason"] = reason
-            self._audit(conn, run_id, "stage-state", data)
+            self._audit(
+                conn,
+                run_id,
+                "stage-state",
+                data,
+                wrote=[(stages, (stages.c.run_id == run_id) & (stages.c.name == stage))],
+            )
 
     # -- attempts ----------------------------------------------------------------------------------------------
 
@@ -452,7 +576,11 @@ class RunStore:
                     )
                 )
             self._audit(
-                conn, run_id, "dispatch", {"stage": stage, "batch": batch, "attempt": attempt, "hosts": list(hosts)}
+                conn,
+                run_id,
+                "dispatch",
+                {"stage": stage, "batch": batch, "attempt": attempt, "hosts": list(hosts)},
+                wrote=[(attempts, _attempts_of(run_id, stage, attempt, hosts))],
             )
 
     def record_outcomes(
@@ -507,6 +635,7 @@ class RunStore:
                         for o in outcomes
                     },
                 },
+                wrote=[(attempts, _attempts_of(run_id, stage, attempt, [o.host for o in outcomes]))],
             )
 
     def attempts(self, run_id: str) -> list[AttemptRecord]:
@@ -547,7 +676,13 @@ class RunStore:
             conn.execute(
                 insert(approvals).values(run_id=run_id, stage=stage, approver=approver, comment=comment, at=now)
             )
-            self._audit(conn, run_id, "approval", {"stage": stage, "approver": approver, "comment": comment})
+            self._audit(
+                conn,
+                run_id,
+                "approval",
+                {"stage": stage, "approver": approver, "comment": comment},
+                wrote=[(approvals, (approvals.c.run_id == run_id) & (approvals.c.stage == stage))],
+            )
         return ApprovalRecord(run_id=run_id, stage=stage, approver=approver, comment=comment, at=_must_dt(now))
 
     def approvals(self, run_id: str) -> list[ApprovalRecord]:
@@ -559,10 +694,174 @@ class RunStore:
             for r in rows
         ]
 
+    # -- host claims -------------------------------------------------------------------------------------------
+
+    def claim_hosts(self, run_id: str, hosts: Sequence[str], *, holder: str, lease: timedelta) -> None:
+        """Claim every one of `hosts` for `run_id` driven by `holder` until now + `lease`, or none of them.
+
+        A host claimed by another run, or by another process of this run, is refused with HostClaimedError naming
+        the claim, unless its lease has expired or `holder_is_dead` says its process is gone; such claims are taken
+        over and the audit record says from whom. Claims of this holder are renewed.
+        """
+        for attempt in (1, 2):
+            try:
+                self._claim_once(run_id, hosts, holder=holder, lease=lease)
+                return
+            except IntegrityError as exc:
+                # Another process inserted a claim between our read and our write (PostgreSQL): read it again.
+                if attempt == 2:
+                    raise StoreError(f"cannot claim {', '.join(hosts)} for run {run_id}: {exc}", run=run_id) from exc
+            except SQLAlchemyError as exc:
+                raise StoreError(f"cannot claim {', '.join(hosts)} for run {run_id}: {exc}", run=run_id) from exc
+
+    def _claim_once(self, run_id: str, hosts: Sequence[str], *, holder: str, lease: timedelta) -> None:
+        now = self._clock.now()
+        stamp, until = self._now(), _iso(now + lease)
+        with self.engine.begin() as conn:
+            held = {
+                r.host: r for r in conn.execute(select(claims).where(claims.c.host.in_(list(hosts))).with_for_update())
+            }
+            taken: dict[str, dict[str, str]] = {}
+            for host in hosts:
+                row = held.get(host)
+                if row is None or (row.run_id == run_id and row.holder == holder):
+                    continue
+                if _must_dt(row.expires_at) > now and not holder_is_dead(row.holder):
+                    whose = "another process of this run" if row.run_id == run_id else f"run {row.run_id}"
+                    raise HostClaimedError(
+                        f"{host} is claimed by {whose} ({row.owner}, {row.holder}) since {row.claimed_at}, "
+                        f"lease until {row.expires_at}",
+                        host=host,
+                        run=row.run_id,
+                    )
+                taken[host] = {"run": row.run_id, "owner": row.owner, "holder": row.holder}
+            # Only the rows read (and locked) above are replaced: a claim another process inserted since then makes
+            # the insert below fail, and the retry reads it.
+            if held:
+                conn.execute(delete(claims).where(claims.c.host.in_(list(held))))
+            conn.execute(
+                insert(claims),
+                [
+                    {
+                        "host": host,
+                        "run_id": run_id,
+                        "owner": self.actor,
+                        "holder": holder,
+                        "claimed_at": held[host].claimed_at if host in held and host not in taken else stamp,
+                        "heartbeat_at": stamp,
+                        "expires_at": until,
+                    }
+                    for host in hosts
+                ],
+            )
+            data: dict[str, Any] = {"hosts": list(hosts), "holder": holder, "lease_until": until}
+            if taken:
+                data["taken_over"] = taken
+            self._audit(conn, run_id, "hosts-claimed", data, wrote=[(claims, claims.c.host.in_(list(hosts)))])
+
+    def renew_claims(self, run_id: str, *, holder: str, lease: timedelta) -> int:
+        """The holder's heartbeat: extend the lease of every claim it holds for `run_id`; how many it still holds."""
+        with self._tx() as conn:
+            result = conn.execute(
+                update(claims)
+                .where(claims.c.run_id == run_id, claims.c.holder == holder)
+                .values(heartbeat_at=self._now(), expires_at=_iso(self._clock.now() + lease))
+            )
+        return int(result.rowcount)
+
+    def release_hosts(self, run_id: str, hosts: Sequence[str], *, holder: str) -> None:
+        """Release the claims `holder` holds on `hosts` for `run_id` (their outcome is recorded)."""
+        mine = (claims.c.run_id == run_id) & (claims.c.holder == holder) & claims.c.host.in_(list(hosts))
+        with self._tx() as conn:
+            released = [r.host for r in conn.execute(select(claims.c.host).where(mine))]
+            if not released:
+                return
+            conn.execute(delete(claims).where(mine))
+            self._audit(
+                conn,
+                run_id,
+                "hosts-released",
+                {"hosts": released},
+                deleted=[(claims, [canonical([host]) for host in released])],
+            )
+
+    def claims(self) -> list[HostClaim]:
+        """Every current claim, by host."""
+        with self._tx() as conn:
+            rows = conn.execute(select(claims).order_by(claims.c.host)).all()
+        return [
+            HostClaim(
+                host=r.host,
+                run_id=r.run_id,
+                owner=r.owner,
+                holder=r.holder,
+                claimed_at=_must_dt(r.claimed_at),
+                expires_at=_must_dt(r.expires_at),
+            )
+            for r in rows
+        ]
+
     def note(self, run_id: str | None, event_: str, data: dict[str, Any]) -> None:
         """Append an audit record that changes no other table (retries, reconciliation, gate decisions)."""
         with self._tx() as conn:
             self._audit(conn, run_id, event_, data)
+
+
+def _attempts_of(run_id: str, stage: str, attempt: int, hosts: Sequence[str]) -> ColumnElement[bool]:
+    return (
+        (attempts.c.run_id == run_id)
+        & (attempts.c.stage == stage)
+        & (attempts.c.attempt == attempt)
+        & attempts.c.host.in_(list(hosts))
+    )
+
+
+def _check_state_rows(state_rows: dict[str, Sequence[Any]], vouched: dict[tuple[str, str], tuple[int, str]]) -> None:
+    """Raise AuditChainError for the state row that breaks first (by the audit record that vouched for it)."""
+    breaks: list[tuple[int, str, str]] = []
+    unvouched = dict(vouched)
+    for table, rows in state_rows.items():
+        covered = _COVERED[table]
+        for row in rows:
+            key = covered.row_key(row)
+            entry = unvouched.pop((table, key), None)
+            name = covered.name(key)
+            if entry is None:
+                breaks.append((0, name, f"{name} is covered by no audit record: it was written outside patchorch"))
+            elif entry[1] != covered.digest(row):
+                breaks.append(
+                    (
+                        entry[0],
+                        name,
+                        f"{name} does not match audit record {entry[0]}: it was changed after it was recorded",
+                    )
+                )
+    for (table, key), (seq, _digest) in unvouched.items():
+        name = _COVERED[table].name(key)
+        breaks.append((seq, name, f"{name} recorded by audit record {seq} is missing: it was deleted"))
+    if breaks:
+        seq, name, message = min(breaks)
+        raise AuditChainError(message, seq=seq or None, record=name)
+
+
+def holder_name() -> str:
+    """This process as a claim holder: `hostname:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_is_dead(holder: str) -> bool:
+    """True when `holder` is a process on this machine that no longer runs; a process elsewhere is never known dead
+    (its lease must expire)."""
+    hostname, _, pid = holder.rpartition(":")
+    if hostname != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _run_record(row: Any) -> RunRecord:

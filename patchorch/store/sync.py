@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from patchorch.errors import StoreError
 from patchorch.store.advisories import ImportOutcome, ImportStatus, UtcDateTime, fact_hosts_table
-from patchorch.store.schema import metadata
+from patchorch.store.schema import metadata, migrate
 
 sync_runs_table = Table(
     "sync_runs",
@@ -86,13 +86,8 @@ class SyncStore:
         self._engine = engine
 
     def create_tables(self) -> None:
-        """Create this module's tables if they do not exist."""
-        try:
-            metadata.create_all(
-                self._engine, tables=[sync_runs_table, sync_resources_table, sync_changes_table, fact_hosts_table]
-            )
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot create the sync tables: {exc}") from exc
+        """Bring the store's schema, these tables included, to the newest revision (see `schema.migrate`)."""
+        migrate(self._engine)
 
     def start(self, now: datetime) -> int:
         """Record a sync as running; its id."""

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
 
 from patchorch.store.advisories import AdvisoryStore
+from patchorch.store.runs import create_store_engine
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "advisories"
 CSAF = FIXTURES / "csaf-acme-mta.json"
@@ -24,8 +24,8 @@ def fixture_json(path: Path) -> Any:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> AdvisoryStore:
-    """An AdvisoryStore on a fresh SQLite file."""
-    result = AdvisoryStore(create_engine(f"sqlite:///{tmp_path / 'store.db'}"))
+def store(store_url: str) -> AdvisoryStore:
+    """An AdvisoryStore on a fresh store, on SQLite and on PostgreSQL."""
+    result = AdvisoryStore(create_store_engine(store_url))
     result.create_tables()
     return result

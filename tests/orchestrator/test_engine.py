@@ -12,7 +12,7 @@ from patchorch.domain.run import RunInputs, RunState, StageState
 from patchorch.errors import RunStateError
 from patchorch.orchestrator.engine import Orchestrator
 from patchorch.store.runs import RunStore
-from patchorch.testing import FakeClock, SimulatedExecutor, memory_store
+from patchorch.testing import FakeClock, SimulatedExecutor
 from tests.plans import FakeContent, make_plan
 
 CONTENT = FakeContent()
@@ -25,9 +25,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(clock: FakeClock) -> RunStore:
-    """An in-memory store on the fake clock."""
-    return memory_store(clock=clock)
+def store(clock: FakeClock, store_url: str) -> RunStore:
+    """A fresh store on the fake clock, on SQLite and on PostgreSQL."""
+    return RunStore.open(store_url, actor="test", clock=clock)
 
 
 def _orchestrator(store: RunStore, executor: SimulatedExecutor, clock: FakeClock, tmp_path: Path) -> Orchestrator:

@@ -11,7 +11,7 @@ import pytest
 
 from patchorch.domain.fleet import Criticality, Exposure, Lifecycle
 from patchorch.domain.inventory_check import KNOWN_VARIABLES
-from patchorch.errors import InventoryError
+from patchorch.errors import ConfigError, InventoryError
 from patchorch.sources.inventory import InventoryLoad, UnknownKey, load_fleet
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "inventories" / "example-mail"
@@ -451,6 +451,25 @@ def test_no_limit(site: Path) -> None:
     load = load_fleet([site])
     assert load.in_limit is None
     assert load.selected == load.fleet
+
+
+@pytest.mark.parametrize(
+    ("pattern", "says"),
+    [
+        ("[", "'[' has unbalanced brackets"),
+        ("mx[", "'mx[' has unbalanced brackets"),
+        ("mx]", "'mx]' has unbalanced brackets"),
+        ("mx[]", "'mx[]' has an empty []"),
+        ("~mx(", "'~mx(' is not a valid regular expression"),
+        ("mx,,imap1", "'mx,,imap1' has an empty term"),
+        ("  ", "the pattern is empty"),
+    ],
+)
+def test_malformed_limit_is_refused_before_ansible_runs(site: Path, pattern: str, says: str) -> None:
+    """A pattern Ansible would quietly widen (an unbalanced `[` selects every host) is a ConfigError naming --limit."""
+    with pytest.raises(ConfigError) as caught:
+        load_fleet([site], limit=pattern)
+    assert str(caught.value).startswith(f"--limit: {says}")
 
 
 def test_pattern_that_matches_nothing_warns(site: Path) -> None:

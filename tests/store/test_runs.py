@@ -9,14 +9,14 @@ from patchorch.domain.outcomes import HostOutcome, HostStatus
 from patchorch.domain.run import RunInputs, RunState, StageState
 from patchorch.errors import AuditChainError, RunStateError
 from patchorch.store.runs import RunStore, audit
-from patchorch.testing import FakeClock, memory_store
+from patchorch.testing import FakeClock
 from tests.plans import make_plan
 
 
 @pytest.fixture
-def store() -> RunStore:
-    """A fresh in-memory store with a fake clock."""
-    return memory_store(clock=FakeClock())
+def store(store_url: str) -> RunStore:
+    """A fresh store with a fake clock, on SQLite and on PostgreSQL."""
+    return RunStore.open(store_url, actor="test", clock=FakeClock())
 
 
 def _started(store: RunStore) -> str:

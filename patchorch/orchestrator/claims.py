@@ -1,0 +1,56 @@
+"""Host claims as the orchestrator uses them: claim before dispatch, keep the lease alive while a batch runs, release
+once the outcome is recorded. The rules (who may take a claim over, and when) live in `RunStore.claim_hosts`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+
+from patchorch.errors import StoreError
+from patchorch.store.runs import RunStore, holder_name
+
+# How long a claim holds without a heartbeat: long enough to ride out a slow store, short enough that a run on a
+# machine that died frees its hosts within minutes. The heartbeat renews it four times per lease.
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+class HostClaims:
+    """This process's claims in `store`, held as `holder_name()` with leases of `lease`."""
+
+    def __init__(self, store: RunStore, *, lease: timedelta = CLAIM_LEASE, holder: str | None = None) -> None:
+        self.store = store
+        self.lease = lease
+        self.holder = holder or holder_name()
+
+    def claim(self, run_id: str, hosts: Sequence[str]) -> None:
+        """Claim all of `hosts` for `run_id`, or raise HostClaimedError naming the claim in the way."""
+        self.store.claim_hosts(run_id, hosts, holder=self.holder, lease=self.lease)
+
+    def release(self, run_id: str, hosts: Sequence[str]) -> None:
+        """Release `hosts`: their outcome is recorded."""
+        self.store.release_hosts(run_id, hosts, holder=self.holder)
+
+    @contextmanager
+    def kept(self, run_id: str) -> Iterator[None]:
+        """Renew this process's leases of `run_id` on a timer while the block runs (a batch can outlast a lease).
+
+        The timer runs in real time: a lease is about real processes on real machines, not the injected clock.
+        """
+        stop = threading.Event()
+
+        def heartbeat() -> None:
+            while not stop.wait(self.lease.total_seconds() / 4):
+                try:
+                    self.store.renew_claims(run_id, holder=self.holder, lease=self.lease)
+                except StoreError:
+                    continue  # the next beat tries again; the lease is four beats long
+
+        thread = threading.Thread(target=heartbeat, name=f"claims-{run_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()

@@ -1,0 +1,37 @@
+"""The audit chain's arithmetic: canonical JSON, a record's hash, and the digest of a state row.
+
+Kept apart from the tables so migrations compute exactly what the store computes. Changing anything here changes
+every hash ever written: these functions are part of the store's format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+def canonical(data: Any) -> str:
+    """JSON with sorted keys and no spaces: the one text a value hashes as."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def record_hash(
+    prev_hash: str, seq: int, run_id: str | None, at: str, actor: str, event: str, data: str, state: str | None
+) -> str:
+    """The hash of one audit record. `state` (the digests of the rows it wrote) joins the hash when present, so
+    records written before state rows were covered keep their hashes."""
+    fields: list[Any] = [prev_hash, seq, run_id, at, actor, event, data]
+    if state is not None:
+        fields.append(state)
+    return hashlib.sha256(canonical(fields).encode("utf-8")).hexdigest()
+
+
+def row_digest(row: Mapping[str, Any]) -> str:
+    """The digest of a state row's columns. NULL columns are left out, so a migration adding a nullable column
+    does not change the digest of rows that never set it."""
+    present = {column: value for column, value in row.items() if value is not None}
+    return hashlib.sha256(canonical(present).encode("utf-8")).hexdigest()
