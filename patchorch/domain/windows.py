@@ -51,3 +51,45 @@ def _window_opening(window: MaintenanceWindow, now: datetime, horizon: timedelta
         if now < start:
             return start if start <= now + horizon else None
     return None
+
+
+def open_intervals(
+    windows: Iterable[MaintenanceWindow], after: datetime, horizon: timedelta
+) -> tuple[tuple[datetime, datetime], ...]:
+    """Every span of time in which one of `windows` is open, ending after `after` and opening by `after + horizon`.
+
+    Spans are in UTC, sorted, and overlapping or touching windows are merged into one span, so a host may run
+    across two windows that follow each other without a gap.
+    """
+    after = after.astimezone(UTC)
+    until = after + horizon
+    spans: list[tuple[datetime, datetime]] = []
+    for window in windows:
+        zone = ZoneInfo(window.timezone)
+        today = after.astimezone(zone).date()
+        day_numbers = {day.number for day in window.days}
+        for offset in range(-8, horizon.days + 2):
+            day = today + timedelta(days=offset)
+            if day.weekday() not in day_numbers:
+                continue
+            start = datetime.combine(day, window.start, tzinfo=zone).astimezone(UTC)
+            end = start + window.duration
+            if end > after and start <= until:
+                spans.append((start, end))
+    spans.sort()
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+def earliest_fit(spans: Iterable[tuple[datetime, datetime]], now: datetime, need: timedelta) -> datetime | None:
+    """The earliest moment at or after `now` at which a task of length `need` starts and ends inside one span."""
+    for start, end in spans:
+        begin = max(start, now)
+        if begin + need <= end:
+            return begin
+    return None
