@@ -294,9 +294,9 @@ def simulate(
                 dispatcher.complete(host, failed=failed_now)
                 if failed_now:
                     failed.append(host)
-                    cluster = by_name[host].cluster
-                    if cluster is not None:
-                        down[cluster] += 1
+                    home = by_name[host].cluster
+                    if home is not None:
+                        down[home] += 1
                 continue
             if dispatcher.done or dispatcher.halted:
                 break
