@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from patchorch.domain.fleet import MaintenanceWindow
-from patchorch.domain.windows import earliest_fit, open_intervals
+from patchorch.domain.windows import WeeklyWindow, earliest_fit, open_intervals
 
 Span = tuple[datetime, datetime]
 
@@ -42,7 +42,7 @@ class DispatchHost:
     name: str
     cluster: str | None = None
     expected: timedelta = timedelta(minutes=10)
-    windows: tuple[MaintenanceWindow, ...] = ()
+    windows: tuple[MaintenanceWindow | WeeklyWindow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class StageDispatcher:
         self.finished: list[str] = []
         self._held: Counter[str] = Counter(unavailable or {})
         self._holding: set[str] = set()  # hosts counted in _held (in flight, failed, retrying, held canary)
-        self._spans: dict[tuple[MaintenanceWindow, ...], tuple[datetime, tuple[Span, ...]]] = {}
+        self._spans: dict[tuple[MaintenanceWindow | WeeklyWindow, ...], tuple[datetime, tuple[Span, ...]]] = {}
 
     # -- questions ----------------------------------------------------------------------------------------------
 
@@ -201,7 +201,7 @@ class StageDispatcher:
             self._held[cluster] -= 1
             self._holding.discard(host)
 
-    def _spans_of(self, windows: tuple[MaintenanceWindow, ...], now: datetime) -> tuple[Span, ...]:
+    def _spans_of(self, windows: tuple[MaintenanceWindow | WeeklyWindow, ...], now: datetime) -> tuple[Span, ...]:
         cached = self._spans.get(windows)
         if cached is not None:
             since, spans = cached

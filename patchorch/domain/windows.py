@@ -13,10 +13,30 @@ is computed from an injected `now`; the domain never reads the clock.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from patchorch.domain.fleet import MaintenanceWindow
+from pydantic import BaseModel, ConfigDict
+
+from patchorch.domain.fleet import MaintenanceWindow, Weekday
+
+
+class WeeklyWindow(BaseModel):
+    """A maintenance window as a plan carries it: the inventory's window, already validated, in plain JSON types."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    days: tuple[Weekday, ...]
+    start: time
+    duration: timedelta
+    timezone: str = "UTC"
+
+    @classmethod
+    def of(cls, window: MaintenanceWindow) -> WeeklyWindow:
+        """The plan's copy of an inventory window."""
+        return cls.model_construct(
+            days=window.days, start=window.start, duration=window.duration, timezone=window.timezone
+        )
 
 
 def next_opening(windows: Iterable[MaintenanceWindow], now: datetime, horizon: timedelta) -> datetime | None:
@@ -54,7 +74,7 @@ def _window_opening(window: MaintenanceWindow, now: datetime, horizon: timedelta
 
 
 def open_intervals(
-    windows: Iterable[MaintenanceWindow], after: datetime, horizon: timedelta
+    windows: Iterable[MaintenanceWindow | WeeklyWindow], after: datetime, horizon: timedelta
 ) -> tuple[tuple[datetime, datetime], ...]:
     """Every span of time in which one of `windows` is open, ending after `after` and opening by `after + horizon`.
 

@@ -509,6 +509,8 @@ def test_planned_hosts_built_fast_equal_model_construct() -> None:
         "due": NOW,
         "window_opens": None,
         "outside_horizon": False,
+        "cluster": "mail",
+        "windows": (),
     }
     assert _PLANNED_HOST_IS_PLAIN
     fast, slow = _planned_host(dict(values), set(values)), PlannedHost.model_construct(**values)
