@@ -88,9 +88,9 @@ def test_unreachable_host_that_comes_back_is_patched(store, clock, tmp_path) -> 
 
 
 def test_failure_budget_counts_across_batches(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Failures in separate batches add up; the batch that exceeds the budget is the last one dispatched."""
+    """Failures of separate dispatches add up; the completion that exceeds the budget stops dispatching."""
     executor = SimulatedExecutor(clock=clock, fail={"a", "c"})
-    plan = make_plan([[["a"], ["b"], ["c"], ["d"]]], canary=False, failure_budget=1)
+    plan = make_plan([[["a"], ["b"], ["c"], ["d"]]], canary=False, failure_budget=1, concurrency=1)
     report = _orchestrator(store, executor, clock, tmp_path).start(plan, CONTENT, RunInputs(), run_id="r")
     assert report.state is RunState.HALTED
     assert [d.hosts for d in executor.dispatches] == [("a",), ("b",), ("c",)]
@@ -164,7 +164,7 @@ def test_lost_results_pause_the_run(store, clock, tmp_path) -> None:  # type: ig
 def test_resume_after_halt_acknowledges_failures_and_does_not_redispatch_them(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Resuming a halted run continues with the remaining hosts; the failed host is not patched again."""
     executor = SimulatedExecutor(clock=clock, fail={"a"})
-    plan = make_plan([[["a"], ["b"]]], canary=False, failure_budget=0)
+    plan = make_plan([[["a"], ["b"]]], canary=False, failure_budget=0, concurrency=1)
     orchestrator = _orchestrator(store, executor, clock, tmp_path)
     assert orchestrator.start(plan, CONTENT, RunInputs(), run_id="r").state is RunState.HALTED
     report = orchestrator.resume("r", CONTENT)
