@@ -61,6 +61,11 @@ class FakeContent:
 
     root: Path = Path("/nonexistent/patchorch-run")
 
+    @property
+    def prepare_playbook(self) -> Path:
+        """A path nothing reads."""
+        return Path("prepare.yml")
+
     def stage_playbook(self, stage: str) -> Path:
         """A path per stage; nothing is read from it."""
         return self.root / f"{stage}.yml"

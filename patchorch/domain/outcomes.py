@@ -20,6 +20,7 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 # The role's steps, in order; `RoleResult.failed_step` names one of them.
 ROLE_STEPS = (
     "precheck",
+    "download",  # the prepare phase only
     "pre-hook",
     "versions-before",
     "update",
@@ -55,6 +56,8 @@ class RoleResult(BaseModel):
     failed_step: str | None = None
     message: str | None = None
     check_mode: bool = False
+    phase: str = "apply"
+    prepared: dict[str, str] = Field(default_factory=dict)  # prepare phase: the versions downloaded, ready to install
 
 
 class HostStatus(StrEnum):
@@ -97,6 +100,7 @@ class HostOutcome(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     check_mode: bool = False
+    prepared: dict[str, str] = Field(default_factory=dict)  # prepare phase: the versions downloaded
 
 
 class BatchOutcome(BaseModel):

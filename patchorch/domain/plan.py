@@ -119,6 +119,7 @@ class PlannedHost(BaseModel):
     # What the dispatcher needs at run time: the host's cluster and, in a regular rollout, its windows.
     cluster: str | None = None
     windows: tuple[WeeklyWindow, ...] = ()
+    owner: str | None = None  # "team <contact>", so that a host that waits or fails names who to call
 
 
 class ExclusionReason(StrEnum):

@@ -244,6 +244,7 @@ def plan(
                 "window_opens": t.opens,
                 "outside_horizon": t.windowed and t.opens is None,
                 "cluster": t.cluster,
+                "owner": f"{t.host.owner.team} <{t.host.owner.contact}>" if t.host.owner is not None else None,
                 "windows": tuple(WeeklyWindow.of(w) for w in t.host.maintenance_windows) if t.windowed else (),
             },
             fields_set,
@@ -285,6 +286,7 @@ _PLANNED_HOST_FIELDS = frozenset(
         "outside_horizon",
         "cluster",
         "windows",
+        "owner",
     )
 )
 # PlannedHost is built once per target, and even model_construct costs more than the rest of planning a host. When

@@ -151,6 +151,7 @@ class _EventFold:
                 checks=tuple(CheckResult.model_validate(c.model_dump()) for c in result.checks),
                 failed_step=result.failed_step,
                 changed=result.changed or track.changed,
+                prepared=dict(result.prepared),
             )
         if track.unreachable is not None or stats.get("dark"):
             return HostOutcome(

@@ -41,6 +41,9 @@ from patchorch.store.runs import RunStore
 
 EVIDENCE_EVENTS = "ansible-runner events"
 EVIDENCE_RECONCILED = "check-mode reconciliation"
+# The prepare phase's name in executor requests and events, and its widest fan-out.
+PREPARE_STAGE = "prepare"
+PREPARE_FORKS = 50
 # How often the orchestrator's thread wakes while playbooks run, so that Ctrl-C reaches it promptly.
 _POLL_SECONDS = 0.2
 
@@ -50,6 +53,11 @@ class StageContent(Protocol):
 
     def stage_playbook(self, stage: str) -> Path:
         """The playbook of one stage."""
+        ...
+
+    @property
+    def prepare_playbook(self) -> Path:
+        """The playbook of the prepare phase (prechecks, index refresh, download only)."""
         ...
 
     @property
@@ -216,6 +224,7 @@ class Orchestrator:
         records = {r.name: r for r in self.store.stages(run_id)}
         previous: StageRecord | None = None
         try:
+            self._prepare(run_id, plan, content, inputs)
             for stage in plan.stages:
                 record = records[stage.name]
                 if record.state in (StageState.COMPLETED, StageState.SOAKING):
@@ -393,6 +402,78 @@ class Orchestrator:
                 self._record(run_id, stage, attempt, got)
             self._interrupted(run_id, stage, "interrupted by the operator (Ctrl-C)")
             raise
+
+    def _prepare(self, run_id: str, plan: RolloutPlan, content: StageContent, inputs: RunInputs) -> None:
+        """The prepare phase: every target not yet prepared (nor patched) at once, outside the cluster budgets.
+
+        Each host's prepared versions are recorded (audit event `prepared`). A host that fails to prepare halts the
+        run before any host is disrupted, naming the host, its owner and what failed; `resume` prepares it again.
+        """
+        latest = _latest(self.store.attempts(run_id))
+        prepared = self._prepared(run_id)
+        todo = tuple(h for h in plan.targets if h not in prepared and not _succeeded(latest.get(h)))
+        if not todo:
+            return
+        tries = sum(1 for r in self.store.audit_log(run_id) if r.event == "prepare-started")
+        self.store.note(run_id, "prepare-started", {"hosts": list(todo)})
+        self._notify(lambda o: o.waiting(run_id, self.clock.now(), f"preparing {len(todo)} host(s)"))
+        request = BatchRequest(
+            run_id=run_id,
+            stage=PREPARE_STAGE,
+            batch=1,
+            attempt=tries + 1,
+            hosts=todo,
+            playbook=content.prepare_playbook,
+            inventory=content.inventory_sources,
+            ansible_cfg=content.ansible_cfg,
+            check=inputs.check,
+            forks=min(len(todo), PREPARE_FORKS),
+            phase="prepare",
+        )
+        try:
+            outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=self._cancel.is_set)
+        except BatchInterrupted:
+            self._set_state(run_id, RunState.INTERRUPTED, "interrupted during the prepare phase; no host was disrupted")
+            raise KeyboardInterrupt from None
+        ready = {o.host: o.prepared for o in outcome.outcomes if o.status.is_success}
+        failed = {o.host: o for o in outcome.outcomes if not o.status.is_success}
+        self.store.note(
+            run_id,
+            "prepared",
+            {
+                "hosts": ready,
+                "failed": {
+                    h: {"status": o.status.value, "step": o.failed_step, "message": o.message or ""}
+                    for h, o in failed.items()
+                },
+            },
+        )
+        if outcome.cancelled:
+            self._set_state(run_id, RunState.INTERRUPTED, "cancelled during the prepare phase; no host was disrupted")
+            raise _Stopped
+        if failed:
+            owners = {h.name: h.owner for h in plan.hosts}
+            parts = [
+                f"{h} (owner {owners.get(h) or 'unknown'}): {o.status.value}"
+                + (f" at {o.failed_step}" if o.failed_step else "")
+                + (f": {o.message}" if o.message else "")
+                for h, o in sorted(failed.items())
+            ]
+            self._set_state(
+                run_id, RunState.HALTED, "prepare failed before any host was disrupted: " + "; ".join(parts)
+            )
+            raise _Stopped
+
+    def _prepared(self, run_id: str) -> dict[str, dict[str, str]]:
+        """The versions each host was prepared with, from the run's audit records (the latest wins)."""
+        prepared: dict[str, dict[str, str]] = {}
+        for record in self.store.audit_log(run_id):
+            if record.event == "prepared":
+                hosts = record.data.get("hosts", {})
+                prepared.update({str(h): dict(v) for h, v in hosts.items()})
+                for host in record.data.get("failed", {}):
+                    prepared.pop(str(host), None)
+        return prepared
 
     def _dispatch_host(self, plan: RolloutPlan, host: str) -> DispatchHost:
         planned = plan.planned_host(host) if host in {h.name for h in plan.hosts} else None
@@ -661,6 +742,10 @@ def _latest(attempts: Iterable[AttemptRecord]) -> dict[str, AttemptRecord]:
     for record in attempts:
         latest[record.host] = record
     return latest
+
+
+def _succeeded(latest: AttemptRecord | None) -> bool:
+    return latest is not None and latest.status is not None and latest.status.is_success
 
 
 def _needs_dispatch(latest: AttemptRecord | None, *, retry_failed: bool) -> bool:
