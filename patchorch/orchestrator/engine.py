@@ -558,8 +558,16 @@ class Orchestrator:
             return
         hosts = {w.host: (w.next_start.isoformat() if w.next_start else None) for w in waiting}
         blocked = [h for h in dispatcher.pending if h not in hosts]
-        self.store.note(run_id, "hosts-waiting", {"stage": stage.name, "hosts": hosts, "blocked": blocked})
-        parts = [f"{h} (next opening {at or 'not within the horizon'})" for h, at in hosts.items()]
+        owners = {h.name: h.owner for h in plan.hosts}
+        self.store.note(
+            run_id,
+            "hosts-waiting",
+            {"stage": stage.name, "hosts": hosts, "owners": {h: owners.get(h) for h in hosts}, "blocked": blocked},
+        )
+        parts = [
+            f"{h} (owner {owners.get(h) or 'unknown'}, next opening {at or 'not within the horizon'})"
+            for h, at in hosts.items()
+        ]
         if blocked:
             parts.append(f"{', '.join(blocked)} (cluster budget used up by failed members)")
         reason = f"stage {stage.name}: waiting for maintenance windows: {'; '.join(parts)}"
