@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from patchorch.domain.fleet import MaintenanceWindow
+from patchorch.domain.plan import Mode, RolloutPlan, Stage, StageKind
 from patchorch.domain.windows import WeeklyWindow, earliest_fit, open_intervals
 
 Span = tuple[datetime, datetime]
@@ -358,3 +359,45 @@ def lower_bound(
         end = now + bound
         now = end + stage.soak
     return end - start
+
+
+# -- from a plan ----------------------------------------------------------------------------------------------
+
+
+def limits_for(plan: RolloutPlan, stage: Stage, *, failure_budget: int | None = None) -> DispatchLimits:
+    """The dispatch limits of one stage of `plan`: its concurrency, the plan's cluster room, windows in a regular
+    rollout, the canary holding its hosts; `failure_budget` is what is left of the run's and the stage's."""
+    return DispatchLimits(
+        concurrency=stage.concurrency,
+        room=dict(plan.cluster_room),
+        failure_budget=failure_budget,
+        use_windows=plan.mode is Mode.REGULAR,
+        horizon=plan.horizon,
+        hold_finished=stage.kind is StageKind.CANARY,
+    )
+
+
+def dispatch_host(plan: RolloutPlan, host: str, expected: Mapping[str, timedelta] | None = None) -> DispatchHost:
+    """What dispatch needs of `host` from the plan; `expected` holds measured durations (else the plan's value)."""
+    length = (expected or {}).get(host, plan.expected_duration)
+    for planned in plan.hosts:
+        if planned.name == host:
+            return DispatchHost(host, planned.cluster, length, planned.windows)
+    return DispatchHost(host, expected=length)
+
+
+def project(plan: RolloutPlan, *, expected: Mapping[str, timedelta] | None = None) -> Timeline:
+    """The timeline this dispatcher would give `plan` from its planning time, every host taking its expected
+    duration, approvals given at once and no host failing: what `patchorch plan --timeline` shows."""
+    planned = {h.name: h for h in plan.hosts}
+    stages = []
+    for stage in plan.stages:
+        hosts = []
+        for name in stage.hosts:
+            info = planned.get(name)
+            length = (expected or {}).get(name, plan.expected_duration)
+            hosts.append(
+                DispatchHost(name, info.cluster, length, info.windows) if info else DispatchHost(name, expected=length)
+            )
+        stages.append(SimStage(stage.name, tuple(hosts), limits_for(plan, stage), stage.soak, stage.earliest_start))
+    return simulate(stages, plan.planned_at)

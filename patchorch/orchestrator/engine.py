@@ -26,10 +26,10 @@ from typing import Protocol
 
 from structlog.contextvars import bound_contextvars
 
-from patchorch.domain.dispatch import DispatchHost, DispatchLimits, StageDispatcher
+from patchorch.domain.dispatch import DispatchLimits, StageDispatcher, dispatch_host, limits_for
 from patchorch.domain.gates import GateContext, GateDecision, Verdict, after_batch, before_stage
 from patchorch.domain.outcomes import BatchOutcome, HostOutcome, HostStatus
-from patchorch.domain.plan import Mode, RolloutPlan, Stage, StageKind
+from patchorch.domain.plan import RolloutPlan, Stage
 from patchorch.domain.run import ApprovalRecord, AttemptRecord, RunInputs, RunState, StageRecord, StageState
 from patchorch.errors import RunStateError
 from patchorch.execution.base import BatchInterrupted, BatchRequest, Executor, HostEvent
@@ -323,7 +323,7 @@ class Orchestrator:
             if h not in todo and clusters.get(h) is not None and a.status is not None and a.status.counts_as_failure
         )
         dispatcher = StageDispatcher(
-            [self._dispatch_host(plan, h) for h in todo],
+            [dispatch_host(plan, h, self._expected) for h in todo],
             _limits(plan, stage, attempts, acknowledged),
             unavailable={c: n for c, n in down.items() if c is not None},
         )
@@ -474,13 +474,6 @@ class Orchestrator:
                 for host in record.data.get("failed", {}):
                     prepared.pop(str(host), None)
         return prepared
-
-    def _dispatch_host(self, plan: RolloutPlan, host: str) -> DispatchHost:
-        planned = plan.planned_host(host) if host in {h.name for h in plan.hosts} else None
-        expected = self._expected.get(host, plan.expected_duration)
-        if planned is None:
-            return DispatchHost(host, expected=expected)
-        return DispatchHost(host, planned.cluster, expected, planned.windows)
 
     def _launch(
         self,
@@ -712,14 +705,7 @@ def _limits(
     left = plan.failure_budget - len(failed)
     if stage.failure_budget is not None:
         left = min(left, stage.failure_budget - len(failed & set(stage.hosts)))
-    return DispatchLimits(
-        concurrency=stage.concurrency,
-        room=dict(plan.cluster_room),
-        failure_budget=max(0, left),
-        use_windows=plan.mode is Mode.REGULAR,
-        horizon=plan.horizon,
-        hold_finished=stage.kind is StageKind.CANARY,
-    )
+    return limits_for(plan, stage, failure_budget=max(0, left))
 
 
 class _ObserverCall(Protocol):
