@@ -221,6 +221,7 @@ class Orchestrator:
         plan = self.store.plan(run_id)
         inputs = self.store.run(run_id).inputs
         self._set_state(run_id, RunState.RUNNING, "")
+        self._expected = self._measured_durations(plan)
         records = {r.name: r for r in self.store.stages(run_id)}
         previous: StageRecord | None = None
         try:
@@ -463,6 +464,18 @@ class Orchestrator:
                 run_id, RunState.HALTED, "prepare failed before any host was disrupted: " + "; ".join(parts)
             )
             raise _Stopped
+
+    def _measured_durations(self, plan: RolloutPlan, runs: int = 20) -> dict[str, timedelta]:
+        """Each target's median apply duration over its successful attempts in the last `runs` runs: the expected
+        duration the windows must fit (hosts never measured keep the plan's value)."""
+        targets = set(plan.targets)
+        measured: dict[str, list[timedelta]] = {}
+        for run in self.store.runs(limit=runs):
+            for attempt in self.store.attempts(run.id):
+                ended = attempt.ended
+                if attempt.host in targets and ended is not None and attempt.status is HostStatus.PATCHED:
+                    measured.setdefault(attempt.host, []).append(ended - attempt.started)
+        return {host: sorted(spans)[len(spans) // 2] for host, spans in measured.items()}
 
     def _prepared(self, run_id: str) -> dict[str, dict[str, str]]:
         """The versions each host was prepared with, from the run's audit records (the latest wins)."""

@@ -90,6 +90,7 @@ class SimulatedExecutor:
     interrupt_after: int | None = None
     packages: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {"acme-mta": ("1.0-1", "1.0-2")})
     mean_seconds: float = 20.0
+    durations: Mapping[str, float] = field(default_factory=dict)  # host -> fixed seconds, instead of a random draw
     fail_prepare: set[str] = field(default_factory=set)
     dispatches: list[Dispatch] = field(default_factory=list)
     prepares: list[Dispatch] = field(default_factory=list)  # calls of the prepare phase, apart from dispatches
@@ -165,6 +166,7 @@ class SimulatedExecutor:
     def _one(self, request: BatchRequest, host: str) -> HostOutcome:
         started = self.clock.now() if self.clock else None
         duration = self._random.expovariate(1.0 / self.mean_seconds) if self.mean_seconds > 0 else 0.0
+        duration = self.durations.get(host, duration)
         if self.clock is not None:
             self.clock.advance(duration)
         finished = self.clock.now() if self.clock else None

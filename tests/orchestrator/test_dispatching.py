@@ -135,3 +135,28 @@ def test_emergency_ignores_windows(store, clock, tmp_path) -> None:  # type: ign
     report = _orchestrator(store, executor, clock, tmp_path).start(plan, CONTENT, RunInputs(), run_id="r")
     assert report.succeeded
     assert [d.hosts for d in executor.dispatches] == [("a", "b")]
+
+
+def test_attempts_record_when_the_host_really_started_and_ended(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An attempt's start and end are its host's own, from the outcome's evidence (20 minutes here)."""
+    executor = SimulatedExecutor(clock=clock, durations={"a": 1200.0})
+    _orchestrator(store, executor, clock, tmp_path).start(
+        make_plan([[["a"]]], canary=False), CONTENT, RunInputs(), run_id="r"
+    )
+    (attempt,) = store.attempts("r")
+    assert attempt.ended is not None
+    assert attempt.ended - attempt.started == timedelta(minutes=20)
+
+
+def test_a_measured_duration_longer_than_the_window_makes_the_host_wait(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A host that took 2 hours last time is not started in a 1-hour window, though the policy expects 10 minutes."""
+    executor = SimulatedExecutor(clock=clock, durations={"a": 7200.0})
+    orchestrator = _orchestrator(store, executor, clock, tmp_path)
+    orchestrator.start(make_plan([[["a"]]], canary=False), CONTENT, RunInputs(), run_id="first")
+    clock.advance(6 * 24 * 3600)  # Sunday 10:00: the next 1-hour window opens tomorrow at 08:30
+    plan = _with(make_plan([[["a"]]], canary=False), mode=Mode.REGULAR, a={"windows": (MONDAY_0830,)})
+    report = orchestrator.start(
+        plan.model_copy(update={"horizon": timedelta(days=8)}), CONTENT, RunInputs(), run_id="second"
+    )
+    assert report.state is RunState.WAITING
+    assert "a (owner unknown, next opening not within the horizon)" in report.reason
