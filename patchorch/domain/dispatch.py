@@ -386,9 +386,8 @@ def dispatch_host(plan: RolloutPlan, host: str, expected: Mapping[str, timedelta
     return DispatchHost(host, expected=length)
 
 
-def project(plan: RolloutPlan, *, expected: Mapping[str, timedelta] | None = None) -> Timeline:
-    """The timeline this dispatcher would give `plan` from its planning time, every host taking its expected
-    duration, approvals given at once and no host failing: what `patchorch plan --timeline` shows."""
+def plan_stages(plan: RolloutPlan, *, expected: Mapping[str, timedelta] | None = None) -> list[SimStage]:
+    """The plan's stages as the simulation sees them; `expected` holds measured durations (else the plan's)."""
     planned = {h.name: h for h in plan.hosts}
     stages = []
     for stage in plan.stages:
@@ -400,4 +399,16 @@ def project(plan: RolloutPlan, *, expected: Mapping[str, timedelta] | None = Non
                 DispatchHost(name, info.cluster, length, info.windows) if info else DispatchHost(name, expected=length)
             )
         stages.append(SimStage(stage.name, tuple(hosts), limits_for(plan, stage), stage.soak, stage.earliest_start))
-    return simulate(stages, plan.planned_at)
+    return stages
+
+
+def project(
+    plan: RolloutPlan,
+    *,
+    expected: Mapping[str, timedelta] | None = None,
+    durations: Mapping[str, timedelta] | None = None,
+) -> Timeline:
+    """The timeline this dispatcher would give `plan` from its planning time, approvals given at once and no host
+    failing: what `patchorch plan --timeline` shows. Dispatch decides with the `expected` durations (windows must
+    fit them); hosts take `durations` when given (a benchmark's draw), else their expected durations."""
+    return simulate(plan_stages(plan, expected=expected), plan.planned_at, durations=durations)
