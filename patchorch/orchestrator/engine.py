@@ -565,6 +565,16 @@ class Orchestrator:
         hosts = {w.host: (w.next_start.isoformat() if w.next_start else None) for w in waiting}
         blocked = [h for h in dispatcher.pending if h not in hosts]
         owners = {h.name: h.owner for h in plan.hosts}
+        if blocked and upcoming is None:
+            # Nothing runs and no window or retry is ahead: only failed members can be holding the cluster's budget.
+            reason = (
+                f"stage {stage.name}: failed cluster members use the whole disruption budget, so "
+                f"{', '.join(blocked)} cannot be patched without taking more down; fix or retry the failed hosts "
+                "(resume --retry-failed)"
+            )
+            decision = GateDecision(Verdict.HALT, "cluster-budget", reason)
+            self._notify(lambda o: o.gate(run_id, stage, decision))
+            self._stop_on(run_id, stage, decision)
         self.store.note(
             run_id,
             "hosts-waiting",
@@ -574,8 +584,6 @@ class Orchestrator:
             f"{h} (owner {owners.get(h) or 'unknown'}, next opening {at or 'not within the horizon'})"
             for h, at in hosts.items()
         ]
-        if blocked:
-            parts.append(f"{', '.join(blocked)} (cluster budget used up by failed members)")
         reason = f"stage {stage.name}: waiting for maintenance windows: {'; '.join(parts)}"
         if upcoming is not None:
             reason += f"; resume at or after {upcoming.isoformat()}"

@@ -160,3 +160,14 @@ def test_a_measured_duration_longer_than_the_window_makes_the_host_wait(store, c
     )
     assert report.state is RunState.WAITING
     assert "a (owner unknown, next opening not within the horizon)" in report.reason
+
+
+def test_a_failed_member_holds_its_clusters_budget_so_the_next_member_waits(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With room for one member down, a failed member stops the next one from being dispatched: the stage halts."""
+    executor = SimulatedExecutor(clock=clock, fail={"a"})
+    plan = _with(make_plan([[["a"], ["b"]]], canary=False, failure_budget=3), a={"cluster": "c"}, b={"cluster": "c"})
+    plan = plan.model_copy(update={"cluster_room": {"c": 1}})
+    report = _orchestrator(store, executor, clock, tmp_path).start(plan, CONTENT, RunInputs(), run_id="r")
+    assert report.state is RunState.HALTED
+    assert "failed cluster members use the whole disruption budget, so b cannot be patched" in report.reason
+    assert [d.hosts for d in executor.dispatches] == [("a",)]
