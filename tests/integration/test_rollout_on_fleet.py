@@ -99,7 +99,8 @@ def test_a_failed_cluster_member_keeps_the_next_one_from_being_dispatched(
     assert "mx1" in dispatched_hosts
     assert "mx2" not in dispatched_hosts
     failed = next(a.outcome for a in workspace.store.attempts(report.run_id) if a.host == "mx1")
-    assert failed is not None and failed.failed_step == "update"
+    assert failed is not None
+    assert failed.failed_step == "update"
     assert fresh.version("mx1") == OLD
     assert fresh.upgrades("mx2") == 0
 
