@@ -25,7 +25,6 @@ import math
 import os
 import platform
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -96,13 +95,12 @@ def simulated(size: int, seed: int) -> dict[str, object]:
 
 def real(size: int, keep: bool) -> dict[str, object]:
     """The three ways side by side on one test fleet of `size` hosts."""
-    from patchorch.domain.run import RunInputs, RunState
     from patchorch.orchestrator.workspace import Workspace
     from patchorch.rendering.render import render_run
     from patchorch.testing.fleet import TestFleet, free_base_port
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from overhead import ACME, reset  # the same rollout and reset as bench/overhead.py
+    from overhead import ACME, bare, orchestrated, reset  # the same rollout, runs and reset as bench/overhead.py
 
     work = Path(tempfile.mkdtemp(prefix="patchorch-makespan-"))
     fleet = TestFleet("makespan", size, base_port=free_base_port(size, start=47000), state_dir=work / "fleet")
@@ -113,20 +111,15 @@ def real(size: int, keep: bool) -> dict[str, object]:
         rendered = render_run(plan, work / "bare-run", inventory_sources=[fleet.inventory_path])
 
         reset(fleet)
-        bare_seconds = _bare(plan, rendered)
+        bare_seconds = bare(plan, rendered)
 
         reset(fleet)
         barrier_seconds = _barrier(plan, rendered, work / "barrier-state")
 
         reset(fleet)
+        new_seconds, _ = orchestrated(fleet, work / "new-state")  # plans, renders, prepares, dispatches, records
         new = Workspace.open(work / "new-state", actor="bench")
-        started = time.perf_counter()
-        report = new.start(
-            plan, inventory=[fleet.inventory_path], inputs=RunInputs(inventory=(str(fleet.inventory_path),))
-        )
-        new_seconds = time.perf_counter() - started
-        if report.state is not RunState.COMPLETED or not report.succeeded:
-            raise SystemExit(f"dispatcher run did not complete: {report.state} {report.reason}")
+        run_id = new.runs()[0].id
         return {
             "hosts": size,
             "stages": len(plan.stages),
@@ -135,36 +128,11 @@ def real(size: int, keep: bool) -> dict[str, object]:
             "barrier_seconds": round(barrier_seconds, 2),
             "dispatcher_seconds": round(new_seconds, 2),
             "dispatcher_over_bare": round(new_seconds / bare_seconds, 3),
-            **_bounds(new, report.run_id, plan),
+            **_bounds(new, run_id, plan),
         }
     finally:
         if not keep:
             fleet.destroy()
-
-
-def _bare(plan: RolloutPlan, rendered: object) -> float:
-    """Seconds for ansible-playbook over every batch of the plan in order, as the rendered site.yml does by hand."""
-    playbook_bin = Path(sys.executable).with_name("ansible-playbook")
-    env = {**os.environ, "ANSIBLE_CONFIG": str(rendered.ansible_cfg)}  # type: ignore[attr-defined]
-    inventory = [arg for source in rendered.inventory_sources for arg in ("-i", str(source))]  # type: ignore[attr-defined]
-    started = time.perf_counter()
-    for stage in plan.stages:
-        for batch in stage.batches:
-            command = [
-                str(playbook_bin),
-                *inventory,
-                "--limit",
-                ",".join(batch.hosts),
-                "--forks",
-                str(stage.concurrency),
-                "-e",
-                "patchorch_patch_prepared=false",  # each batch refreshes and downloads for itself, as before
-                str(rendered.stage_playbook(stage.name)),  # type: ignore[attr-defined]
-            ]
-            done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise SystemExit(f"bare ansible-playbook failed on {batch.hosts}:\n{done.stdout[-3000:]}")
-    return time.perf_counter() - started
 
 
 def _barrier(plan: RolloutPlan, rendered: object, state: Path) -> float:

@@ -5,32 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from patchorch.domain.fleet import MaintenanceWindow
 from patchorch.domain.plan import Mode, RolloutPlan
 from patchorch.domain.run import RunInputs, RunState
 from patchorch.domain.windows import WeeklyWindow
 from patchorch.orchestrator.engine import Orchestrator
 from patchorch.store.runs import RunStore
-from patchorch.testing import FakeClock, SimulatedExecutor, memory_store
+from patchorch.testing import FakeClock, SimulatedExecutor
 from tests.plans import FakeContent, make_plan
 
 CONTENT = FakeContent()
 # The fake clock starts on Monday 2026-01-05 08:00 UTC; this window opens half an hour later for an hour.
 MONDAY_0830 = WeeklyWindow.of(MaintenanceWindow(days=("mon",), start="08:30", duration="1h"))  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """Time that moves only when slept on."""
-    return FakeClock()
-
-
-@pytest.fixture
-def store(clock: FakeClock) -> RunStore:
-    """An in-memory store on the fake clock."""
-    return memory_store(clock=clock)
 
 
 def _orchestrator(

@@ -12,22 +12,10 @@ from patchorch.domain.run import RunInputs, RunState, StageState
 from patchorch.errors import RunStateError
 from patchorch.orchestrator.engine import Orchestrator
 from patchorch.store.runs import RunStore
-from patchorch.testing import FakeClock, SimulatedExecutor, memory_store
+from patchorch.testing import FakeClock, SimulatedExecutor
 from tests.plans import FakeContent, make_plan
 
 CONTENT = FakeContent()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """Time that moves only when slept on."""
-    return FakeClock()
-
-
-@pytest.fixture
-def store(clock: FakeClock) -> RunStore:
-    """An in-memory store on the fake clock."""
-    return memory_store(clock=clock)
 
 
 def _orchestrator(store: RunStore, executor: SimulatedExecutor, clock: FakeClock, tmp_path: Path) -> Orchestrator:
