@@ -355,7 +355,9 @@ class Orchestrator:
                         group += 1
                         continue
                 if running:
-                    finished = self._next_finished(done, running)
+                    finished = self._next_finished(done, until=None if stop else dispatcher.next_event(now))
+                    if finished is None:
+                        continue  # a window opened or a retry fell due while hosts ran: start what may start
                     hosts, attempt = running.pop(finished.group)
                     if finished.interrupted is not None:
                         self._record(run_id, stage, attempt, finished.interrupted.outcomes)
@@ -395,7 +397,9 @@ class Orchestrator:
             # Ctrl-C while playbooks run: stop them, record what their events proved, then stop the run.
             self._cancel.set()
             while running:
-                finished = self._next_finished(done, running, interruptible=False)
+                finished = self._next_finished(done, interruptible=False)
+                if finished is None:  # pragma: no cover  # without `until` it always returns a playbook's result
+                    continue
                 hosts, attempt = running.pop(finished.group)
                 got = finished.outcome.outcomes if finished.outcome is not None else ()
                 if finished.interrupted is not None:
@@ -517,13 +521,16 @@ class Orchestrator:
         threading.Thread(target=work, name=f"patchorch-{stage.name}-{group}", daemon=True).start()
 
     def _next_finished(
-        self, done: queue.Queue[_Finished], running: Mapping[int, object], *, interruptible: bool = True
-    ) -> _Finished:
-        """The next finished playbook; waits in short steps so that Ctrl-C reaches this thread."""
+        self, done: queue.Queue[_Finished], *, until: datetime | None = None, interruptible: bool = True
+    ) -> _Finished | None:
+        """The next finished playbook, or None once the clock reaches `until` (a window opens, a retry falls due);
+        waits in short steps so that Ctrl-C reaches this thread."""
         while True:
             try:
                 return done.get(timeout=_POLL_SECONDS)
             except queue.Empty:
+                if until is not None and self.clock.now() >= until:
+                    return None
                 continue
             except KeyboardInterrupt:
                 if interruptible:
