@@ -263,7 +263,7 @@ class Orchestrator:
                 approvals=approvals,
                 soak_until=soak_until,
             )
-            decision = before_stage().check(context)
+            decision = before_stage(per_host_windows=_per_host_windows(plan, stage)).check(context)
             if decision.verdict is Verdict.PROCEED:
                 return
             self._notify(lambda o, d=decision: o.gate(run_id, stage, d))
@@ -764,6 +764,12 @@ def _latest(attempts: Iterable[AttemptRecord]) -> dict[str, AttemptRecord]:
     for record in attempts:
         latest[record.host] = record
     return latest
+
+
+def _per_host_windows(plan: RolloutPlan, stage: Stage) -> bool:
+    """True when the plan carries the windows of the stage's hosts (plans made before it did: the stage gate waits)."""
+    members = set(stage.hosts)
+    return any(h.windows for h in plan.hosts if h.name in members)
 
 
 def _succeeded(latest: AttemptRecord | None) -> bool:
