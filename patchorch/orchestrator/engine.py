@@ -347,12 +347,14 @@ class Orchestrator:
                 if stop is None and interrupted is None and not self._cancel.is_set():
                     ready = dispatcher.startable(now)
                     if ready:
-                        attempt = 1 + max(tries[h] for h in ready)
-                        for host in ready:
-                            tries[host] = attempt
-                        self._launch(run_id, stage, (group, attempt), ready, content, inputs, done, cancelled)
-                        running[group] = (ready, attempt)
-                        group += 1
+                        # One playbook per attempt number: a retried host never drags a first try into its attempt.
+                        for attempt in sorted({tries[h] + 1 for h in ready}):
+                            hosts = tuple(h for h in ready if tries[h] + 1 == attempt)
+                            for host in hosts:
+                                tries[host] = attempt
+                            self._launch(run_id, stage, (group, attempt), hosts, content, inputs, done, cancelled)
+                            running[group] = (hosts, attempt)
+                            group += 1
                         continue
                 if running:
                     finished = self._next_finished(done, until=None if stop else dispatcher.next_event(now))
