@@ -81,10 +81,11 @@ def test_regular_rollout_patches_each_host_inside_its_window_and_leaves_the_rest
 def test_a_repository_fault_in_prepare_stops_the_run_before_any_host_is_disrupted(
     fresh: Fleet, state_dir: Path
 ) -> None:
-    """A host whose package repository is gone fails the prepare phase: the run halts naming it and its owner,
+    """A host with a repository that does not answer fails the prepare phase: the run halts naming it and its owner,
     no host is dispatched or upgraded; once the repository is back, resume prepares it and patches every host."""
     victim = "relay1"
-    fresh.fleet.exec(victim, "mv", "/srv/acme-repo", "/srv/acme-repo.away")
+    broken = "/etc/apt/sources.list.d/broken.list"
+    fresh.fleet.exec(victim, "sh", "-c", f"echo 'deb [trusted=yes] file:/srv/no-such-repo ./' > {broken}")
     try:
         workspace = Workspace.open(state_dir, actor="pytest", clock=FakeClock())
         plan = workspace.plan([fresh.inventory], policy=fresh.fleet.policy_path, emergency=True, update=ACME)
@@ -96,7 +97,7 @@ def test_a_repository_fault_in_prepare_stops_the_run_before_any_host_is_disrupte
         assert workspace.store.attempts(report.run_id) == []
         assert all(fresh.upgrades(h) == 0 and fresh.version(h) == OLD for h in plan.targets)
     finally:
-        fresh.fleet.exec(victim, "mv", "/srv/acme-repo.away", "/srv/acme-repo", check=False)
+        fresh.fleet.exec(victim, "rm", "-f", broken, check=False)
     resumed = workspace.resume(report.run_id)
     assert resumed.state is RunState.COMPLETED, resumed.reason
     assert all(fresh.upgrades(h) == 1 and fresh.version(h) == NEW for h in plan.targets)
