@@ -367,6 +367,7 @@ class Orchestrator:
                         stopping.set()
                         continue
                     if finished.error is not None:
+                        stopping.set()  # the stage's other playbooks stop; resume reconciles what they left open
                         raise finished.error
                     outcome = finished.outcome
                     if outcome is None:  # pragma: no cover  # a worker always reports one of the three
