@@ -29,7 +29,7 @@ from structlog.contextvars import bound_contextvars
 from patchorch.domain.dispatch import DispatchLimits, StageDispatcher, dispatch_host, limits_for
 from patchorch.domain.gates import GateContext, GateDecision, Verdict, after_batch, before_stage
 from patchorch.domain.outcomes import BatchOutcome, HostOutcome, HostStatus
-from patchorch.domain.plan import RolloutPlan, Stage
+from patchorch.domain.plan import Mode, RolloutPlan, Stage
 from patchorch.domain.run import ApprovalRecord, AttemptRecord, RunInputs, RunState, StageRecord, StageState
 from patchorch.errors import RunStateError
 from patchorch.execution.base import BatchInterrupted, BatchRequest, Executor, HostEvent
@@ -147,6 +147,14 @@ class Orchestrator:
         run_id = run_id or new_run_id(self.clock.now())
         with run_lock(self._lock_dir, run_id), bound_contextvars(run=run_id):
             self.store.create_run(run_id, plan, inputs)
+            if plan.mode is Mode.EMERGENCY:
+                windowed = sorted(h.name for h in plan.hosts if h.windows) or None
+                self.store.note(
+                    run_id,
+                    "windows-ignored",
+                    {"reason": "emergency rollout: maintenance windows are ignored"}
+                    | ({"hosts": windowed} if windowed else {}),
+                )
             return self._drive(run_id, content)
 
     def resume(self, run_id: str, content: StageContent, *, retry_failed: bool = False) -> RolloutReport:

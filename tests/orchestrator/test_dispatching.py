@@ -157,3 +157,14 @@ def test_a_failed_member_holds_its_clusters_budget_so_the_next_member_waits(stor
     assert report.state is RunState.HALTED
     assert "failed cluster members use the whole disruption budget, so b cannot be patched" in report.reason
     assert [d.hosts for d in executor.dispatches] == [("a",)]
+
+
+def test_an_emergency_run_records_that_windows_are_ignored(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The record of an emergency run says, once, that maintenance windows were ignored; a regular run does not."""
+    executor = SimulatedExecutor(clock=clock, mean_seconds=0)
+    orchestrator = _orchestrator(store, executor, clock, tmp_path)
+    orchestrator.start(make_plan([[["a"]]], canary=False), CONTENT, RunInputs(), run_id="e")
+    regular = make_plan([[["b"]]], canary=False).model_copy(update={"mode": Mode.REGULAR})
+    orchestrator.start(regular, CONTENT, RunInputs(), run_id="r")
+    assert [r.event for r in store.audit_log("e")].count("windows-ignored") == 1
+    assert "windows-ignored" not in [r.event for r in store.audit_log("r")]
