@@ -104,8 +104,8 @@ def real(size: int, keep: bool) -> dict[str, object]:
 
     work = Path(tempfile.mkdtemp(prefix="patchorch-makespan-"))
     fleet = TestFleet("makespan", size, base_port=free_base_port(size, start=47000), state_dir=work / "fleet")
-    fleet.create()
     try:
+        fleet.create()
         workspace = Workspace.open(work / "plan-state", actor="bench")
         plan = workspace.plan([fleet.inventory_path], policy=fleet.policy_path, emergency=True, update=ACME)
         rendered = render_run(plan, work / "bare-run", inventory_sources=[fleet.inventory_path])
