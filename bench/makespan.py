@@ -103,7 +103,9 @@ def real(size: int, keep: bool) -> dict[str, object]:
     from overhead import ACME, bare, orchestrated, reset  # the same rollout, runs and reset as bench/overhead.py
 
     work = Path(tempfile.mkdtemp(prefix="patchorch-makespan-"))
-    fleet = TestFleet("makespan", size, base_port=free_base_port(size, start=47000), state_dir=work / "fleet")
+    fleet = TestFleet(
+        "makespan", size, base_port=free_base_port(size, start=47000), state_dir=work / "fleet", ready_timeout=600
+    )
     try:
         fleet.create()
         workspace = Workspace.open(work / "plan-state", actor="bench")
