@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from patchorch.domain.outcomes import HostStatus
+from patchorch.domain.plan import Stage
 from patchorch.domain.run import RunInputs, RunState, StageState
+from patchorch.orchestrator.observers import Observer
 from patchorch.orchestrator.processes import run_processes
 from patchorch.orchestrator.workspace import Workspace
 from patchorch.testing import FakeClock
@@ -67,12 +69,20 @@ def test_broken_canary_halts_before_any_wave(fresh: Fleet, state_dir: Path) -> N
 
 
 def test_unreachable_host_is_retried_then_spends_the_budget(fresh: Fleet, state_dir: Path, tmp_path: Path) -> None:
-    """An unreachable host is retried alone, each attempt recorded; then it counts as failed and halts the run."""
-    fresh.fleet.set_fault("mx2", Fault.UNREACHABLE)
+    """A host that goes away after the prepare phase is retried alone, each attempt recorded; then it counts as
+    failed and halts the run."""
+
+    class CutOffAfterPrepare(Observer):
+        def stage_started(self, run_id: str, stage: Stage) -> None:
+            if stage.name == "canary":  # the prepare phase is over: mx2 stops answering
+                fresh.fleet.set_fault("mx2", Fault.UNREACHABLE)
+
     policy = policy_file(
         fresh.fleet, tmp_path, failure_budget=0, class_high__failure_budget=0, retries={"unreachable": 1}
     )
-    workspace, plan, report = _start(fresh, state_dir, policy)
+    workspace = Workspace.open(state_dir, actor="pytest", clock=FakeClock(), observers=[CutOffAfterPrepare()])
+    plan = workspace.plan([fresh.inventory], policy=policy, emergency=True, update=ACME)
+    report = workspace.start(plan, inventory=[fresh.inventory], inputs=RunInputs(inventory=(str(fresh.inventory),)))
     assert plan.unreachable_retries == 1
     mx2 = [a for a in workspace.store.attempts(report.run_id) if a.host == "mx2"]
     assert [(a.attempt, a.status) for a in mx2] == [(1, HostStatus.UNREACHABLE), (2, HostStatus.UNREACHABLE)]
