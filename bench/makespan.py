@@ -25,6 +25,7 @@ import math
 import os
 import platform
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -215,6 +216,8 @@ def main() -> None:
     parser.add_argument("--simulated-only", action="store_true")
     parser.add_argument("--keep", action="store_true", help="leave the fleet running afterwards")
     args = parser.parse_args()
+    # A `timeout` (SIGTERM) must still destroy the fleet: turn it into SystemExit so that `finally` runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result: dict[str, object] = {
         "benchmark": "emergency makespan: bare per batch vs batch barriers vs sliding-window dispatch with prepare",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
