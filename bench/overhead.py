@@ -46,7 +46,11 @@ def reset(fleet: TestFleet) -> None:
 
 
 def bare(plan: RolloutPlan, rendered: RenderedRun) -> float:
-    """Seconds for ansible-playbook to run every batch of the plan, one after the other."""
+    """Seconds for ansible-playbook to run every batch of the plan, one after the other.
+
+    Each batch refreshes the package index and downloads for itself (`patchorch_patch_prepared=false`), as a batch
+    run without a prepare phase must.
+    """
     playbook_bin = Path(sys.executable).with_name("ansible-playbook")
     env = {**os.environ, "ANSIBLE_CONFIG": str(rendered.ansible_cfg)}
     inventory = [arg for source in rendered.inventory_sources for arg in ("-i", str(source))]
@@ -60,6 +64,8 @@ def bare(plan: RolloutPlan, rendered: RenderedRun) -> float:
                 ",".join(batch.hosts),
                 "--forks",
                 str(stage.concurrency),
+                "-e",
+                "patchorch_patch_prepared=false",
                 str(rendered.stage_playbook(stage.name)),
             ]
             done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)

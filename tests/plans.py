@@ -20,6 +20,7 @@ def make_plan(
     canary: bool = True,
     retries: int = 2,
     backoff: int = 10,
+    concurrency: int = 5,
 ) -> RolloutPlan:
     """A plan whose first stage is the canary (when `canary`) and the rest waves; stages -> batches -> hosts."""
     built = []
@@ -33,7 +34,7 @@ def make_plan(
             index=index,
             risk_class=None if kind is StageKind.CANARY else "medium",
             batches=tuple(Batch(index=i, hosts=tuple(hosts)) for i, hosts in enumerate(batches, start=1)),
-            concurrency=5,
+            concurrency=concurrency,
             soak=soak,
             approval_required=name in (approval or set()),
         )
@@ -59,6 +60,11 @@ class FakeContent:
     """Stage content for executors that never read it (the simulated executor)."""
 
     root: Path = Path("/nonexistent/patchorch-run")
+
+    @property
+    def prepare_playbook(self) -> Path:
+        """A path nothing reads."""
+        return Path("prepare.yml")
 
     def stage_playbook(self, stage: str) -> Path:
         """A path per stage; nothing is read from it."""

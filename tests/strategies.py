@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import time, timedelta
 from typing import Any
 
 from hypothesis import strategies as st
 
 from patchorch.domain.advisory import OsRelease, PackageFact, PackageInstall, installs
-from patchorch.domain.fleet import Fleet, Host
+from patchorch.domain.dispatch import DispatchHost, DispatchLimits, SimStage
+from patchorch.domain.fleet import Fleet, Host, MaintenanceWindow
 from patchorch.domain.policy import Policy
 
 CLASS_NAMES = ("critical", "high", "medium", "low", "urgent")
@@ -133,3 +135,41 @@ def host_installs(draw: st.DrawFn, max_hosts: int = 6) -> tuple[PackageInstall, 
     for name in names:
         result.extend(installs(name, draw(os_releases), draw(st.lists(package_facts, min_size=1, max_size=4))))
     return tuple(result)
+
+
+# -- dispatch --------------------------------------------------------------------------------------------------
+
+# Windows as the dispatcher sees them: short ones (an hour, 30 minutes) so that durations often do not fit.
+DISPATCH_WINDOWS: tuple[tuple[MaintenanceWindow, ...], ...] = (
+    (),
+    (MaintenanceWindow(days=("mon", "tue"), start=time(8, 30), duration=timedelta(hours=1)),),
+    (MaintenanceWindow(days=("mon",), start=time(9, 0), duration=timedelta(minutes=30), timezone="Europe/Berlin"),),
+    (
+        MaintenanceWindow(days=("mon", "wed"), start=time(10, 0), duration=timedelta(minutes=45)),
+        MaintenanceWindow(days=("mon",), start=time(10, 30), duration=timedelta(hours=2)),
+    ),
+)
+
+
+@st.composite
+def dispatch_stages(draw: st.DrawFn, use_windows: bool) -> tuple[SimStage, frozenset[str]]:
+    """One wave stage of up to 30 hosts (clusters, durations, windows) and the hosts that fail in it."""
+    names = draw(st.lists(host_names, min_size=1, max_size=30, unique=True))
+    hosts = tuple(
+        DispatchHost(
+            name,
+            draw(st.one_of(st.none(), st.sampled_from(CLUSTERS[:3]))),
+            timedelta(minutes=draw(st.integers(min_value=1, max_value=90))),
+            draw(st.sampled_from(DISPATCH_WINDOWS)) if use_windows else (),
+        )
+        for name in names
+    )
+    limits = DispatchLimits(
+        concurrency=draw(st.integers(min_value=1, max_value=6)),
+        room={cluster: draw(st.integers(min_value=1, max_value=3)) for cluster in CLUSTERS[:3]},
+        failure_budget=draw(st.integers(min_value=0, max_value=3)),
+        use_windows=use_windows,
+        horizon=timedelta(days=2),
+    )
+    failing = frozenset(draw(st.lists(st.sampled_from(names), unique=True)))
+    return SimStage("wave-1", hosts, limits), failing

@@ -6,6 +6,7 @@ flags): no plan.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from patchorch.cli._common import (
     require_inventory,
     state,
 )
+from patchorch.domain.dispatch import Timeline
 from patchorch.domain.plan import Mode, RolloutPlan, Stage
 from patchorch.domain.policy import format_span
 from patchorch.errors import ConfigError, Problem
@@ -47,6 +49,13 @@ def plan_command(
     now: Annotated[
         str | None, typer.Option("--now", help="Plan as of this time (ISO 8601, default: the current time).")
     ] = None,
+    timeline: Annotated[
+        bool,
+        typer.Option(
+            "--timeline",
+            help="Show each host's projected start and end under the dispatcher, the makespan and its lower bound.",
+        ),
+    ] = False,
 ) -> None:
     """Plan a staged rollout: canary, then waves by risk class, with gates and maintenance windows."""
     from patchorch.orchestrator.planning import plan_rollout
@@ -61,6 +70,15 @@ def plan_command(
         limit=limit,
         now=_parse_now(now),
     )
+    if timeline:
+        from patchorch.domain.dispatch import project
+
+        projected = project(rollout)
+        if as_json:
+            typer.echo(json.dumps(timeline_json(rollout, projected), indent=2, sort_keys=True))
+        else:
+            console.print(render_timeline(rollout, projected))
+        return
     if as_json:
         typer.echo(rollout.pretty_json(), nl=False)
         return
@@ -174,3 +192,51 @@ def render_plan(rollout: RolloutPlan, *, policy_label: str, owners: Mapping[str,
         parts.append(Text())
         parts += [Text(f"! {plain(warning)}", style="yellow") for warning in rollout.warnings]
     return Group(*parts)
+
+
+def timeline_json(rollout: RolloutPlan, timeline: Timeline) -> dict[str, object]:
+    """The projected timeline as JSON: every host's start and end, who waits, makespan and lower bound in seconds."""
+    return {
+        "plan_hash": rollout.content_hash,
+        "mode": rollout.mode.value,
+        "windows_respected": rollout.mode is Mode.REGULAR,
+        "start": timeline.start.isoformat(),
+        "expected_duration_seconds": rollout.expected_duration.total_seconds(),
+        "makespan_seconds": timeline.makespan.total_seconds(),
+        "lower_bound_seconds": timeline.lower_bound.total_seconds(),
+        "hosts": [
+            {"host": p.host, "stage": p.stage, "start": p.start.isoformat(), "end": p.end.isoformat()}
+            for p in timeline.hosts
+        ],
+        "waiting": [
+            {"host": w.host, "next_start": w.next_start.isoformat() if w.next_start else None} for w in timeline.waiting
+        ],
+    }
+
+
+def render_timeline(rollout: RolloutPlan, timeline: Timeline) -> Group:
+    """The projected timeline for a terminal: one row per host in start order, then makespan and lower bound."""
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for column in ("host", "stage", "start", "end"):
+        table.add_column(column)
+    for projected in sorted(timeline.hosts, key=lambda p: (p.start, p.host)):
+        table.add_row(
+            projected.host,
+            projected.stage,
+            projected.start.astimezone(UTC).strftime("%a %m-%d %H:%MZ"),
+            projected.end.astimezone(UTC).strftime("%a %m-%d %H:%MZ"),
+        )
+    summary = Text()
+    mode = "windows respected" if rollout.mode is Mode.REGULAR else "emergency: windows ignored"
+    summary.append(f"projected makespan {format_span(_whole_minutes(timeline.makespan))}", style="bold")
+    summary.append(f" · lower bound {format_span(_whole_minutes(timeline.lower_bound))}")
+    summary.append(f" · each host {format_span(_whole_minutes(rollout.expected_duration))} · {mode}", style="dim")
+    parts: list[Text | Table] = [table, Text(), summary]
+    for waiting in timeline.waiting:
+        when = waiting.next_start.isoformat() if waiting.next_start else "not within the horizon"
+        parts.append(Text(f"! {waiting.host} waits: its duration fits no window until {when}", style="yellow"))
+    return Group(*parts)
+
+
+def _whole_minutes(span: timedelta) -> timedelta:
+    return timedelta(minutes=max(0, round(span.total_seconds() / 60)))

@@ -21,6 +21,7 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 # The role's steps, in order; `RoleResult.failed_step` names one of them.
 ROLE_STEPS = (
     "precheck",
+    "download",  # the prepare phase only
     "pre-hook",
     "versions-before",
     "update",
@@ -85,6 +86,8 @@ class RoleResult(BaseModel):
     hooks: dict[str, HookResult] = Field(default_factory=dict)
     # None when the role did not get as far as looking.
     services: ServicesResult | None = None
+    phase: str = "apply"
+    prepared: dict[str, str] = Field(default_factory=dict)  # prepare phase: the versions downloaded, ready to install
 
 
 class HostStatus(StrEnum):
@@ -129,6 +132,7 @@ class HostOutcome(BaseModel):
     check_mode: bool = False
     hooks: dict[str, HookResult] = Field(default_factory=dict)
     services: ServicesResult | None = None
+    prepared: dict[str, str] = Field(default_factory=dict)  # prepare phase: the versions downloaded
 
 
 class BatchOutcome(BaseModel):

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from patchorch.domain.fleet import Hook, StaleServices
+from patchorch.domain.windows import WeeklyWindow
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -116,6 +117,10 @@ class PlannedHost(BaseModel):
     due: datetime | None = None
     window_opens: datetime | None = None
     outside_horizon: bool = False
+    # What the dispatcher needs at run time: the host's cluster and, in a regular rollout, its windows.
+    cluster: str | None = None
+    windows: tuple[WeeklyWindow, ...] = ()
+    owner: str | None = None  # "team <contact>", so that a host that waits or fails names who to call
 
 
 class HostSettings(BaseModel):
@@ -177,6 +182,10 @@ class RolloutPlan(BaseModel):
     # twice that, and so on; from the policy's `retries`.
     unreachable_retries: int = Field(default=2, ge=0, le=10)
     retry_backoff_seconds: int = Field(default=10, ge=0, le=3600)
+    # How long one host's disruptive apply is expected to take (the policy's value; measured durations refine it at
+    # run time), and how many members of each target cluster may be unavailable at once (marked-down ones deducted).
+    expected_duration: timedelta = timedelta(minutes=10)
+    cluster_room: dict[str, int] = Field(default_factory=dict)
     stages: tuple[Stage, ...] = ()
     hosts: tuple[PlannedHost, ...] = ()
     exclusions: tuple[Exclusion, ...] = ()

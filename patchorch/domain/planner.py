@@ -67,7 +67,7 @@ from patchorch.domain.policy import CanaryPolicy, Policy, format_span
 from patchorch.domain.redundancy import describe_services, unclustered_peers, with_quorum_budgets
 from patchorch.domain.risk import RiskAssessment, assess, check_overrides
 from patchorch.domain.vulnerability import HostVulnerability
-from patchorch.domain.windows import next_opening
+from patchorch.domain.windows import WeeklyWindow, next_opening
 from patchorch.errors import PlanError
 
 # Warnings list at most this many host names, then "and N more"; every host is flagged in `hosts` anyway.
@@ -244,6 +244,9 @@ def plan(
                 "due": t.due,
                 "window_opens": t.opens,
                 "outside_horizon": t.windowed and t.opens is None,
+                "cluster": t.cluster,
+                "owner": f"{t.host.owner.team} <{t.host.owner.contact}>" if t.host.owner is not None else None,
+                "windows": tuple(WeeklyWindow.of(w) for w in t.host.maintenance_windows) if t.windowed else (),
             },
             fields_set,
         )
@@ -261,6 +264,8 @@ def plan(
         failure_budget=failure_budget.of(len(chosen)),
         unreachable_retries=policy.retries.unreachable,
         retry_backoff_seconds=policy.retries.backoff_seconds,
+        expected_duration=policy.expected_duration,
+        cluster_room={c: room[c] for c in sorted({t.cluster for t in chosen if t.cluster is not None})},
         stages=tuple(stages),
         hosts=hosts,
         exclusions=tuple(exclusions),
@@ -305,6 +310,9 @@ _PLANNED_HOST_FIELDS = frozenset(
         "due",
         "window_opens",
         "outside_horizon",
+        "cluster",
+        "windows",
+        "owner",
     )
 )
 # PlannedHost is built once per target, and even model_construct costs more than the rest of planning a host. When

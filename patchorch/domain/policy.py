@@ -248,8 +248,12 @@ class Policy(BaseModel):
     stale_services: StaleServices = Field(
         default=StaleServices.REPORT, description="restart or only report services still using replaced libraries"
     )
+    expected_duration: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="how long one host's apply is expected to take; a host starts in a window only if this fits",
+    )
 
-    @field_validator("horizon", mode="before")
+    @field_validator("horizon", "expected_duration", mode="before")
     @classmethod
     def _horizon(cls, value: Any) -> timedelta:
         return parse_span(value)

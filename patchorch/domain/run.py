@@ -107,6 +107,21 @@ class AttemptRecord(BaseModel):
     evidence: str | None = None
     finished_at: datetime | None = None
 
+    @property
+    def started(self) -> datetime:
+        """When the host really started: its first task's event (the dispatch time when no event was seen)."""
+        if self.outcome is not None and self.outcome.started_at is not None:
+            return self.outcome.started_at
+        return self.dispatched_at
+
+    @property
+    def ended(self) -> datetime | None:
+        """When the host really ended: its last task's event (the time the outcome was recorded when no event was
+        seen); None while the attempt is open."""
+        if self.outcome is not None and self.outcome.finished_at is not None:
+            return self.outcome.finished_at
+        return self.finished_at
+
 
 class ApprovalRecord(BaseModel):
     """Who approved which stage of which run, and when."""

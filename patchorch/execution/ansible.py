@@ -20,7 +20,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,7 @@ class _EventFold:
                 changed=result.changed or track.changed,
                 hooks=dict(result.hooks),
                 services=result.services,
+                prepared=dict(result.prepared),
             )
         if track.unreachable is not None or stats.get("dark"):
             return HostOutcome(
@@ -204,9 +205,11 @@ def _timestamp(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         return None
+    # ansible-runner writes UTC without an offset; timestamps in patchorch are always timezone-aware.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _message(res: Mapping[str, Any]) -> str | None:

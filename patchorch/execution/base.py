@@ -56,6 +56,7 @@ class BatchRequest:
     check: bool = False
     forks: int = 5
     timeout: int | None = None  # seconds for the whole batch; None: no limit
+    phase: str = "apply"  # "prepare": the non-disruptive prepare playbook (the playbook decides; fakes read this)
 
 
 @dataclass(frozen=True)

@@ -6,26 +6,30 @@ Invariants it keeps:
 - a halted, paused or approval-waiting run dispatches nothing until an operator resumes, approves or aborts it;
 - resume first makes sure no ansible-playbook of the run is still alive, reconciles every host whose outcome is
   unknown with a read-only play, and never dispatches the update again to a host that has it;
-- unreachable hosts (only those) are retried with back-off through tenacity, each attempt recorded.
+- inside a stage there is no batch barrier: `domain.dispatch.StageDispatcher` says which hosts may start (slots,
+  cluster room, windows, failure budget) and hosts that may start together share one ansible-playbook;
+- unreachable hosts (only those) are retried with doubling back-off, each attempt recorded.
 """
 
 from __future__ import annotations
 
+import queue
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from structlog.contextvars import bound_contextvars
-from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
+from patchorch.domain.dispatch import DispatchLimits, StageDispatcher, dispatch_host, limits_for
 from patchorch.domain.gates import GateContext, GateDecision, Verdict, after_batch, before_stage
-from patchorch.domain.outcomes import HostOutcome, HostStatus
-from patchorch.domain.plan import Batch, RolloutPlan, Stage
+from patchorch.domain.outcomes import BatchOutcome, HostOutcome, HostStatus
+from patchorch.domain.plan import Mode, RolloutPlan, Stage
 from patchorch.domain.run import ApprovalRecord, AttemptRecord, RunInputs, RunState, StageRecord, StageState
 from patchorch.errors import HostClaimedError, RunStateError
 from patchorch.execution.base import BatchInterrupted, BatchRequest, Executor, HostEvent
@@ -38,6 +42,11 @@ from patchorch.store.runs import RunStore
 
 EVIDENCE_EVENTS = "ansible-runner events"
 EVIDENCE_RECONCILED = "check-mode reconciliation"
+# The prepare phase's name in executor requests and events, and its widest fan-out.
+PREPARE_STAGE = "prepare"
+PREPARE_FORKS = 50
+# How often the orchestrator's thread wakes while playbooks run, so that Ctrl-C reaches it promptly.
+_POLL_SECONDS = 0.2
 
 
 class StageContent(Protocol):
@@ -45,6 +54,11 @@ class StageContent(Protocol):
 
     def stage_playbook(self, stage: str) -> Path:
         """The playbook of one stage."""
+        ...
+
+    @property
+    def prepare_playbook(self) -> Path:
+        """The playbook of the prepare phase (prechecks, index refresh, download only)."""
         ...
 
     @property
@@ -124,6 +138,8 @@ class Orchestrator:
         self._max_wait = max_wait
         self._cancel = threading.Event()
         self._claims = HostClaims(store, lease=claim_lease)
+        # Expected apply duration per host, from durations measured in earlier attempts (else the plan's value).
+        self._expected: dict[str, timedelta] = {}
 
     # -- operator actions ---------------------------------------------------------------------------------------
 
@@ -134,6 +150,14 @@ class Orchestrator:
         run_id = run_id or new_run_id(self.clock.now())
         with run_lock(self._lock_dir, run_id), bound_contextvars(run=run_id):
             self.store.create_run(run_id, plan, inputs)
+            if plan.mode is Mode.EMERGENCY:
+                windowed = sorted(h.name for h in plan.hosts if h.windows) or None
+                self.store.note(
+                    run_id,
+                    "windows-ignored",
+                    {"reason": "emergency rollout: maintenance windows are ignored"}
+                    | ({"hosts": windowed} if windowed else {}),
+                )
             return self._drive(run_id, content)
 
     def resume(self, run_id: str, content: StageContent, *, retry_failed: bool = False) -> RolloutReport:
@@ -208,9 +232,11 @@ class Orchestrator:
         plan = self.store.plan(run_id)
         inputs = self.store.run(run_id).inputs
         self._set_state(run_id, RunState.RUNNING, "")
+        self._expected = self._measured_durations(plan)
         records = {r.name: r for r in self.store.stages(run_id)}
         previous: StageRecord | None = None
         try:
+            self._prepare(run_id, plan, content, inputs)
             for stage in plan.stages:
                 record = records[stage.name]
                 if record.state in (StageState.COMPLETED, StageState.SOAKING):
@@ -222,8 +248,8 @@ class Orchestrator:
                 if record.state is not StageState.RUNNING:
                     self.store.set_stage_state(run_id, stage.name, StageState.RUNNING)
                 self._notify(lambda o, s=stage: o.stage_started(run_id, s))
-                for batch in stage.batches:
-                    self._run_batch(run_id, plan, stage, batch, content, inputs, retry_failed=retry_failed)
+                with self._claims.kept(run_id):  # the heartbeat renews this run's claims while its hosts run
+                    self._run_stage(run_id, plan, stage, content, inputs, retry_failed=retry_failed)
                 previous = self._finish_stage(run_id, plan, stage)
         except _Stopped:
             return self.report(run_id)
@@ -249,7 +275,7 @@ class Orchestrator:
                 approvals=approvals,
                 soak_until=soak_until,
             )
-            decision = before_stage().check(context)
+            decision = before_stage(per_host_windows=_per_host_windows(plan, stage)).check(context)
             if decision.verdict is Verdict.PROCEED:
                 return
             self._notify(lambda o, d=decision: o.gate(run_id, stage, d))
@@ -282,92 +308,316 @@ class Orchestrator:
         self._notify(lambda o: o.stage_finished(run_id, stage, state))
         return next(r for r in self.store.stages(run_id) if r.name == stage.name)
 
-    def _run_batch(
+    def _run_stage(
         self,
         run_id: str,
         plan: RolloutPlan,
         stage: Stage,
-        batch: Batch,
         content: StageContent,
         inputs: RunInputs,
         *,
         retry_failed: bool,
     ) -> None:
-        attempts = [a for a in self.store.attempts(run_id) if a.stage == stage.name and a.host in batch.hosts]
-        latest = _latest(attempts)
-        todo = tuple(h for h in batch.hosts if _needs_dispatch(latest.get(h), retry_failed=retry_failed))
-        if todo:
-            first_attempt = 1 + max((a.attempt for a in attempts), default=0)
-            self._dispatch_with_retries(run_id, plan, stage, batch, content, inputs, todo, first_attempt)
-        self._gate_after_batch(run_id, plan, stage)
+        """Dispatch the stage's hosts through a `StageDispatcher`: no batch barrier, gates checked at every completion.
 
-    def _dispatch_with_retries(
+        Hosts that become startable together share one ansible-playbook (the stage playbook with --limit); several
+        playbooks run at once in threads, so a slow host never holds back a free slot.
+        """
+        attempts = self.store.attempts(run_id)
+        latest = _latest(attempts)
+        todo = [h for h in stage.hosts if _needs_dispatch(latest.get(h), retry_failed=retry_failed)]
+        tries = Counter(a.host for a in attempts if a.stage == stage.name)
+        group = 1 + max((a.batch for a in attempts if a.stage == stage.name), default=0)
+        acknowledged = self._acknowledged(run_id)
+        clusters = {h.name: h.cluster for h in plan.hosts}
+        down = Counter(
+            clusters[h]
+            for h, a in latest.items()
+            if h not in todo and clusters.get(h) is not None and a.status is not None and a.status.counts_as_failure
+        )
+        dispatcher = StageDispatcher(
+            [dispatch_host(plan, h, self._expected) for h in todo],
+            _limits(plan, stage, attempts, acknowledged),
+            unavailable={c: n for c, n in down.items() if c is not None},
+        )
+        retries: Counter[str] = Counter()
+        running: dict[int, tuple[tuple[str, ...], int]] = {}
+        done: queue.Queue[_Finished] = queue.Queue()
+        stop: GateDecision | None = None
+        interrupted: str | None = None
+        stopping = threading.Event()  # stops this stage's other playbooks after one was interrupted
+
+        def cancelled() -> bool:
+            return self._cancel.is_set() or stopping.is_set()
+
+        try:
+            if not todo:
+                self._gate_after(run_id, plan, stage)
+                return
+            while True:
+                now = self.clock.now()
+                if stop is None and interrupted is None and not self._cancel.is_set():
+                    ready = dispatcher.startable(now)
+                    if ready:
+                        # One playbook per attempt number: a retried host never drags a first try into its attempt.
+                        for attempt in sorted({tries[h] + 1 for h in ready}):
+                            hosts = tuple(h for h in ready if tries[h] + 1 == attempt)
+                            try:
+                                self._launch(run_id, stage, (group, attempt), hosts, content, inputs, done, cancelled)
+                            except HostClaimedError as exc:
+                                # Another run holds one of these hosts: start nothing more, let the running finish.
+                                stop = GateDecision(Verdict.PAUSE, "host-claimed", str(exc))
+                                break
+                            for host in hosts:
+                                tries[host] = attempt
+                            running[group] = (hosts, attempt)
+                            group += 1
+                        continue
+                if running:
+                    finished = self._next_finished(done, until=None if stop else dispatcher.next_event(now))
+                    if finished is None:
+                        continue  # a window opened or a retry fell due while hosts ran: start what may start
+                    hosts, attempt = running.pop(finished.group)
+                    if finished.interrupted is not None:
+                        self._record(run_id, stage, attempt, finished.interrupted.outcomes)
+                        interrupted = "interrupted by the operator (Ctrl-C)"
+                        stopping.set()
+                        continue
+                    if finished.error is not None:
+                        stopping.set()  # the stage's other playbooks stop; resume reconciles what they left open
+                        raise finished.error
+                    outcome = finished.outcome
+                    if outcome is None:  # pragma: no cover  # a worker always reports one of the three
+                        raise RunStateError(f"lost the result of {hosts}", run=run_id, stage=stage.name)
+                    self._record(run_id, stage, attempt, outcome.outcomes)
+                    self._notify(lambda o, out=outcome: o.batch_finished(run_id, stage, out))
+                    if outcome.cancelled and interrupted is None:
+                        interrupted = "cancelled"
+                    self._settle(run_id, plan, stage, dispatcher, outcome, retries)
+                    if stop is None and interrupted is None:
+                        unsettled = dispatcher.in_flight | set(dispatcher.pending)
+                        stop = self._gate_after(run_id, plan, stage, unsettled=unsettled, stop_now=False)
+                    continue
+                if interrupted is not None:
+                    self._interrupted(run_id, stage, interrupted)
+                    if interrupted == "cancelled":
+                        raise _Stopped
+                    raise KeyboardInterrupt
+                if stop is not None:
+                    self._stop_on(run_id, stage, stop)
+                if self._cancel.is_set():
+                    self._interrupted(run_id, stage, "cancelled")
+                    raise _Stopped
+                if dispatcher.done:
+                    return
+                self._wait_for_windows(run_id, plan, stage, dispatcher, now)
+        except KeyboardInterrupt:
+            if not running:
+                raise
+            # Ctrl-C while playbooks run: stop them, record what their events proved, then stop the run.
+            self._cancel.set()
+            while running:
+                finished = self._next_finished(done, interruptible=False)
+                if finished is None:  # pragma: no cover  # without `until` it always returns a playbook's result
+                    continue
+                hosts, attempt = running.pop(finished.group)
+                got = finished.outcome.outcomes if finished.outcome is not None else ()
+                if finished.interrupted is not None:
+                    got = finished.interrupted.outcomes
+                self._record(run_id, stage, attempt, got)
+            self._interrupted(run_id, stage, "interrupted by the operator (Ctrl-C)")
+            raise
+
+    def _prepare(self, run_id: str, plan: RolloutPlan, content: StageContent, inputs: RunInputs) -> None:
+        """The prepare phase: every target not yet prepared (nor patched) at once, outside the cluster budgets.
+
+        Each host's prepared versions are recorded (audit event `prepared`). A host that fails to prepare halts the
+        run before any host is disrupted, naming the host, its owner and what failed; `resume` prepares it again.
+        """
+        latest = _latest(self.store.attempts(run_id))
+        prepared = self._prepared(run_id)
+        todo = tuple(h for h in plan.targets if h not in prepared and not _succeeded(latest.get(h)))
+        if not todo:
+            return
+        tries = sum(1 for r in self.store.audit_log(run_id) if r.event == "prepare-started")
+        self.store.note(run_id, "prepare-started", {"hosts": list(todo)})
+        self._notify(lambda o: o.waiting(run_id, self.clock.now(), f"preparing {len(todo)} host(s)"))
+        request = BatchRequest(
+            run_id=run_id,
+            stage=PREPARE_STAGE,
+            batch=1,
+            attempt=tries + 1,
+            hosts=todo,
+            playbook=content.prepare_playbook,
+            inventory=content.inventory_sources,
+            ansible_cfg=content.ansible_cfg,
+            check=inputs.check,
+            forks=min(len(todo), PREPARE_FORKS),
+            phase="prepare",
+        )
+        try:
+            outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=self._cancel.is_set)
+        except BatchInterrupted:
+            self._set_state(run_id, RunState.INTERRUPTED, "interrupted during the prepare phase; no host was disrupted")
+            raise KeyboardInterrupt from None
+        ready = {o.host: o.prepared for o in outcome.outcomes if o.status.is_success}
+        failed = {o.host: o for o in outcome.outcomes if not o.status.is_success}
+        self.store.note(
+            run_id,
+            "prepared",
+            {
+                "hosts": ready,
+                "failed": {
+                    h: {"status": o.status.value, "step": o.failed_step, "message": o.message or ""}
+                    for h, o in failed.items()
+                },
+            },
+        )
+        if outcome.cancelled:
+            self._set_state(run_id, RunState.INTERRUPTED, "cancelled during the prepare phase; no host was disrupted")
+            raise _Stopped
+        if failed:
+            owners = {h.name: h.owner for h in plan.hosts}
+            parts = [
+                f"{h} (owner {owners.get(h) or 'unknown'}): {o.status.value}"
+                + (f" at {o.failed_step}" if o.failed_step else "")
+                + (f": {o.message}" if o.message else "")
+                for h, o in sorted(failed.items())
+            ]
+            self._set_state(
+                run_id, RunState.HALTED, "prepare failed before any host was disrupted: " + "; ".join(parts)
+            )
+            raise _Stopped
+
+    def _measured_durations(self, plan: RolloutPlan, runs: int = 20) -> dict[str, timedelta]:
+        """Each target's median apply duration over its successful attempts in the last `runs` runs: the expected
+        duration the windows must fit (hosts never measured keep the plan's value)."""
+        targets = set(plan.targets)
+        measured: dict[str, list[timedelta]] = {}
+        for run in self.store.runs(limit=runs):
+            for attempt in self.store.attempts(run.id):
+                ended = attempt.ended
+                if attempt.host in targets and ended is not None and attempt.status is HostStatus.PATCHED:
+                    measured.setdefault(attempt.host, []).append(ended - attempt.started)
+        return {host: sorted(spans)[len(spans) // 2] for host, spans in measured.items()}
+
+    def _prepared(self, run_id: str) -> dict[str, dict[str, str]]:
+        """The versions each host was prepared with, from the run's audit records (the latest wins)."""
+        prepared: dict[str, dict[str, str]] = {}
+        for record in self.store.audit_log(run_id):
+            if record.event == "prepared":
+                hosts = record.data.get("hosts", {})
+                prepared.update({str(h): dict(v) for h, v in hosts.items()})
+                for host in record.data.get("failed", {}):
+                    prepared.pop(str(host), None)
+        return prepared
+
+    def _launch(
+        self,
+        run_id: str,
+        stage: Stage,
+        numbers: tuple[int, int],
+        hosts: tuple[str, ...],
+        content: StageContent,
+        inputs: RunInputs,
+        done: queue.Queue[_Finished],
+        cancelled: Callable[[], bool],
+    ) -> None:
+        """Claim `hosts` in the store (HostClaimedError if another run holds one), record intent, then run one
+        ansible-playbook on them in a thread that reports to `done`."""
+        group, attempt = numbers
+        self._claims.claim(run_id, hosts)
+        self.store.record_intent(run_id, stage.name, group, attempt, hosts)
+        self._notify(lambda o: o.batch_started(run_id, stage, group, attempt, hosts))
+        request = _request(run_id, stage, group, attempt, hosts, content, check=inputs.check)
+
+        def work() -> None:
+            try:
+                outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=cancelled)
+                done.put(_Finished(group, outcome=outcome))
+            except BatchInterrupted as interrupted:
+                done.put(_Finished(group, interrupted=interrupted))
+            except Exception as exc:  # handed to the orchestrator's thread, which raises it
+                done.put(_Finished(group, error=exc))
+
+        threading.Thread(target=work, name=f"patchorch-{stage.name}-{group}", daemon=True).start()
+
+    def _next_finished(
+        self, done: queue.Queue[_Finished], *, until: datetime | None = None, interruptible: bool = True
+    ) -> _Finished | None:
+        """The next finished playbook, or None once the clock reaches `until` (a window opens, a retry falls due);
+        waits in short steps so that Ctrl-C reaches this thread."""
+        while True:
+            try:
+                return done.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                if until is not None and self.clock.now() >= until:
+                    return None
+                continue
+            except KeyboardInterrupt:
+                if interruptible:
+                    raise
+                self._cancel.set()
+
+    def _settle(
         self,
         run_id: str,
         plan: RolloutPlan,
         stage: Stage,
-        batch: Batch,
-        content: StageContent,
-        inputs: RunInputs,
-        hosts: tuple[str, ...],
-        first_attempt: int,
+        dispatcher: StageDispatcher,
+        outcome: BatchOutcome,
+        retries: Counter[str],
     ) -> None:
-        pending = _Pending(hosts, first_attempt)
+        """Tell the dispatcher how each host ended; unreachable hosts with retries left go back with a back-off."""
+        now = self.clock.now()
+        for result in outcome.outcomes:
+            if result.status is HostStatus.UNREACHABLE and retries[result.host] < plan.unreachable_retries:
+                wait = min(600, plan.retry_backoff_seconds * 2 ** retries[result.host])
+                retries[result.host] += 1
+                dispatcher.complete(result.host, retry_at=now + timedelta(seconds=wait))
+                self.store.note(
+                    run_id, "retry-scheduled", {"stage": stage.name, "hosts": [result.host], "in_seconds": wait}
+                )
+                continue
+            dispatcher.complete(result.host, failed=not result.status.is_success)
 
-        def dispatch_once() -> tuple[str, ...]:
-            unreachable = self._dispatch(run_id, stage, batch, content, inputs, pending.hosts, pending.attempt)
-            pending.hosts = unreachable
-            pending.attempt += 1
-            return unreachable
-
-        def before_sleep(state: RetryCallState) -> None:
-            wait = state.next_action.sleep if state.next_action else 0.0
-            hosts_left = list(pending.hosts)
-            self.store.note(
-                run_id,
-                "retry-scheduled",
-                {"stage": stage.name, "batch": batch.index, "hosts": hosts_left, "in_seconds": wait},
+    def _wait_for_windows(
+        self, run_id: str, plan: RolloutPlan, stage: Stage, dispatcher: StageDispatcher, now: datetime
+    ) -> None:
+        """Nothing runs and nothing may start: wait for the next window or retry, or leave the run waiting."""
+        upcoming = dispatcher.next_event(now)
+        waiting = dispatcher.waiting(now)
+        if upcoming is not None and (self._max_wait is None or upcoming - now <= self._max_wait):
+            names = ", ".join(w.host for w in waiting) or ", ".join(dispatcher.pending)
+            self._wait_until(run_id, upcoming, f"next start of {names}")
+            return
+        hosts = {w.host: (w.next_start.isoformat() if w.next_start else None) for w in waiting}
+        blocked = [h for h in dispatcher.pending if h not in hosts]
+        owners = {h.name: h.owner for h in plan.hosts}
+        if blocked and upcoming is None:
+            # Nothing runs and no window or retry is ahead: only failed members can be holding the cluster's budget.
+            reason = (
+                f"stage {stage.name}: failed cluster members use the whole disruption budget, so "
+                f"{', '.join(blocked)} cannot be patched without taking more down; fix or retry the failed hosts "
+                "(resume --retry-failed)"
             )
-            self._notify(lambda o: o.waiting(run_id, self.clock.now() + timedelta(seconds=wait), f"retry {hosts_left}"))
-
-        retrying = Retrying(
-            stop=stop_after_attempt(1 + plan.unreachable_retries),
-            wait=wait_exponential(multiplier=plan.retry_backoff_seconds, max=600),
-            retry=retry_if_result(bool),
-            sleep=self.clock.sleep,
-            before_sleep=before_sleep,
-            retry_error_callback=lambda state: state.outcome.result() if state.outcome else (),
+            decision = GateDecision(Verdict.HALT, "cluster-budget", reason)
+            self._notify(lambda o: o.gate(run_id, stage, decision))
+            self._stop_on(run_id, stage, decision)
+        self.store.note(
+            run_id,
+            "hosts-waiting",
+            {"stage": stage.name, "hosts": hosts, "owners": {h: owners.get(h) for h in hosts}, "blocked": blocked},
         )
-        retrying(dispatch_once)
-
-    def _dispatch(
-        self,
-        run_id: str,
-        stage: Stage,
-        batch: Batch,
-        content: StageContent,
-        inputs: RunInputs,
-        hosts: tuple[str, ...],
-        attempt: int,
-    ) -> tuple[str, ...]:
-        """Record intent, run one attempt, record what the evidence proves; return the unreachable hosts."""
-        self._claim_or_pause(run_id, hosts)
-        self.store.record_intent(run_id, stage.name, batch.index, attempt, hosts)
-        self._notify(lambda o: o.batch_started(run_id, stage, batch.index, attempt, hosts))
-        request = _request(run_id, stage, batch.index, attempt, hosts, content, check=inputs.check)
-        try:
-            with self._claims.kept(run_id):
-                outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=self._cancel.is_set)
-        except BatchInterrupted as interrupted:
-            self._record(run_id, stage, attempt, interrupted.outcomes)
-            self._interrupted(run_id, stage, "interrupted by the operator (Ctrl-C)")
-            raise KeyboardInterrupt from None
-        self._record(run_id, stage, attempt, outcome.outcomes)
-        self._notify(lambda o: o.batch_finished(run_id, stage, outcome))
-        if outcome.cancelled:
-            self._interrupted(run_id, stage, "cancelled")
-            raise _Stopped
-        return outcome.unreachable_hosts
+        parts = [
+            f"{h} (owner {owners.get(h) or 'unknown'}, next opening {at or 'not within the horizon'})"
+            for h, at in hosts.items()
+        ]
+        reason = f"stage {stage.name}: waiting for maintenance windows: {'; '.join(parts)}"
+        if upcoming is not None:
+            reason += f"; resume at or after {upcoming.isoformat()}"
+        self._set_state(run_id, RunState.WAITING, reason)
+        raise _Stopped
 
     def _record(self, run_id: str, stage: Stage, attempt: int, outcomes: Sequence[HostOutcome]) -> None:
         # Hosts without evidence keep their intent open; resume reconciles them.
@@ -376,28 +626,34 @@ class Orchestrator:
             self.store.record_outcomes(run_id, stage.name, attempt, proven, evidence=EVIDENCE_EVENTS)
             self._claims.release(run_id, [o.host for o in proven])
 
-    def _claim_or_pause(self, run_id: str, hosts: Sequence[str]) -> None:
-        """Claim the hosts in the store before they are dispatched; one claimed by another run pauses this one."""
-        try:
-            self._claims.claim(run_id, hosts)
-        except HostClaimedError as exc:
-            self._set_state(run_id, RunState.PAUSED, str(exc))
-            raise _Stopped from None
-
     def _interrupted(self, run_id: str, stage: Stage, reason: str) -> None:
         self.store.set_stage_state(run_id, stage.name, StageState.CANCELLED, reason=reason)
         self._set_state(run_id, RunState.INTERRUPTED, reason)
 
-    def _gate_after_batch(self, run_id: str, plan: RolloutPlan, stage: Stage) -> None:
+    def _gate_after(
+        self,
+        run_id: str,
+        plan: RolloutPlan,
+        stage: Stage,
+        *,
+        unsettled: Collection[str] = frozenset(),
+        stop_now: bool = True,
+    ) -> GateDecision | None:
+        """Check the gates after a completion; with `stop_now` stop the run on a failed gate, else return it.
+
+        `unsettled` hosts (still running, or waiting for a retry) are not judged yet.
+        """
         attempts = self.store.attempts(run_id)
         acknowledged = self._acknowledged(run_id)
-        results = {h: a.status for h, a in _latest(attempts).items() if h not in acknowledged}
+        results = {h: a.status for h, a in _latest(attempts).items() if h not in acknowledged and h not in unsettled}
         context = GateContext(plan=plan, stage=stage, results=results, now=self.clock.now())
         decision = after_batch().check(context)
         if decision.verdict is Verdict.PROCEED:
-            return
+            return None
         self._notify(lambda o: o.gate(run_id, stage, decision))
-        self._stop_on(run_id, stage, decision)
+        if stop_now:
+            self._stop_on(run_id, stage, decision)
+        return decision
 
     def _stop_on(self, run_id: str, stage: Stage, decision: GateDecision) -> None:
         if decision.verdict is Verdict.PAUSE:
@@ -484,12 +740,26 @@ class Orchestrator:
             call(observer)
 
 
-@dataclass
-class _Pending:
-    """The hosts the next retry dispatches, and its attempt number."""
+@dataclass(frozen=True)
+class _Finished:
+    """What a playbook thread reports: its outcome, the outcomes of an interrupted run, or an error."""
 
-    hosts: tuple[str, ...]
-    attempt: int
+    group: int
+    outcome: BatchOutcome | None = None
+    interrupted: BatchInterrupted | None = None
+    error: Exception | None = None
+
+
+def _limits(
+    plan: RolloutPlan, stage: Stage, attempts: Sequence[AttemptRecord], acknowledged: set[str]
+) -> DispatchLimits:
+    """The stage's dispatch limits; the failure budget is what is left of the run's and the stage's."""
+    latest = _latest(attempts)
+    failed = {h for h, a in latest.items() if a.status is not None and a.status.counts_as_failure} - acknowledged
+    left = plan.failure_budget - len(failed)
+    if stage.failure_budget is not None:
+        left = min(left, stage.failure_budget - len(failed & set(stage.hosts)))
+    return limits_for(plan, stage, failure_budget=max(0, left))
 
 
 class _ObserverCall(Protocol):
@@ -520,6 +790,16 @@ def _latest(attempts: Iterable[AttemptRecord]) -> dict[str, AttemptRecord]:
     for record in attempts:
         latest[record.host] = record
     return latest
+
+
+def _per_host_windows(plan: RolloutPlan, stage: Stage) -> bool:
+    """True when the plan carries the windows of the stage's hosts (plans made before it did: the stage gate waits)."""
+    members = set(stage.hosts)
+    return any(h.windows for h in plan.hosts if h.name in members)
+
+
+def _succeeded(latest: AttemptRecord | None) -> bool:
+    return latest is not None and latest.status is not None and latest.status.is_success
 
 
 def _needs_dispatch(latest: AttemptRecord | None, *, retry_failed: bool) -> bool:

@@ -1,7 +1,8 @@
 """Render a rollout plan into a self-contained run directory of Ansible content.
 
     run = render_run(plan, Path("runs/2026..."), inventory_sources=[Path("inventories/mail")])
-    run.stage_playbook("canary")    # runs/2026.../01-canary.yml: one play per batch
+    run.prepare_playbook            # runs/2026.../00-prepare.yml: prechecks, index refresh, download only
+    run.stage_playbook("canary")    # runs/2026.../01-canary.yml: one play; --limit picks the hosts
     run.inventory_sources           # the user's inventories plus runs/2026.../inventory/patchorch_groups.yml
 
 Templates hold structure only: play names, generated group names and file names, all checked against a strict
@@ -13,9 +14,10 @@ Layout of a run directory:
 
     ansible.cfg                         forks, pipelining, SSH ControlPersist, roles_path = roles
     README.md                           how to run it by hand
-    site.yml                            imports the stage playbooks in order
-    NN-<stage>.yml                      per stage: for each batch a play on patchorch_<stage>_b<N>, then a gate play
-    inventory/patchorch_groups.yml      the batch groups, combined with the user's inventory
+    site.yml                            imports the prepare playbook, then each stage playbook once per batch
+    00-prepare.yml                      the prepare phase over every target (no disruption), then a gate play
+    NN-<stage>.yml                      per stage: one play on the hosts patchorch_hosts names, then a gate play
+    inventory/patchorch_groups.yml      patchorch_targets > patchorch_<stage>_all > patchorch_<stage>_b<N> groups
     vars/run.yml                        the plan's data for the role (every string !unsafe)
     vars/settings.yml                   role settings from `extra_vars_from` (hook paths point into hooks/)
     hooks/                              copies of the hook task files (--role-vars; per host from the plan)
@@ -49,6 +51,10 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 GROUPS_FILE = Path("inventory") / "patchorch_groups.yml"
 RUN_VARS_FILE = Path("vars") / "run.yml"
 SETTINGS_FILE = Path("vars") / "settings.yml"
+PREPARE_FILE = Path("00-prepare.yml")
+TARGETS_GROUP = "patchorch_targets"
+# The prepare phase runs on every target at once, up to this many forks (it disrupts nothing).
+PREPARE_FORKS = 50
 _MARKER = ".patchorch-run"
 _STAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -83,6 +89,7 @@ class RenderedRun:
     stage_playbooks: tuple[tuple[str, Path], ...]
     batch_groups: tuple[tuple[str, int, str], ...]
     run_id: str
+    prepare_playbook: Path
 
     def stage_playbook(self, stage_name: str) -> Path:
         """The playbook of stage `stage_name`; KeyError if the plan has no such stage."""
@@ -102,6 +109,11 @@ class RenderedRun:
 def batch_group_name(stage_name: str, batch_index: int) -> str:
     """`patchorch_<stage>_b<N>`: Ansible group names allow no '-', and stage names have no '_', so this is unique."""
     return f"patchorch_{stage_name.replace('-', '_')}_b{batch_index}"
+
+
+def stage_group_name(stage_name: str) -> str:
+    """`patchorch_<stage>_all`: every host of the stage (a batch group ends in _b<N>, so the names never clash)."""
+    return f"patchorch_{stage_name.replace('-', '_')}_all"
 
 
 def render_run(
@@ -153,6 +165,7 @@ def render_run(
             for batch in stage.batches
         ),
         run_id=run_id,
+        prepare_playbook=out_dir / PREPARE_FILE,
     )
 
 
@@ -283,6 +296,7 @@ def _write_run(
             "name": stage.name,
             "kind": stage.kind.value,
             "file": str(_stage_file(position, stage)),
+            "group": stage_group_name(stage.name),
             "concurrency": stage.concurrency,
             "batches": [
                 {
@@ -296,13 +310,17 @@ def _write_run(
         }
         for position, stage in enumerate(stages, 1)
     ]
-    forks = max(max(stage.concurrency, *(len(b.hosts) for b in stage.batches)) for stage in stages)
+    prepare_forks = min(PREPARE_FORKS, sum(len(stage.hosts) for stage in stages))
+    forks = max(prepare_forks, *(max(stage.concurrency, *(len(b.hosts) for b in stage.batches)) for stage in stages))
     context = {
         "run_id": run_id,
         "plan_hash": plan.content_hash,
         "mode": plan.mode.value,
         "stages": stage_context,
         "forks": forks,
+        "prepare_forks": prepare_forks,
+        "prepare_file": str(PREPARE_FILE),
+        "targets_group": TARGETS_GROUP,
         "role": ROLE_NAME,
         "groups_file": str(GROUPS_FILE),
         "run_vars_file": str(RUN_VARS_FILE),
@@ -324,6 +342,7 @@ def _write_run(
     render("ansible.cfg.j2", directory / "ansible.cfg")
     render("README.md.j2", directory / "README.md")
     render("site.yml.j2", directory / "site.yml")
+    render("prepare.yml.j2", directory / PREPARE_FILE)
     for stage in stage_context:
         render("stage.yml.j2", directory / stage["file"], stage=stage)
 
@@ -357,12 +376,17 @@ def _write_run(
 
 
 def _groups_inventory(stages: tuple[Stage, ...]) -> dict[str, Any]:
-    children = {
-        batch_group_name(stage.name, batch.index): {"hosts": dict.fromkeys(batch.hosts)}
+    """Every target in `patchorch_targets`, each stage's hosts in its stage group, each batch's in its batch group."""
+    stage_groups = {
+        stage_group_name(stage.name): {
+            "children": {
+                batch_group_name(stage.name, batch.index): {"hosts": dict.fromkeys(batch.hosts)}
+                for batch in stage.batches
+            }
+        }
         for stage in stages
-        for batch in stage.batches
     }
-    return {"all": {"children": children}}
+    return {"all": {"children": {TARGETS_GROUP: {"children": stage_groups}}}}
 
 
 def _host_settings(plan: RolloutPlan, directory: Path) -> dict[str, dict[str, Any]]:
@@ -469,9 +493,19 @@ def _verify(plan: RolloutPlan, directory: Path, stages: tuple[Stage, ...]) -> No
     """Parse every generated file again and compare its structure with the plan; RenderError on any difference."""
     for position, stage in enumerate(stages, 1):
         _verify_stage(directory / _stage_file(position, stage), stage)
+    _verify_prepare(directory / PREPARE_FILE)
     site = _load_yaml(directory / "site.yml")
-    imports = [play.get("ansible.builtin.import_playbook") if isinstance(play, dict) else None for play in site or ()]
-    expected = [str(_stage_file(position, stage)) for position, stage in enumerate(stages, 1)]
+    imports = [
+        (play.get("ansible.builtin.import_playbook"), (play.get("vars") or {}).get("patchorch_hosts"))
+        if isinstance(play, dict)
+        else None
+        for play in site or ()
+    ]
+    expected = [(str(PREPARE_FILE), None)] + [
+        (str(_stage_file(position, stage)), batch_group_name(stage.name, batch.index))
+        for position, stage in enumerate(stages, 1)
+        for batch in stage.batches
+    ]
     if imports != expected:
         raise RenderError(f"site.yml imports {imports}, the plan needs {expected}", file="site.yml")
 
@@ -493,41 +527,44 @@ def _verify(plan: RolloutPlan, directory: Path, stages: tuple[Stage, ...]) -> No
 
 def _verify_stage(path: Path, stage: Stage) -> None:
     plays = _load_yaml(path)
-    if not isinstance(plays, list) or not all(isinstance(play, dict) for play in plays):
-        raise RenderError(f"{path.name} is not a list of plays", file=path.name, stage=stage.name)
-    expected_hosts = [host for b in stage.batches for host in (batch_group_name(stage.name, b.index), "localhost")]
-    hosts = [play.get("hosts") for play in plays]
-    if hosts != expected_hosts:
+    _verify_plays(path, plays, stage_group_name(stage.name), stage.name, "apply", stage=stage.name)
+
+
+def _verify_prepare(path: Path) -> None:
+    _verify_plays(path, _load_yaml(path), TARGETS_GROUP, "prepare", "prepare", stage="prepare")
+
+
+def _verify_plays(path: Path, plays: Any, group: str, stage_name: str, phase: str, *, stage: str) -> None:
+    """One play running exactly the role on the hosts `patchorch_hosts` names (default `group`), then one gate task."""
+    if not isinstance(plays, list) or len(plays) != 2 or not all(isinstance(play, dict) for play in plays):
+        raise RenderError(f"{path.name} must hold two plays: the role's and a gate", file=path.name, stage=stage)
+    play, gate = plays
+    roles = [role.get("role") if isinstance(role, dict) else role for role in play.get("roles") or ()]
+    variables = play.get("vars") or {}
+    if (
+        play.get("hosts") != "{{ patchorch_hosts }}"
+        or variables.get("patchorch_hosts") != group
+        or roles != [ROLE_NAME]
+        or str(RUN_VARS_FILE) not in (play.get("vars_files") or ())
+        or variables.get("patchorch_patch_stage") != stage_name
+        or variables.get("patchorch_patch_phase") != phase
+        or play.get("serial") is not None
+        or play.get("tasks")
+        or play.get("pre_tasks")
+    ):
         raise RenderError(
-            f"{path.name} targets {hosts}, the plan's batches are {expected_hosts[::2]} (each with its gate play)",
+            f"{path.name}: the first play must run exactly the role {ROLE_NAME} on {group} with {RUN_VARS_FILE}, "
+            f"stage {stage_name} and phase {phase}",
             file=path.name,
-            stage=stage.name,
+            stage=stage,
         )
-    for batch, play, gate in zip(stage.batches, plays[::2], plays[1::2], strict=True):
-        roles = [role.get("role") if isinstance(role, dict) else role for role in play.get("roles") or ()]
-        variables = play.get("vars") or {}
-        if (
-            roles != [ROLE_NAME]
-            or str(RUN_VARS_FILE) not in (play.get("vars_files") or ())
-            or variables.get("patchorch_patch_stage") != stage.name
-            or variables.get("patchorch_patch_batch") != batch.index
-            or play.get("serial") is not None
-            or play.get("tasks")
-            or play.get("pre_tasks")
-        ):
-            raise RenderError(
-                f"{path.name}: the play of batch {batch.index} must run exactly the role {ROLE_NAME} with "
-                f"{RUN_VARS_FILE} and its stage and batch",
-                file=path.name,
-                stage=stage.name,
-            )
-        gate_group = (gate.get("vars") or {}).get("patchorch_gate_group")
-        if (
-            gate_group != batch_group_name(stage.name, batch.index)
-            or gate.get("roles")
-            or len(gate.get("tasks") or ()) != 1
-        ):
-            raise RenderError(f"{path.name}: the gate after batch {batch.index} must be one task", file=path.name)
+    if (
+        gate.get("hosts") != "localhost"
+        or (gate.get("vars") or {}).get("patchorch_hosts") != group
+        or gate.get("roles")
+        or len(gate.get("tasks") or ()) != 1
+    ):
+        raise RenderError(f"{path.name}: the gate after {group} must be one task on localhost", file=path.name)
 
 
 def _load_yaml(path: Path) -> Any:
@@ -537,4 +574,4 @@ def _load_yaml(path: Path) -> Any:
         raise RenderError(f"{path.name} is not valid YAML: {exc}", file=path.name) from None
 
 
-__all__ = ["SAFE_KEY", "RenderedRun", "RoleSettings", "batch_group_name", "render_run"]
+__all__ = ["SAFE_KEY", "RenderedRun", "RoleSettings", "batch_group_name", "render_run", "stage_group_name"]

@@ -75,6 +75,7 @@ class SimulatedExecutor:
     - `fail`: hosts whose update fails (status failed, failed step `update`);
     - `fail_health`: hosts whose post-check fails after the update applied;
     - `unreachable`: host -> how many attempts in a row it is unreachable;
+    - `fail_prepare`: hosts whose prepare phase fails (step `precheck`, as a full disk would);
     - `interrupt_after`: number of run_batch calls after which the next call raises BatchInterrupted part-way
       (half its hosts done), as Ctrl-C would;
     - `packages`: package -> (installed version, available version) on every host.
@@ -89,7 +90,10 @@ class SimulatedExecutor:
     interrupt_after: int | None = None
     packages: Mapping[str, tuple[str, str]] = field(default_factory=lambda: {"acme-mta": ("1.0-1", "1.0-2")})
     mean_seconds: float = 20.0
+    durations: Mapping[str, float] = field(default_factory=dict)  # host -> fixed seconds, instead of a random draw
+    fail_prepare: set[str] = field(default_factory=set)
     dispatches: list[Dispatch] = field(default_factory=list)
+    prepares: list[Dispatch] = field(default_factory=list)  # calls of the prepare phase, apart from dispatches
     patched: dict[str, int] = field(default_factory=dict)  # host -> how many times the update really applied
 
     def __post_init__(self) -> None:
@@ -103,7 +107,9 @@ class SimulatedExecutor:
         on_event: EventCallback | None = None,
         cancelled: CancelCheck | None = None,
     ) -> BatchOutcome:
-        """Simulate the role on each host of the batch."""
+        """Simulate the role on each host of the batch (or its prepare phase: nothing installed)."""
+        if request.phase == "prepare":
+            return self._prepare(request)
         with self._lock:
             self.dispatches.append(
                 Dispatch(request.stage, request.batch, request.attempt, request.hosts, request.check)
@@ -137,9 +143,30 @@ class SimulatedExecutor:
                 on_event(HostEvent(request.stage, request.batch, request.attempt, host, "apply the update", status))
         return BatchOutcome(stage=request.stage, batch=request.batch, attempt=request.attempt, outcomes=tuple(outcomes))
 
+    def _prepare(self, request: BatchRequest) -> BatchOutcome:
+        with self._lock:
+            self.prepares.append(Dispatch(request.stage, request.batch, request.attempt, request.hosts, request.check))
+        outcomes = []
+        for host in request.hosts:
+            if host in self.fail_prepare:
+                outcomes.append(
+                    HostOutcome(
+                        host=host,
+                        status=HostStatus.FAILED,
+                        failed_step="precheck",
+                        failed_task="Check there is enough free disk space",
+                        message="simulated: only 10 MiB free on /var, need 256 MiB",
+                    )
+                )
+                continue
+            prepared = {} if self.patched.get(host) else {p: new for p, (_old, new) in self.packages.items()}
+            outcomes.append(HostOutcome(host=host, status=HostStatus.UNCHANGED, prepared=prepared))
+        return BatchOutcome(stage=request.stage, batch=request.batch, attempt=request.attempt, outcomes=tuple(outcomes))
+
     def _one(self, request: BatchRequest, host: str) -> HostOutcome:
         started = self.clock.now() if self.clock else None
         duration = self._random.expovariate(1.0 / self.mean_seconds) if self.mean_seconds > 0 else 0.0
+        duration = self.durations.get(host, duration)
         if self.clock is not None:
             self.clock.advance(duration)
         finished = self.clock.now() if self.clock else None

@@ -185,3 +185,36 @@ def test_kubespray_control_plane_is_patched_one_at_a_time(tmp_path: Path, capsys
     members = {"node1", "node2", "node3"}
     assert all(len(members & set(batch.hosts)) <= 1 for stage in rollout.stages for batch in stage.batches)
     assert any(w.startswith("group etcd looks like quorum members") for w in rollout.warnings)
+
+
+def test_timeline_json_starts_every_host_inside_its_own_window(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`plan --timeline --json` (regular): every target projected once, inside one of its windows, the whole
+    expected duration before it closes; the makespan is never below the lower bound."""
+    from datetime import timedelta
+
+    from patchorch.domain.windows import open_intervals
+
+    assert _run(tmp_path, "-i", str(EXAMPLE), "--policy", str(POLICY), "--now", NOW, "--timeline", "--json") == 0
+    timeline = json.loads(capsys.readouterr().out)
+    rollout = plan_rollout([EXAMPLE], POLICY, now=datetime.fromisoformat(NOW))
+    assert sorted(h["host"] for h in timeline["hosts"]) + [w["host"] for w in timeline["waiting"]] == sorted(
+        rollout.targets
+    )
+    for projected in timeline["hosts"]:
+        start, end = datetime.fromisoformat(projected["start"]), datetime.fromisoformat(projected["end"])
+        windows = rollout.planned_host(projected["host"]).windows
+        if windows:
+            spans = open_intervals(windows, rollout.planned_at, rollout.horizon + timedelta(days=7))
+            assert any(s <= start and end <= e for s, e in spans), projected
+    assert timeline["windows_respected"] is True
+    assert timeline["makespan_seconds"] >= timeline["lower_bound_seconds"] > 0
+
+
+def test_timeline_in_an_emergency_says_windows_are_ignored(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`plan --emergency --timeline` prints the projection and says windows are ignored."""
+    assert _run(tmp_path, "-i", str(EXAMPLE), "--policy", str(POLICY), "--now", NOW, "--timeline", "--emergency") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "projected makespan" in out
+    assert "emergency: windows ignored" in out

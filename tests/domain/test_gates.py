@@ -89,3 +89,11 @@ def test_composed_gates_return_the_most_severe_verdict() -> None:
     paused = _context({"a": None}, stage=1)
     assert combined.check(paused).verdict is Verdict.PAUSE
     assert before_stage().check(_context({}, stage=1)).proceeds
+
+
+def test_before_stage_leaves_the_window_to_dispatch_when_hosts_carry_their_windows() -> None:
+    """With per-host windows the stage-wide window gate is not part of the gates before a stage."""
+    from patchorch.domain.gates import StartNotBefore, before_stage
+
+    assert any(isinstance(g, StartNotBefore) for g in before_stage().gates)  # type: ignore[attr-defined]
+    assert not any(isinstance(g, StartNotBefore) for g in before_stage(per_host_windows=True).gates)  # type: ignore[attr-defined]

@@ -509,6 +509,9 @@ def test_planned_hosts_built_fast_equal_model_construct() -> None:
         "due": NOW,
         "window_opens": None,
         "outside_horizon": False,
+        "cluster": "mail",
+        "windows": (),
+        "owner": "mail-team <mail@example.org>",
     }
     assert _PLANNED_HOST_IS_PLAIN
     fast, slow = _planned_host(dict(values), set(values)), PlannedHost.model_construct(**values)

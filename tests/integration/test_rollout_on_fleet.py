@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from patchorch.domain.outcomes import HostStatus
+from patchorch.domain.plan import Stage
 from patchorch.domain.run import RunInputs, RunState, StageState
+from patchorch.orchestrator.observers import Observer
 from patchorch.orchestrator.processes import run_processes
 from patchorch.orchestrator.workspace import Workspace
 from patchorch.testing import FakeClock
@@ -67,12 +69,20 @@ def test_broken_canary_halts_before_any_wave(fresh: Fleet, state_dir: Path) -> N
 
 
 def test_unreachable_host_is_retried_then_spends_the_budget(fresh: Fleet, state_dir: Path, tmp_path: Path) -> None:
-    """An unreachable host is retried alone, each attempt recorded; then it counts as failed and halts the run."""
-    fresh.fleet.set_fault("mx2", Fault.UNREACHABLE)
+    """A host that goes away after the prepare phase is retried alone, each attempt recorded; then it counts as
+    failed and halts the run."""
+
+    class CutOffAfterPrepare(Observer):
+        def stage_started(self, run_id: str, stage: Stage) -> None:
+            if stage.name == "canary":  # the prepare phase is over: mx2 stops answering
+                fresh.fleet.set_fault("mx2", Fault.UNREACHABLE)
+
     policy = policy_file(
         fresh.fleet, tmp_path, failure_budget=0, class_high__failure_budget=0, retries={"unreachable": 1}
     )
-    workspace, plan, report = _start(fresh, state_dir, policy)
+    workspace = Workspace.open(state_dir, actor="pytest", clock=FakeClock(), observers=[CutOffAfterPrepare()])
+    plan = workspace.plan([fresh.inventory], policy=policy, emergency=True, update=ACME)
+    report = workspace.start(plan, inventory=[fresh.inventory], inputs=RunInputs(inventory=(str(fresh.inventory),)))
     assert plan.unreachable_retries == 1
     mx2 = [a for a in workspace.store.attempts(report.run_id) if a.host == "mx2"]
     assert [(a.attempt, a.status) for a in mx2] == [(1, HostStatus.UNREACHABLE), (2, HostStatus.UNREACHABLE)]
@@ -84,21 +94,25 @@ def test_unreachable_host_is_retried_then_spends_the_budget(fresh: Fleet, state_
     assert not later & {a.host for a in workspace.store.attempts(report.run_id)}
 
 
-def test_failure_budget_stops_dispatch_across_batches(fresh: Fleet, state_dir: Path, tmp_path: Path) -> None:
-    """Two failed upgrades in separate batches exceed a budget of one; nothing after the second is dispatched."""
+def test_a_failed_cluster_member_keeps_the_next_one_from_being_dispatched(
+    fresh: Fleet, state_dir: Path, tmp_path: Path
+) -> None:
+    """mx1 fails its upgrade; with room for one mx member down, mx2 is not dispatched: the run halts, mx2 untouched."""
     fresh.fleet.set_fault("mx1", Fault.FAILING_UPGRADE)
     fresh.fleet.set_fault("mx2", Fault.FAILING_UPGRADE)
     policy = policy_file(fresh.fleet, tmp_path, failure_budget=1, class_high__failure_budget=5)
     workspace, plan, report = _start(fresh, state_dir, policy)
-    wave = plan.stage("wave-1-internet-high")
-    assert [b.hosts for b in wave.batches] == [("mx1",), ("mx2",)]
+    assert plan.cluster_room["mx"] == 1
     assert report.state is RunState.HALTED
-    assert "more than the failure budget of 1" in report.reason
+    assert "so mx2 cannot be patched without taking more down" in report.reason
     dispatched_hosts = [a.host for a in workspace.store.attempts(report.run_id)]
-    assert dispatched_hosts[-2:] == ["mx1", "mx2"]
-    failed = {a.host: a.outcome for a in workspace.store.attempts(report.run_id) if a.host in ("mx1", "mx2")}
-    assert all(o is not None and o.failed_step == "update" for o in failed.values())
+    assert "mx1" in dispatched_hosts
+    assert "mx2" not in dispatched_hosts
+    failed = next(a.outcome for a in workspace.store.attempts(report.run_id) if a.host == "mx1")
+    assert failed is not None
+    assert failed.failed_step == "update"
     assert fresh.version("mx1") == OLD
+    assert fresh.upgrades("mx2") == 0
 
 
 def test_approval_pauses_and_resume_completes(fresh: Fleet, state_dir: Path, tmp_path: Path) -> None:

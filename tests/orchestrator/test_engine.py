@@ -18,18 +18,6 @@ from tests.plans import FakeContent, make_plan
 CONTENT = FakeContent()
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    """Time that moves only when slept on."""
-    return FakeClock()
-
-
-@pytest.fixture
-def store(clock: FakeClock, store_url: str) -> RunStore:
-    """A fresh store on the fake clock, on SQLite and on PostgreSQL."""
-    return RunStore.open(store_url, actor="test", clock=clock)
-
-
 def _orchestrator(store: RunStore, executor: SimulatedExecutor, clock: FakeClock, tmp_path: Path) -> Orchestrator:
     return Orchestrator(store, executor, clock=clock, lock_dir=tmp_path / "locks")
 
@@ -88,9 +76,9 @@ def test_unreachable_host_that_comes_back_is_patched(store, clock, tmp_path) -> 
 
 
 def test_failure_budget_counts_across_batches(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Failures in separate batches add up; the batch that exceeds the budget is the last one dispatched."""
+    """Failures of separate dispatches add up; the completion that exceeds the budget stops dispatching."""
     executor = SimulatedExecutor(clock=clock, fail={"a", "c"})
-    plan = make_plan([[["a"], ["b"], ["c"], ["d"]]], canary=False, failure_budget=1)
+    plan = make_plan([[["a"], ["b"], ["c"], ["d"]]], canary=False, failure_budget=1, concurrency=1)
     report = _orchestrator(store, executor, clock, tmp_path).start(plan, CONTENT, RunInputs(), run_id="r")
     assert report.state is RunState.HALTED
     assert [d.hosts for d in executor.dispatches] == [("a",), ("b",), ("c",)]
@@ -150,6 +138,8 @@ def test_lost_results_pause_the_run(store, clock, tmp_path) -> None:  # type: ig
     class LosingExecutor(SimulatedExecutor):
         def run_batch(self, request, *, on_event=None, cancelled=None):  # type: ignore[no-untyped-def]
             outcome = super().run_batch(request, on_event=on_event, cancelled=cancelled)
+            if request.phase == "prepare":
+                return outcome
             lost = tuple(o.model_copy(update={"status": HostStatus.UNKNOWN}) if o.host == "b" else o for o in outcome)
             return outcome.model_copy(update={"outcomes": lost})
 
@@ -164,7 +154,7 @@ def test_lost_results_pause_the_run(store, clock, tmp_path) -> None:  # type: ig
 def test_resume_after_halt_acknowledges_failures_and_does_not_redispatch_them(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Resuming a halted run continues with the remaining hosts; the failed host is not patched again."""
     executor = SimulatedExecutor(clock=clock, fail={"a"})
-    plan = make_plan([[["a"], ["b"]]], canary=False, failure_budget=0)
+    plan = make_plan([[["a"], ["b"]]], canary=False, failure_budget=0, concurrency=1)
     orchestrator = _orchestrator(store, executor, clock, tmp_path)
     assert orchestrator.start(plan, CONTENT, RunInputs(), run_id="r").state is RunState.HALTED
     report = orchestrator.resume("r", CONTENT)

@@ -28,6 +28,7 @@ def test_render_writes_the_plan_into_the_directory(tmp_path: Path) -> None:
     )
     assert status == 0
     assert sorted(p.name for p in (tmp_path / "run").glob("*.yml")) == [
+        "00-prepare.yml",
         "01-canary.yml",
         "02-wave-1.yml",
         "03-wave-2.yml",

@@ -47,8 +47,11 @@ def test_payloads_in_plan_text_are_never_evaluated(test_fleet: TestFleet, tmp_pa
 
     assert not Path(marker).exists()
     assert test_fleet.exec("imap1", "test", "-e", marker, check=False).returncode != 0
-    assert [p["hosts"] for p in plays] == ["patchorch_canary_b1", "localhost"]
-    assert run.plays == ["Patch canary batch 1 of 1", "Gate after canary batch 1 of 1"]
+    assert [(p["hosts"], p["vars"]["patchorch_hosts"]) for p in plays] == [
+        ("{{ patchorch_hosts }}", "patchorch_canary_all"),
+        ("localhost", "patchorch_canary_all"),
+    ]
+    assert run.plays == ["Patch canary", "Gate after canary"]
     shown = run.task_results["imap1"]["Show what this host is patched for"]["msg"]
     assert (shown["advisory"], shown["why"]) == (text, text)
     assert run.result("imap1").failed_step is None

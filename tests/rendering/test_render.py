@@ -27,31 +27,51 @@ def inventory(tmp_path: Path) -> Path:
     return path
 
 
-def test_stage_playbook_has_one_play_per_batch_then_its_gate(tmp_path: Path, inventory: Path) -> None:
-    """Each batch is a play on its generated group running only the role, followed by a gate play."""
+def test_stage_playbook_has_one_play_whatever_the_number_of_batches(tmp_path: Path, inventory: Path) -> None:
+    """A stage of two batches is one play on the hosts patchorch_hosts names (the stage group), then a gate play."""
     run = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
     plays = yaml.safe_load(run.stage_playbook("wave-1").read_text())
-    assert [(p["hosts"], p.get("roles")) for p in plays] == [
-        ("patchorch_wave_1_b1", [{"role": "patchorch_patch"}]),
-        ("localhost", None),
-        ("patchorch_wave_1_b2", [{"role": "patchorch_patch"}]),
-        ("localhost", None),
+    assert [(p["hosts"], p.get("roles"), p["vars"]["patchorch_hosts"]) for p in plays] == [
+        ("{{ patchorch_hosts }}", [{"role": "patchorch_patch"}], "patchorch_wave_1_all"),
+        ("localhost", None, "patchorch_wave_1_all"),
     ]
-    assert plays[1]["vars"]["patchorch_gate_group"] == "patchorch_wave_1_b1"
+    assert plays[0]["vars"]["patchorch_patch_prepared"] is True
 
 
-def test_site_imports_the_stages_in_plan_order(tmp_path: Path, inventory: Path) -> None:
-    """site.yml imports 01-canary, 02-wave-1, 03-wave-2."""
+def test_prepare_playbook_runs_the_prepare_phase_on_every_target(tmp_path: Path, inventory: Path) -> None:
+    """00-prepare.yml is one play of the role in its prepare phase on patchorch_targets, then a gate play."""
     run = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
-    imports = [entry["ansible.builtin.import_playbook"] for entry in yaml.safe_load(run.site_playbook.read_text())]
-    assert imports == ["01-canary.yml", "02-wave-1.yml", "03-wave-2.yml"]
+    plays = yaml.safe_load(run.prepare_playbook.read_text())
+    assert [(p["hosts"], p["vars"]["patchorch_hosts"]) for p in plays] == [
+        ("{{ patchorch_hosts }}", "patchorch_targets"),
+        ("localhost", "patchorch_targets"),
+    ]
+    assert plays[0]["vars"]["patchorch_patch_phase"] == "prepare"
 
 
-def test_groups_inventory_lists_each_batch(tmp_path: Path, inventory: Path) -> None:
-    """The generated inventory has one group per batch holding exactly the batch's hosts."""
+def test_site_prepares_then_imports_each_stage_once_per_batch(tmp_path: Path, inventory: Path) -> None:
+    """site.yml imports 00-prepare, then each stage playbook per batch with that batch's group, in plan order."""
     run = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
-    groups = load_vars(run.inventory_sources[-1].read_text())["all"]["children"]
-    assert {name: sorted(group["hosts"]) for name, group in groups.items()} == {
+    imports = [
+        (entry["ansible.builtin.import_playbook"], (entry.get("vars") or {}).get("patchorch_hosts"))
+        for entry in yaml.safe_load(run.site_playbook.read_text())
+    ]
+    assert imports == [
+        ("00-prepare.yml", None),
+        ("01-canary.yml", "patchorch_canary_b1"),
+        ("02-wave-1.yml", "patchorch_wave_1_b1"),
+        ("02-wave-1.yml", "patchorch_wave_1_b2"),
+        ("03-wave-2.yml", "patchorch_wave_2_b1"),
+    ]
+
+
+def test_groups_inventory_nests_targets_stages_and_batches(tmp_path: Path, inventory: Path) -> None:
+    """patchorch_targets holds each stage group, which holds its batch groups with exactly the batch's hosts."""
+    run = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
+    stages = load_vars(run.inventory_sources[-1].read_text())["all"]["children"]["patchorch_targets"]["children"]
+    batches = {name: sorted(group["hosts"]) for stage in stages.values() for name, group in stage["children"].items()}
+    assert sorted(stages) == ["patchorch_canary_all", "patchorch_wave_1_all", "patchorch_wave_2_all"]
+    assert batches == {
         "patchorch_canary_b1": ["webmail1"],
         "patchorch_wave_1_b1": ["mx1"],
         "patchorch_wave_1_b2": ["mx2"],
@@ -66,11 +86,11 @@ def test_inventory_sources_are_the_users_then_the_groups_file(tmp_path: Path, in
 
 
 def test_ansible_cfg_uses_the_runs_own_roles_and_stage_concurrency(tmp_path: Path, inventory: Path) -> None:
-    """ansible.cfg points roles_path at the copied role and sets forks to the widest stage."""
+    """ansible.cfg points roles_path at the copied role and sets forks to the prepare phase's (every target)."""
     run = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
     config = configparser.ConfigParser(interpolation=None)
     config.read(run.ansible_cfg)
-    assert (config["defaults"]["roles_path"], config["defaults"]["forks"]) == ("roles", "2")
+    assert (config["defaults"]["roles_path"], config["defaults"]["forks"]) == ("roles", "5")
     assert (run.directory / "roles" / "patchorch_patch" / "tasks" / "main.yml").is_file()
 
 
@@ -131,13 +151,13 @@ def test_a_host_name_ansible_would_not_read_literally_is_refused(tmp_path: Path,
 
 
 def test_a_template_override_that_changes_the_plays_is_refused(tmp_path: Path, inventory: Path) -> None:
-    """A user template aiming a batch play at `all` fails the structural check."""
+    """A user template aiming the stage play at `all` fails the structural check."""
     templates = tmp_path / "templates"
     templates.mkdir()
     (templates / "stage.yml.j2").write_text(
-        "{% for batch in stage.batches %}\n- name: x\n  hosts: all\n  roles: [patchorch_patch]\n{% endfor %}\n"
+        "- name: x\n  hosts: all\n  roles: [patchorch_patch]\n- name: g\n  hosts: localhost\n  tasks: [{}]\n"
     )
-    with pytest.raises(RenderError, match="targets"):
+    with pytest.raises(RenderError, match="first play must run exactly the role"):
         render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory], template_dir=templates)
 
 

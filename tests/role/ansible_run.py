@@ -47,11 +47,25 @@ def run_batch(
     check: bool = False,
     playbook: Path | None = None,
     path_prefix: Path | None = None,
+    prepare: bool = True,
 ) -> BatchRun:
     """`ansible-playbook -i SOURCES --limit HOSTS STAGE_PLAYBOOK` through ansible-runner with the run's ansible.cfg.
 
-    `path_prefix` is searched first for commands (fake package managers for a local host).
+    `path_prefix` is searched first for commands (fake package managers for a local host). With `prepare` (the
+    default for stage playbooks) the run's prepare playbook runs on the hosts first, as patchorch and site.yml do: the
+    stage playbook installs from the cache the prepare phase filled and refreshes nothing.
     """
+    if prepare and playbook is None:
+        run_batch(
+            rendered,
+            stage,
+            hosts,
+            private_dir / "prepare",
+            check=check,
+            playbook=rendered.prepare_playbook,
+            path_prefix=path_prefix,
+            prepare=False,
+        )
     events: list[dict[str, Any]] = []
     private_dir.mkdir(parents=True, exist_ok=True)
     runner = ansible_runner.run(

@@ -72,8 +72,10 @@ def test_dnf_security_dry_run_reports_the_listed_updates(tmp_path: Path) -> None
     result = run.result(HOST)
     assert (result.check_mode, result.changed, result.failed_step) == (True, True, None)
     assert result.reboot_required
+    # The prepare phase refreshes once and lists its targets; the apply phase lists them again without a refresh.
     assert argv.splitlines() == [
         "dnf --quiet makecache",
+        "dnf --quiet check-update --security",
         "dnf --quiet check-update --security",
         "needs-restarting -r",
         "needs-restarting -s",
@@ -102,7 +104,7 @@ def test_dnf_dry_run_without_security_updates_changes_nothing(tmp_path: Path) ->
 
 def test_zypper_security_dry_run_asks_for_security_patches_only(tmp_path: Path) -> None:
     """zypper is asked for the security category with --dry-run; patches to install make the dry run changed."""
-    patch = "--non-interactive patch --category security --dry-run"
+    patch = "--non-interactive --no-refresh patch --category security --dry-run"  # after prepare: no refresh
     run, argv = _run(
         tmp_path,
         "zypper",
@@ -124,7 +126,7 @@ def test_zypper_security_dry_run_asks_for_security_patches_only(tmp_path: Path) 
 
 def test_zypper_nothing_to_do_is_unchanged(tmp_path: Path) -> None:
     """`Nothing to do.` from the dry run means the host is up to date."""
-    patch = "--non-interactive patch --category security --dry-run"
+    patch = "--non-interactive --no-refresh patch --category security --dry-run"  # after prepare: no refresh
     run, _ = _run(
         tmp_path,
         "zypper",

@@ -138,6 +138,21 @@ def apt_pins(upgrades: Mapping[str, Mapping[str, str]]) -> list[str]:
     return [f"{name}={info['candidate']}" for name, info in sorted(upgrades.items())]
 
 
+def candidates(upgrades: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """`{name: candidate}` of `apt_upgrades`: the exact versions the prepare phase downloads."""
+    return {str(name): str(info["candidate"]) for name, info in sorted(upgrades.items())}
+
+
+def version_pins(versions: Mapping[str, str]) -> list[str]:
+    """`name=version` for each entry of `{name: version}` (apt's spelling)."""
+    return [f"{name}={version}" for name, version in sorted(versions.items())]
+
+
+def pinned_versions(packages: list[Mapping[str, Any]]) -> dict[str, str]:
+    """`{name: version}` for the named packages that pin an exact version."""
+    return {str(p["name"]): str(p["version"]) for p in packages or () if p.get("version")}
+
+
 def report(before: Mapping[str, str], after: Mapping[str, str] | None, targets: list[str]) -> dict[str, dict[str, str]]:
     """Versions before and after of the target packages and of every package whose version changed.
 
@@ -271,6 +286,9 @@ class FilterModule:
             "patchorch_pinned": pinned,
             "patchorch_unpinned": unpinned,
             "patchorch_apt_pins": apt_pins,
+            "patchorch_candidates": candidates,
+            "patchorch_version_pins": version_pins,
+            "patchorch_pinned_versions": pinned_versions,
             "patchorch_report": report,
             "patchorch_check_verdicts": check_verdicts,
             "patchorch_failure_message": failure_message,
