@@ -48,7 +48,8 @@ def _summary(report: ComplianceReport) -> str:
     standing = ", ".join(f"{count} {status}" for status, count in totals.standing.items() if count) or "none"
     audit = f"intact ({report.audit.records} records)" if report.audit.intact else "BROKEN"
     return (
-        f"{totals.runs} run(s), {totals.rehearsals} rehearsal(s): {totals.patched_within_sla} patched within SLA, "
+        f"{totals.runs} run(s), {totals.rehearsals} rehearsal(s), {totals.drills} drill(s): "
+        f"{totals.patched_within_sla} patched within SLA, "
         f"{totals.patched_late} late, {totals.overdue_unpatched} overdue; standing: {standing}; "
         f"{totals.decommissioned_answering} decommissioned host(s) answering; {totals.approvals} approval(s); "
         f"audit chain {audit}"

@@ -9,7 +9,8 @@ and the audit chain. Nothing here reads a file, a clock or a database: the calle
 Rules, each in one place:
 
 - A rehearsal is a run recorded in check mode (`RunInputs.check`): it installs nothing, so it never counts as
-  patching a host; it is listed with its times instead.
+  patching a host; it is listed with its times instead. A drill (`patchorch drill`, run kind `drill`) is a
+  rehearsal too, listed among the drills rather than the rehearsals.
 - A host is patched within its SLA when its first successful attempt of a run finished no later than the due time the
   plan recorded for it (the planner's rule: planning time plus the risk class's SLA, or the KEV due date if earlier).
   A target past its due time that neither its run nor any later real run patched is overdue.
@@ -37,9 +38,10 @@ from patchorch.domain.run import ApprovalRecord, AttemptRecord, RunRecord, RunSt
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
-DRILLS_PENDING = (
-    "patchorch records no drills yet: `patchorch drill` will list its drills here. Until then the rehearsals below "
-    "are runs recorded in check mode (`rollout --check`)."
+DRILLS_NOTE = (
+    "Drills are runs of `patchorch drill`: the whole path in check mode on the real hosts, never counted as "
+    "patching. Their durations are on the drill's clock: soaks and windows it skipped count as if waited. "
+    "Rehearsals below are other check-mode runs (`rollout --check`)."
 )
 
 
@@ -61,6 +63,11 @@ class RunEvidence(BaseModel):
     def rehearsal(self) -> bool:
         """Recorded in check mode: nothing was installed."""
         return self.run.inputs.check
+
+    @property
+    def drill(self) -> bool:
+        """A run of `patchorch drill`."""
+        return self.run.inputs.drill
 
     @property
     def advisory(self) -> str | None:
@@ -238,6 +245,7 @@ class ReportTotals(BaseModel):
 
     runs: int
     rehearsals: int
+    drills: int = 0
     patched_within_sla: int
     patched_late: int
     overdue_unpatched: int
@@ -262,7 +270,7 @@ class ComplianceReport(BaseModel):
     approvals: tuple[ApprovalEntry, ...] = ()
     rehearsals: tuple[Rehearsal, ...] = ()
     drills: tuple[Rehearsal, ...] = ()
-    drills_note: str = DRILLS_PENDING
+    drills_note: str = DRILLS_NOTE
     audit: AuditState
 
 
@@ -560,10 +568,13 @@ def build_report(inputs: ReportInputs, *, class_order: Iterable[str] = ()) -> Co
         for e in sorted(period, key=lambda e: (e.run.created_at, e.run.id))
         for a in e.approvals
     )
-    rehearsals = tuple(_rehearsal(e) for e in sorted(period, key=lambda e: e.run.created_at) if e.rehearsal)
+    in_order = sorted(period, key=lambda e: e.run.created_at)
+    rehearsals = tuple(_rehearsal(e) for e in in_order if e.rehearsal and not e.drill)
+    drills = tuple(_rehearsal(e) for e in in_order if e.drill)
     totals = ReportTotals(
         runs=len(period_real),
         rehearsals=len(rehearsals),
+        drills=len(drills),
         patched_within_sla=sum(c.within for c in sla),
         patched_late=sum(c.late for c in sla),
         overdue_unpatched=sum(c.overdue_unpatched for c in sla),
@@ -582,5 +593,6 @@ def build_report(inputs: ReportInputs, *, class_order: Iterable[str] = ()) -> Co
         decommissioned_answering=decommissioned,
         approvals=approvals,
         rehearsals=rehearsals,
+        drills=drills,
         audit=inputs.audit,
     )

@@ -46,6 +46,13 @@ class StageState(StrEnum):
     CANCELLED = "cancelled"
 
 
+class RunKind(StrEnum):
+    """What a run is for. A drill rehearses a rollout read-only (check mode, soaks shortened): it never patches."""
+
+    ROLLOUT = "rollout"
+    DRILL = "drill"
+
+
 class RunInputs(BaseModel):
     """What a run was started from, kept so that an operator can see it and resume can re-render."""
 
@@ -59,6 +66,14 @@ class RunInputs(BaseModel):
     advisory: str | None = None
     check: bool = False
     template_dir: str | None = None
+    # Kept in the inputs' JSON, so that drills need no schema change and older records read as rollouts.
+    kind: RunKind = RunKind.ROLLOUT
+    skip_approvals: bool = False  # drills only: approvals are recorded as skipped instead of asked for
+
+    @property
+    def drill(self) -> bool:
+        """The run is a drill: read-only, never counted as patching."""
+        return self.kind is RunKind.DRILL
 
 
 class RunRecord(BaseModel):

@@ -140,6 +140,9 @@ class Orchestrator:
         self._claims = HostClaims(store, lease=claim_lease)
         # Expected apply duration per host, from durations measured in earlier attempts (else the plan's value).
         self._expected: dict[str, timedelta] = {}
+        # A drill's hosts that failed to prepare: blockers, recorded and left out of the stages.
+        self._blocked: set[str] = set()
+        self._drilling = False
 
     # -- operator actions ---------------------------------------------------------------------------------------
 
@@ -233,6 +236,8 @@ class Orchestrator:
         inputs = self.store.run(run_id).inputs
         self._set_state(run_id, RunState.RUNNING, "")
         self._expected = self._measured_durations(plan)
+        self._blocked = set()
+        self._drilling = inputs.drill
         records = {r.name: r for r in self.store.stages(run_id)}
         previous: StageRecord | None = None
         try:
@@ -242,7 +247,7 @@ class Orchestrator:
                 if record.state in (StageState.COMPLETED, StageState.SOAKING):
                     previous = record
                     continue
-                self._wait_before(run_id, plan, stage, previous)
+                self._wait_before(run_id, plan, stage, previous, inputs)
                 if previous is not None and previous.state is StageState.SOAKING:
                     self.store.set_stage_state(run_id, previous.name, StageState.COMPLETED)
                 if record.state is not StageState.RUNNING:
@@ -263,10 +268,16 @@ class Orchestrator:
         self._set_state(run_id, RunState.COMPLETED, summary)
         return self.report(run_id)
 
-    def _wait_before(self, run_id: str, plan: RolloutPlan, stage: Stage, previous: StageRecord | None) -> None:
+    def _wait_before(
+        self, run_id: str, plan: RolloutPlan, stage: Stage, previous: StageRecord | None, inputs: RunInputs
+    ) -> None:
         soak_until = previous.soak_until if previous is not None and previous.state is StageState.SOAKING else None
         while True:
             approvals = frozenset(a.stage for a in self.store.approvals(run_id))
+            if inputs.drill and inputs.skip_approvals and stage.approval_required and stage.name not in approvals:
+                # A drill without approvers: the approval is recorded as skipped, never as given.
+                self.store.note(run_id, "approval-skipped", {"stage": stage.name, "reason": "drill --no-approvals"})
+                approvals |= {stage.name}
             context = GateContext(
                 plan=plan,
                 stage=stage,
@@ -293,6 +304,11 @@ class Orchestrator:
     def _wait_until(self, run_id: str, until: datetime, reason: str) -> None:
         self._notify(lambda o: o.waiting(run_id, until, reason))
         remaining = (until - self.clock.now()).total_seconds()
+        if self._drilling and remaining > 0:
+            # A drill runs on a DrillClock, which skips the wait: the record says what was shortened.
+            self.store.note(
+                run_id, "wait-shortened", {"until": until.isoformat(), "seconds": remaining, "reason": reason}
+            )
         if remaining > 0:
             self.clock.sleep(remaining)
 
@@ -325,7 +341,11 @@ class Orchestrator:
         """
         attempts = self.store.attempts(run_id)
         latest = _latest(attempts)
-        todo = [h for h in stage.hosts if _needs_dispatch(latest.get(h), retry_failed=retry_failed)]
+        todo = [
+            h
+            for h in stage.hosts
+            if h not in self._blocked and _needs_dispatch(latest.get(h), retry_failed=retry_failed)
+        ]
         tries = Counter(a.host for a in attempts if a.stage == stage.name)
         group = 1 + max((a.batch for a in attempts if a.stage == stage.name), default=0)
         acknowledged = self._acknowledged(run_id)
@@ -476,6 +496,10 @@ class Orchestrator:
         if outcome.cancelled:
             self._set_state(run_id, RunState.INTERRUPTED, "cancelled during the prepare phase; no host was disrupted")
             raise _Stopped
+        if failed and inputs.drill:
+            # A drill goes on with the hosts that could be patched; the others are its blockers (audit `prepared`).
+            self._blocked = set(failed)
+            return
         if failed:
             owners = {h.name: h.owner for h in plan.hosts}
             parts = [

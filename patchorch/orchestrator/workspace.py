@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from patchorch.domain.drill import DrillReport, apply_durations, summarize_drill
 from patchorch.domain.plan import RolloutPlan, UpdateSpec
 from patchorch.domain.policy import Policy
-from patchorch.domain.run import ApprovalRecord, RunInputs, RunRecord
+from patchorch.domain.run import ApprovalRecord, RunInputs, RunKind, RunRecord
 from patchorch.domain.vulnerability import HostVulnerability
 from patchorch.execution.ansible import AnsibleRunnerExecutor
 from patchorch.execution.base import Credentials, Executor, FactsRequest, FactsResult
@@ -159,6 +160,43 @@ class Workspace:
         inputs = inputs or RunInputs(inventory=tuple(str(Path(p).resolve()) for p in inventory))
         content = self.render(plan, run_id, inventory)
         return self.orchestrator.start(plan, content, inputs, run_id=run_id)
+
+    def drill(
+        self,
+        plan: RolloutPlan,
+        *,
+        inventory: Sequence[Path | str],
+        inputs: RunInputs | None = None,
+        run_id: str | None = None,
+    ) -> DrillReport:
+        """Rehearse `plan` on the real hosts, read-only, and record it as a drill (never as patched).
+
+        Everything runs in check mode; hosts that fail to prepare are blockers and the drill goes on without them.
+        Open the workspace with a `DrillClock` so that soaks and windows are skipped (and recorded as shortened)
+        rather than waited for; approvals are asked for unless `inputs.skip_approvals`.
+        """
+        run_id = run_id or new_run_id(self.clock.now())
+        inputs = (inputs or RunInputs(inventory=tuple(str(Path(p).resolve()) for p in inventory))).model_copy(
+            update={"kind": RunKind.DRILL, "check": True}
+        )
+        self.start(plan, inventory=inventory, inputs=inputs, run_id=run_id)
+        return self.drill_report(run_id)
+
+    def drill_report(self, run_id: str, *, history: int = 20) -> DrillReport:
+        """What drill `run_id` found, with the real rollout projected from per-host durations of the last `history`
+        real runs (else the drill's own)."""
+        real = [r for r in self.store.runs(history) if not r.inputs.drill and not r.inputs.check]
+        measured = apply_durations(
+            a for r in real for a in self.store.attempts(r.id) if a.status is not None and a.status.is_success
+        )
+        return summarize_drill(
+            self.store.run(run_id),
+            self.store.plan(run_id),
+            self.store.stages(run_id),
+            self.store.attempts(run_id),
+            self.store.audit_log(run_id),
+            measured=measured,
+        )
 
     def resume(self, run_id: str, *, retry_failed: bool = False) -> RolloutReport:
         """Continue a halted, paused, approval-waiting or interrupted run from its records."""

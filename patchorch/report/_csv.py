@@ -10,6 +10,17 @@ from typing import Any
 from patchorch.domain.compliance import ComplianceReport
 
 # A cell a spreadsheet would read as a formula (CSV injection): prefixed with a quote so it stays text.
+_REHEARSAL_COLUMNS = (
+    "run",
+    "created_at",
+    "created_by",
+    "mode",
+    "state",
+    "hosts",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -110,33 +121,13 @@ def write_csv(report: ComplianceReport, directory: Path) -> list[Path]:
             ("run", "stage", "approver", "at", "comment"),
             ((a["run"], a["stage"], a["approver"], a["at"], a["comment"]) for a in data["approvals"]),
         ),
-        _write(
-            directory / "rehearsals.csv",
-            (
-                "run",
-                "created_at",
-                "created_by",
-                "mode",
-                "state",
-                "hosts",
-                "started_at",
-                "finished_at",
-                "duration_seconds",
-            ),
-            (
-                (
-                    r["run"],
-                    r["created_at"],
-                    r["created_by"],
-                    r["mode"],
-                    r["state"],
-                    r["hosts"],
-                    r["started_at"],
-                    r["finished_at"],
-                    r["duration_seconds"],
-                )
-                for r in data["rehearsals"]
-            ),
+        *(
+            _write(
+                directory / f"{section}.csv",
+                _REHEARSAL_COLUMNS,
+                (tuple(r[column] for column in _REHEARSAL_COLUMNS) for r in data[section]),
+            )
+            for section in ("rehearsals", "drills")
         ),
         _write(
             directory / "audit.csv",

@@ -57,6 +57,7 @@ def test_csv_files_hold_every_section_and_defuse_formulas(tmp_path: Path) -> Non
         "approvals.csv",
         "audit.csv",
         "decommissioned_answering.csv",
+        "drills.csv",
         "rehearsals.csv",
         "sla.csv",
         "sla_classes.csv",
