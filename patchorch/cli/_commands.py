@@ -6,6 +6,7 @@ from __future__ import annotations
 from patchorch.cli import (
     advisories,  # noqa: F401
     advisory_sync,  # noqa: F401
+    drill,  # noqa: F401
     inventory,  # noqa: F401
     plan,  # noqa: F401
     render,  # noqa: F401

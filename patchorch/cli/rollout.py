@@ -13,12 +13,12 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -51,13 +51,16 @@ from patchorch.domain.gates import GateDecision
 from patchorch.domain.outcomes import BatchOutcome, HostStatus
 from patchorch.domain.plan import PackageSpec, RolloutPlan, Stage, UpdateScope, UpdateSpec
 from patchorch.domain.policy import parse_span
-from patchorch.domain.run import AttemptRecord, RunInputs, RunState, StageState
+from patchorch.domain.run import AttemptRecord, RunInputs, RunRecord, RunState, StageState
 from patchorch.domain.vulnerability import Decision, HostVulnerability
 from patchorch.errors import ConfigError, InputError, Problem
 from patchorch.execution.base import Credentials, HostEvent, TaskStatus, VaultId
+from patchorch.orchestrator.clock import Clock, DrillClock
 from patchorch.orchestrator.engine import RolloutReport, new_run_id
 from patchorch.orchestrator.observers import LogObserver, Observer
 from patchorch.orchestrator.workspace import Workspace
+
+Driven = TypeVar("Driven")
 
 audit_app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -87,7 +90,11 @@ def owners_of(inventory: Sequence[str | Path], *, contact: bool = True) -> dict[
 
 
 def open_workspace(
-    settings: Settings, *, max_wait: timedelta | None = None, credentials: Credentials | None = None
+    settings: Settings,
+    *,
+    max_wait: timedelta | None = None,
+    credentials: Credentials | None = None,
+    clock: Clock | None = None,
 ) -> Workspace:
     """The Workspace for these settings, with structured logs among the observers (displays are added later)."""
     return Workspace.open(
@@ -98,6 +105,7 @@ def open_workspace(
         template_dir=settings.template_dir,
         max_wait=max_wait,
         credentials=credentials,
+        clock=clock,
     )
 
 
@@ -261,15 +269,15 @@ def _log_to_file(settings: Settings, run_id: str) -> Iterator[Path]:
             configure_logging(settings.log_format)
 
 
-def _drive(
+def drive(
     workspace: Workspace,
     progress: ProgressObserver,
-    action: Any,
+    action: Callable[[], Driven],
     *,
     settings: Settings,
     run_id: str,
     live: bool,
-) -> tuple[RolloutReport, Path | None]:
+) -> tuple[Driven, Path | None]:
     """Run `action`; SIGTERM is handled like Ctrl-C (the stage is cancelled, exit 130).
 
     On a terminal (`live`) a progress display owns stderr and the logs go to a file, returned with the report;
@@ -278,21 +286,20 @@ def _drive(
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if not live:
-            report: RolloutReport = action()
-            return report, None
+            return action(), None
         with (
             _log_to_file(settings, run_id) as log_path,
             Live(progress._table(), console=console_err, refresh_per_second=4, transient=False) as display,
         ):
             progress.live = display
-            report = action()
-            return report, log_path
+            return action(), log_path
     finally:
         progress.live = None
         signal.signal(signal.SIGTERM, previous)
 
 
-def _live(as_json: bool) -> bool:
+def live_display(as_json: bool) -> bool:
+    """A live display owns the terminal: stderr is one and no JSON is asked for."""
     return console_err.is_terminal and not as_json
 
 
@@ -418,6 +425,44 @@ def _advisory_inputs(
     return found.targets, found.update, list(found.vulnerabilities.values()), found.decision
 
 
+def plan_from_options(
+    settings: Settings,
+    sources: tuple[Path, ...],
+    workspace: Workspace,
+    out: Console,
+    *,
+    emergency: bool,
+    limit: str | None,
+    advisory: str | None,
+    update: UpdateSpec | None,
+    conflicting: bool = False,
+) -> RolloutPlan:
+    """The plan `rollout` and `drill` run: for `advisory` its affected hosts and fixing update (an 'immediate'
+    decision chooses the emergency strategy), else `update` on every eligible host. `conflicting`: --package or
+    --all-updates were given beside --advisory."""
+    if advisory is not None:
+        if conflicting:
+            raise ConfigError(
+                [Problem("--advisory chooses the packages; drop --package/--all-updates", field="--advisory")]
+            )
+        targets, found_update, vulnerabilities, decision = _advisory_inputs(
+            settings, sources, limit, advisory, workspace, out
+        )
+        if decision is Decision.IMMEDIATE and not emergency:
+            out.print(Text(f"advisory {plain(advisory)}: decision immediate, so the emergency strategy is used"))
+            emergency = True
+        return workspace.plan(
+            sources,
+            policy=settings.policy,
+            emergency=emergency,
+            limit=limit,
+            targets=targets,
+            update=found_update,
+            vulnerabilities=vulnerabilities,
+        )
+    return workspace.plan(sources, policy=settings.policy, emergency=emergency, limit=limit, update=update)
+
+
 @app.command()
 def rollout(
     ctx: typer.Context,
@@ -464,29 +509,17 @@ def rollout(
     sources = require_inventory(settings)
     credentials = ask_credentials(ask_become_pass, vault_id)
     workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
-    if advisory is not None:
-        if package or all_updates:
-            raise ConfigError(
-                [Problem("--advisory chooses the packages; drop --package/--all-updates", field="--advisory")]
-            )
-        targets, update, vulnerabilities, decision = _advisory_inputs(
-            settings, sources, limit, advisory, workspace, out
-        )
-        if decision is Decision.IMMEDIATE and not emergency:
-            out.print(Text(f"advisory {plain(advisory)}: decision immediate, so the emergency strategy is used"))
-            emergency = True
-        plan = workspace.plan(
-            sources,
-            policy=settings.policy,
-            emergency=emergency,
-            limit=limit,
-            targets=targets,
-            update=update,
-            vulnerabilities=vulnerabilities,
-        )
-    else:
-        update = update_spec(package or [], all_updates=all_updates)
-        plan = workspace.plan(sources, policy=settings.policy, emergency=emergency, limit=limit, update=update)
+    plan = plan_from_options(
+        settings,
+        sources,
+        workspace,
+        out,
+        emergency=emergency,
+        limit=limit,
+        advisory=advisory,
+        update=None if advisory is not None else update_spec(package or [], all_updates=all_updates),
+        conflicting=bool(package or all_updates),
+    )
     policy_label = str(settings.policy) if settings.policy else "built-in default"
     out.print(render_plan(plan, policy_label=policy_label, owners=owners_of(sources, contact=False)))
     if not plan.targets:
@@ -506,13 +539,13 @@ def rollout(
         template_dir=str(settings.template_dir) if settings.template_dir else None,
     )
     run_id = new_run_id(workspace.clock.now())
-    report, log_path = _drive(
+    report, log_path = drive(
         workspace,
         progress,
         lambda: workspace.start(plan, inventory=sources, inputs=inputs, run_id=run_id),
         settings=settings,
         run_id=run_id,
-        live=_live(as_json),
+        live=live_display(as_json),
     )
     _finish(report, log_path, as_json=as_json)
 
@@ -546,20 +579,29 @@ def resume(
     ask_become_pass: AskBecomePassOption = False,
     vault_id: VaultIdOption = None,
 ) -> None:
-    """Continue a halted, paused, approval-waiting or interrupted run: reconcile unknown hosts first."""
+    """Continue a halted, paused, approval-waiting or interrupted run: reconcile unknown hosts first.
+
+    A drill goes on as a drill: on a drill clock (no wait is waited for), ending with the drill's report."""
     settings = state(ctx).settings()
     credentials = ask_credentials(ask_become_pass, vault_id)
     workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
+    drilling = workspace.store.run(run_id).inputs.drill
+    if drilling:
+        workspace = open_workspace(settings, clock=DrillClock(), credentials=credentials)
     progress = ProgressObserver(workspace.store.plan(run_id))
     workspace.orchestrator.add_observer(progress)
-    report, log_path = _drive(
+    report, log_path = drive(
         workspace,
         progress,
         lambda: workspace.resume(run_id, retry_failed=retry_failed),
         settings=settings,
         run_id=run_id,
-        live=_live(as_json),
+        live=live_display(as_json),
     )
+    if drilling:
+        from patchorch.cli.drill import finish_drill  # the drill command builds on this module
+
+        finish_drill(workspace.drill_report(run_id), log_path, as_json=as_json)
     _finish(report, log_path, as_json=as_json)
 
 
@@ -598,14 +640,14 @@ def abort(
 
 @app.command()
 def runs(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List recorded runs, newest first; rehearsals (check mode) say so."""
+    """List recorded runs, newest first; drills and other rehearsals (check mode) say so."""
     records = open_workspace(state(ctx).settings()).runs()
     if as_json:
         print_json([r.model_dump(mode="json") for r in records])
         return
     table = Table("run", "created (UTC)", "by", "mode", "state", "reason", box=None, header_style="bold")
     for r in records:
-        mode = r.mode.value + (" check" if r.inputs.check else "")
+        mode = r.mode.value + (" drill" if r.inputs.drill else " check" if r.inputs.check else "")
         table.add_row(
             r.id,
             f"{r.created_at:%Y-%m-%d %H:%M}",
@@ -615,6 +657,10 @@ def runs(ctx: typer.Context, as_json: JsonOption = False) -> None:
             Text(plain(r.state_reason)),
         )
     console.print(table)
+
+
+def _rehearsal_kind(run: RunRecord) -> str:
+    return "a drill" if run.inputs.drill else "a rehearsal"
 
 
 def _owner_text(owners: dict[str, str] | None, host: str) -> str:
@@ -658,7 +704,7 @@ def status(
         return
     _print_report(view.report)
     if view.run.inputs.check:
-        console.print(Text("  check mode: a rehearsal, nothing was installed", style="yellow"))
+        console.print(Text(f"  check mode: {_rehearsal_kind(view.run)}, nothing was installed", style="yellow"))
     for record in stages:
         hosts = view.report.plan.stage(record.name).hosts
         done = sum(1 for h in hosts if (s := view.report.hosts.get(h)) is not None and s.is_success)
@@ -747,7 +793,7 @@ def show(
         Text(f"plan {run.plan_hash[:16]}  state {run.state.value}  {plain(run.state_reason)}", overflow="fold")
     )
     if run.inputs.check:
-        console.print(Text("check mode: a rehearsal, nothing was installed", style="yellow"))
+        console.print(Text(f"check mode: {_rehearsal_kind(run)}, nothing was installed", style="yellow"))
     for attempt in attempts:
         for line in _attempt_lines(attempt, owners, console.width):
             console.print(line)

@@ -10,7 +10,7 @@ turns its records into a `DrillReport`:
 - when each stage was reached on the drill's clock (real time plus the waits it skipped);
 - the projected duration of the real rollout: the prepare phase as the drill measured it plus the dispatcher's
   projection (`domain.dispatch.simulate`) of the stages, with each host's duration measured in earlier real runs,
-  else in this drill, else the plan's expected duration.
+  else in this drill, else the median of the hosts this drill timed (a blocker), else the plan's expected duration.
 
 Durations here run from a host's dispatch to its recorded outcome, so they include each playbook's start-up: the
 makespan a projection must match is made of exactly those.
@@ -97,7 +97,7 @@ class DrillReport(BaseModel):
     waits_shortened: tuple[ShortenedWait, ...]
     approvals_skipped: tuple[str, ...]
     projected_seconds: float
-    duration_basis: dict[str, str]  # host -> "measured" (earlier real runs), "drill" or "plan"
+    duration_basis: dict[str, str]  # host -> "measured" (earlier real runs), "drill", "drill-median" or "plan"
 
 
 def apply_durations(attempts: Iterable[AttemptRecord]) -> dict[str, timedelta]:
@@ -162,6 +162,8 @@ def summarize_drill(
 ) -> DrillReport:
     """The drill's report from its records; `measured` holds per-host durations from earlier real runs."""
     from_drill = apply_durations(attempts)
+    # A host the drill could not time (a blocker) takes the median of those it did, not the plan's guess.
+    typical = sorted(from_drill.values())[len(from_drill) // 2] if from_drill else None
     durations: dict[str, timedelta] = {}
     basis: dict[str, str] = {}
     for host in plan.targets:
@@ -169,6 +171,8 @@ def summarize_drill(
             durations[host], basis[host] = measured[host], "measured"
         elif host in from_drill:
             durations[host], basis[host] = from_drill[host], "drill"
+        elif typical is not None:
+            durations[host], basis[host] = typical, "drill-median"
         else:
             basis[host] = "plan"
     blockers = _blockers(plan, attempts, audit)

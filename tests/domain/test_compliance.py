@@ -20,6 +20,7 @@ from patchorch.domain.run import (
     ApprovalRecord,
     AttemptRecord,
     RunInputs,
+    RunKind,
     RunRecord,
     RunState,
     StageRecord,
@@ -151,6 +152,21 @@ def test_rehearsals_never_count_as_patching_and_are_listed_with_their_duration()
     assert [(r.run, r.hosts, r.duration_seconds) for r in report.rehearsals] == [("r1", 1, 240.0)]
     assert report.drills == ()
     assert "patchorch drill" in report.drills_note
+
+
+def test_a_drill_counts_as_a_drill_never_as_a_rehearsal_or_patching() -> None:
+    """A drill's run is listed and counted among the drills (in the JSON), not the rehearsals, and patches nothing."""
+    plan = _plan({"mx1": ("high", timedelta(hours=1))})
+    rehearsal = _run("r1", plan, {"mx1": (HostStatus.PATCHED, timedelta(minutes=4))}, check=True)
+    drill = _run("d1", plan, {"mx1": (HostStatus.PATCHED, timedelta(minutes=3))}, check=True)
+    drill = drill.model_copy(
+        update={"run": drill.run.model_copy(update={"inputs": RunInputs(check=True, kind=RunKind.DRILL)})}
+    )
+    data = build_report(_inputs(rehearsal, drill)).model_dump(mode="json")
+    assert (data["totals"]["runs"], data["totals"]["rehearsals"], data["totals"]["drills"]) == (0, 1, 1)
+    assert [(d["run"], d["duration_seconds"]) for d in data["drills"]] == [("d1", 180.0)]
+    assert [r["run"] for r in data["rehearsals"]] == ["r1"]
+    assert data["sla"] == []
 
 
 def test_time_to_patch_runs_from_publication_and_import_to_the_last_target() -> None:
