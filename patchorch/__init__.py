@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from patchorch.domain.drill import DrillReport
 from patchorch.domain.fleet import Criticality, Exposure, Fleet, Host, Lifecycle, RebootPolicy
 from patchorch.domain.gates import Gate, GateDecision, Verdict
 from patchorch.domain.outcomes import BatchOutcome, HostFailures, HostOutcome, HostStatus, RoleResult
@@ -26,7 +27,7 @@ from patchorch.domain.plan import (
     UpdateSpec,
 )
 from patchorch.domain.policy import Policy
-from patchorch.domain.run import RunRecord, RunState, StageState
+from patchorch.domain.run import RunKind, RunRecord, RunState, StageState
 from patchorch.domain.vulnerability import Decision, HostVulnerability
 from patchorch.errors import (
     AdvisoryError,
@@ -44,7 +45,7 @@ from patchorch.errors import (
     StoreError,
 )
 from patchorch.execution.base import BatchRequest, Executor, HostEvent
-from patchorch.orchestrator.clock import Clock, SystemClock
+from patchorch.orchestrator.clock import Clock, DrillClock, SystemClock
 from patchorch.orchestrator.engine import Orchestrator, RolloutReport
 from patchorch.orchestrator.observers import LogObserver, Observer
 from patchorch.orchestrator.planning import plan_rollout
@@ -62,6 +63,8 @@ __all__ = [
     "ConfigError",
     "Criticality",
     "Decision",
+    "DrillClock",
+    "DrillReport",
     "Exclusion",
     "ExecutionError",
     "Executor",
@@ -93,6 +96,7 @@ __all__ = [
     "RoleResult",
     "RolloutPlan",
     "RolloutReport",
+    "RunKind",
     "RunRecord",
     "RunState",
     "RunStateError",
