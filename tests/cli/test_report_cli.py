@@ -38,7 +38,7 @@ def test_report_writes_html_and_csv_and_prints_a_summary(
     assert "1 run(s)" in out
     assert f"report written to {page}" in out
     assert page.read_text().startswith("<!DOCTYPE html>")
-    assert len(list(csv_dir.glob("*.csv"))) == 8
+    assert len(list(csv_dir.glob("*.csv"))) == 9
 
 
 def test_report_json_without_inventory_says_owners_are_unknown(
