@@ -33,13 +33,12 @@ from patchorch.cli.rollout import (
     drive,
     live_display,
     open_workspace,
-    owners_of,
     plain,
-    plan_from_options,
-    update_spec,
+    plan_and_show,
+    run_inputs,
 )
 from patchorch.domain.drill import DrillReport
-from patchorch.domain.run import RunInputs, RunKind, RunState
+from patchorch.domain.run import RunKind, RunState
 from patchorch.orchestrator.clock import DrillClock
 from patchorch.orchestrator.engine import new_run_id
 
@@ -163,14 +162,12 @@ def drill(
     waited for. Hosts that fail to prepare are blockers, named with their owner; the drill goes on without them. The
     report projects the real rollout's duration from measured per-host times.
     """
-    from patchorch.cli.plan import render_plan
-
     out = console_err if as_json else console
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     sources = require_inventory(settings)
     # The drill's clock skips every wait: no soak or window is waited for, and nothing gives up waiting either.
     workspace = open_workspace(settings, clock=DrillClock())
-    plan = plan_from_options(
+    plan = plan_and_show(
         settings,
         sources,
         workspace,
@@ -178,27 +175,15 @@ def drill(
         emergency=emergency,
         limit=limit,
         advisory=advisory,
-        update=None if advisory is not None else update_spec(package or [], all_updates=all_updates),
-        conflicting=bool(package or all_updates),
+        package=package,
+        all_updates=all_updates,
+        as_json=as_json,
+        nothing="nothing to rehearse: the plan has no targets",
     )
-    policy_label = str(settings.policy) if settings.policy else "built-in default"
-    out.print(render_plan(plan, policy_label=policy_label, owners=owners_of(sources, contact=False)))
-    if not plan.targets:
-        out.print("nothing to rehearse: the plan has no targets")
-        if as_json:
-            print_json({"run": None, "state": None, "reason": "the plan has no targets"})
-        raise typer.Exit(EXIT_OK)
     progress = ProgressObserver(plan)
     workspace.orchestrator.add_observer(progress)
-    inputs = RunInputs(
-        inventory=tuple(str(p.resolve()) for p in sources),
-        policy=str(settings.policy) if settings.policy else None,
-        limit=limit,
-        advisory=advisory,
-        check=True,
-        template_dir=str(settings.template_dir) if settings.template_dir else None,
-        kind=RunKind.DRILL,
-        skip_approvals=no_approvals,
+    inputs = run_inputs(
+        settings, sources, limit=limit, advisory=advisory, check=True, kind=RunKind.DRILL, skip_approvals=no_approvals
     )
     run_id = new_run_id(workspace.clock.now())
     report, log_path = drive(

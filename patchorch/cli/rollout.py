@@ -425,7 +425,7 @@ def _advisory_inputs(
     return found.targets, found.update, list(found.vulnerabilities.values()), found.decision
 
 
-def plan_from_options(
+def plan_and_show(
     settings: Settings,
     sources: tuple[Path, ...],
     workspace: Workspace,
@@ -434,33 +434,59 @@ def plan_from_options(
     emergency: bool,
     limit: str | None,
     advisory: str | None,
-    update: UpdateSpec | None,
-    conflicting: bool = False,
+    package: list[str] | None,
+    all_updates: bool,
+    as_json: bool,
+    nothing: str,
 ) -> RolloutPlan:
-    """The plan `rollout` and `drill` run: for `advisory` its affected hosts and fixing update (an 'immediate'
-    decision chooses the emergency strategy), else `update` on every eligible host. `conflicting`: --package or
-    --all-updates were given beside --advisory."""
+    """Plan what `rollout` and `drill` run and show it on `out`; with no targets say `nothing` and exit 0.
+
+    For `advisory`: its affected hosts and fixing update (an 'immediate' decision chooses the emergency strategy);
+    else the update --package/--all-updates name (security updates by default) on every eligible host.
+    """
+    from patchorch.cli.plan import render_plan
+
     if advisory is not None:
-        if conflicting:
+        if package or all_updates:
             raise ConfigError(
                 [Problem("--advisory chooses the packages; drop --package/--all-updates", field="--advisory")]
             )
-        targets, found_update, vulnerabilities, decision = _advisory_inputs(
+        targets, update, vulnerabilities, decision = _advisory_inputs(
             settings, sources, limit, advisory, workspace, out
         )
         if decision is Decision.IMMEDIATE and not emergency:
             out.print(Text(f"advisory {plain(advisory)}: decision immediate, so the emergency strategy is used"))
             emergency = True
-        return workspace.plan(
+        plan = workspace.plan(
             sources,
             policy=settings.policy,
             emergency=emergency,
             limit=limit,
             targets=targets,
-            update=found_update,
+            update=update,
             vulnerabilities=vulnerabilities,
         )
-    return workspace.plan(sources, policy=settings.policy, emergency=emergency, limit=limit, update=update)
+    else:
+        update = update_spec(package or [], all_updates=all_updates)
+        plan = workspace.plan(sources, policy=settings.policy, emergency=emergency, limit=limit, update=update)
+    policy_label = str(settings.policy) if settings.policy else "built-in default"
+    out.print(render_plan(plan, policy_label=policy_label, owners=owners_of(sources, contact=False)))
+    if not plan.targets:
+        out.print(nothing)
+        if as_json:
+            print_json({"run": None, "state": None, "reason": "the plan has no targets", "hosts": {}})
+        raise typer.Exit(EXIT_OK)
+    return plan
+
+
+def run_inputs(settings: Settings, sources: tuple[Path, ...], **fields: Any) -> RunInputs:
+    """What a run is started from: the resolved inventory, policy and templates, and `fields` (limit, check...)."""
+    return RunInputs(
+        inventory=tuple(str(p.resolve()) for p in sources),
+        policy=str(settings.policy) if settings.policy else None,
+        template_dir=str(settings.template_dir) if settings.template_dir else None,
+        **fields,
+    )
 
 
 @app.command()
@@ -501,15 +527,13 @@ def rollout(
     Without --package, --all-updates or --advisory the rollout installs security updates. On a terminal a live
     display shows progress and the structured log goes to <state>/logs/<run>.log; otherwise log lines go to stderr.
     """
-    from patchorch.cli.plan import render_plan
-
     # With --json, stdout carries only the JSON: everything for people goes to stderr.
     out = console_err if as_json else console
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     sources = require_inventory(settings)
     credentials = ask_credentials(ask_become_pass, vault_id)
     workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
-    plan = plan_from_options(
+    plan = plan_and_show(
         settings,
         sources,
         workspace,
@@ -517,27 +541,15 @@ def rollout(
         emergency=emergency,
         limit=limit,
         advisory=advisory,
-        update=None if advisory is not None else update_spec(package or [], all_updates=all_updates),
-        conflicting=bool(package or all_updates),
+        package=package,
+        all_updates=all_updates,
+        as_json=as_json,
+        nothing="nothing to patch: the plan has no targets",
     )
-    policy_label = str(settings.policy) if settings.policy else "built-in default"
-    out.print(render_plan(plan, policy_label=policy_label, owners=owners_of(sources, contact=False)))
-    if not plan.targets:
-        out.print("nothing to patch: the plan has no targets")
-        if as_json:
-            print_json({"run": None, "state": None, "reason": "the plan has no targets", "hosts": {}})
-        raise typer.Exit(EXIT_OK)
     _confirm(yes, f"Patch {len(plan.targets)} host(s) in {len(plan.stages)} stage(s)?", err=as_json)
     progress = ProgressObserver(plan)
     workspace.orchestrator.add_observer(progress)
-    inputs = RunInputs(
-        inventory=tuple(str(p.resolve()) for p in sources),
-        policy=str(settings.policy) if settings.policy else None,
-        limit=limit,
-        advisory=advisory,
-        check=check,
-        template_dir=str(settings.template_dir) if settings.template_dir else None,
-    )
+    inputs = run_inputs(settings, sources, limit=limit, advisory=advisory, check=check)
     run_id = new_run_id(workspace.clock.now())
     report, log_path = drive(
         workspace,
