@@ -262,9 +262,15 @@ class Orchestrator:
             self.store.set_stage_state(run_id, previous.name, StageState.COMPLETED)
         report = self.report(run_id)
         failed = report.failed_hosts
-        summary = f"{len(report.patched_hosts)} of {len(plan.targets)} host(s) patched or up to date"
-        if failed:
-            summary += f"; failed within the budget: {', '.join(failed)}"
+        if inputs.drill:
+            summary = f"drill: {len(report.patched_hosts)} of {len(plan.targets)} host(s) rehearsed in check mode"
+            blocked = sorted(self._blocked | set(failed))
+            if blocked:
+                summary += f"; blockers: {', '.join(blocked)}"
+        else:
+            summary = f"{len(report.patched_hosts)} of {len(plan.targets)} host(s) patched or up to date"
+            if failed:
+                summary += f"; failed within the budget: {', '.join(failed)}"
         self._set_state(run_id, RunState.COMPLETED, summary)
         return self.report(run_id)
 

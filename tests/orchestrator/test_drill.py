@@ -49,6 +49,7 @@ def test_drill_goes_on_past_a_prepare_blocker_and_names_its_owner(tmp_path: Path
     )
     assert [(b.host, b.owner, b.phase, b.step) for b in summary.blockers] == [("b", OWNER, "prepare", "precheck")]
     assert summary.duration_basis == {"c1": "drill", "a": "drill", "b": "drill-median"}
+    assert summary.reason == "drill: 2 of 3 host(s) rehearsed in check mode; blockers: b"
 
 
 def test_drill_skips_soaks_and_records_them_shortened(tmp_path: Path) -> None:
