@@ -24,6 +24,7 @@ from patchorch.cli._common import (
     PolicyOption,
     console,
     console_err,
+    plain,
     print_json,
     require_inventory,
     state,
@@ -33,7 +34,6 @@ from patchorch.cli.rollout import (
     drive,
     live_display,
     open_workspace,
-    plain,
     plan_and_show,
     run_inputs,
 )
