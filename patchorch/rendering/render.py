@@ -17,8 +17,9 @@ Layout of a run directory:
     site.yml                            imports the prepare playbook, then each stage playbook once per batch
     00-prepare.yml                      the prepare phase over every target (no disruption), then a gate play
     NN-<stage>.yml                      per stage: one play on the hosts patchorch_hosts names, then a gate play
-    inventory/patchorch_groups.yml      patchorch_targets > patchorch_<stage>_all > patchorch_<stage>_b<N> groups
-    vars/run.yml                        the plan's data for the role (every string !unsafe)
+    inventory/patchorch_groups.yml      patchorch_targets > patchorch_<stage>_all > patchorch_<stage>_b<N> groups;
+                                        each host's plan data (batch, risk class, reason) as its host vars
+    vars/run.yml                        the run-wide data for the role, independent of the fleet's size (!unsafe)
     vars/settings.yml                   role settings from `extra_vars_from` (hook paths point into hooks/)
     hooks/                              copies of the hook task files (--role-vars; per host from the plan)
     roles/patchorch_patch/              a copy of the role shipped inside patchorch
@@ -348,13 +349,16 @@ def _write_run(
 
     (directory / GROUPS_FILE).parent.mkdir(parents=True)
     (directory / GROUPS_FILE).write_text(
-        dump_vars(_groups_inventory(stages), header=f"{_GENERATED}\nThe batch groups of run {run_id}."),
+        dump_vars(
+            _groups_inventory(plan, stages, _host_settings(plan, directory)),
+            header=f"{_GENERATED}\nThe batch groups of run {run_id}; each host's plan data is its host vars.",
+        ),
         encoding="utf-8",
     )
     (directory / RUN_VARS_FILE).parent.mkdir(parents=True)
     (directory / RUN_VARS_FILE).write_text(
         dump_vars(
-            _run_vars(plan, stages, run_id, _host_settings(plan, directory)),
+            _run_vars(plan, stages, run_id),
             header=f"{_GENERATED}\nThe plan's data for the {ROLE_NAME} role. Every string is !unsafe: Ansible "
             "never evaluates it.",
         ),
@@ -375,12 +379,34 @@ def _write_run(
     (directory / _MARKER).write_text(f"{run_id}\n", encoding="utf-8")
 
 
-def _groups_inventory(stages: tuple[Stage, ...]) -> dict[str, Any]:
-    """Every target in `patchorch_targets`, each stage's hosts in its stage group, each batch's in its batch group."""
+def _groups_inventory(
+    plan: RolloutPlan, stages: tuple[Stage, ...], settings: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Every target in `patchorch_targets`, each stage's hosts in its stage group, each batch's in its batch group.
+
+    What the plan says of each host (its batch, risk class, the reason it is where it is, and its hooks and
+    stale-service setting in `patchorch_patch_host_settings`) is that host's own
+    inventory variables, so each host's data reaches Ansible once: a play loads no fleet-wide file, and Ansible's
+    load time grows with the fleet, not with plays x fleet. Three levels of groups and one group per batch keep a
+    `--limit` of a group name or of host names cheap to resolve.
+    """
+    planned = {host.name: host for host in plan.hosts}
+
+    def host_vars(name: str, batch: int) -> dict[str, Any]:
+        info = planned.get(name)
+        return {
+            "patchorch_patch_batch": batch,
+            "patchorch_patch_risk_class": info.risk_class if info else "",
+            "patchorch_patch_reason": info.reason if info else "",
+            **({"patchorch_patch_host_settings": dict(settings[name])} if name in settings else {}),
+        }
+
     stage_groups = {
         stage_group_name(stage.name): {
             "children": {
-                batch_group_name(stage.name, batch.index): {"hosts": dict.fromkeys(batch.hosts)}
+                batch_group_name(stage.name, batch.index): {
+                    "hosts": {name: host_vars(name, batch.index) for name in batch.hosts}
+                }
                 for batch in stage.batches
             }
         }
@@ -431,22 +457,8 @@ def _copy_hook_file(hook: Hook, directory: Path, host: str, key: str) -> Path:
     return target  # the role resolves it against the playbook directory
 
 
-def _run_vars(
-    plan: RolloutPlan, stages: tuple[Stage, ...], run_id: str, settings: Mapping[str, Mapping[str, Any]]
-) -> dict[str, Any]:
-    planned = {host.name: host for host in plan.hosts}
-    hosts: dict[str, Any] = {}
-    for stage in stages:
-        for batch in stage.batches:
-            for name in batch.hosts:
-                info = planned.get(name)
-                hosts[name] = {
-                    "stage": stage.name,
-                    "batch": batch.index,
-                    "risk_class": info.risk_class if info else "",
-                    "reason": info.reason if info else "",
-                    **settings.get(name, {}),
-                }
+def _run_vars(plan: RolloutPlan, stages: tuple[Stage, ...], run_id: str) -> dict[str, Any]:
+    """The run-wide data every play loads: its size does not depend on the number of hosts (host data: inventory)."""
     return {
         "patchorch_patch_run_id": run_id,
         "patchorch_patch_plan_hash": plan.content_hash,
@@ -466,7 +478,6 @@ def _run_vars(
             }
             for stage in stages
         },
-        "patchorch_patch_plan_hosts": hosts,
     }
 
 
@@ -510,7 +521,7 @@ def _verify(plan: RolloutPlan, directory: Path, stages: tuple[Stage, ...]) -> No
         raise RenderError(f"site.yml imports {imports}, the plan needs {expected}", file="site.yml")
 
     groups = load_vars((directory / GROUPS_FILE).read_text(encoding="utf-8"))
-    if groups != _groups_inventory(stages):
+    if groups != _groups_inventory(plan, stages):
         raise RenderError("the generated groups inventory does not list the plan's batches", file=str(GROUPS_FILE))
     run_vars = load_vars((directory / RUN_VARS_FILE).read_text(encoding="utf-8"))
     if not isinstance(run_vars, Mapping) or run_vars.get("patchorch_patch_plan_hash") != plan.content_hash:

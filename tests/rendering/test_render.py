@@ -79,6 +79,22 @@ def test_groups_inventory_nests_targets_stages_and_batches(tmp_path: Path, inven
     }
 
 
+def test_each_hosts_plan_data_is_its_host_vars_in_the_groups_inventory(tmp_path: Path, inventory: Path) -> None:
+    """Batch, risk class and reason of a host are its host vars in the groups file; vars/run.yml names no host."""
+    plan = example_plan()
+    run = render_run(plan, tmp_path / "run", inventory_sources=[inventory])
+    stages = load_vars(run.inventory_sources[-1].read_text())["all"]["children"]["patchorch_targets"]["children"]
+    mx2 = stages["patchorch_wave_1_all"]["children"]["patchorch_wave_1_b2"]["hosts"]["mx2"]
+    planned = next(host for host in plan.hosts if host.name == "mx2")
+    run_vars = (run.directory / "vars" / "run.yml").read_text()
+    assert mx2 == {
+        "patchorch_patch_batch": 2,
+        "patchorch_patch_risk_class": planned.risk_class,
+        "patchorch_patch_reason": planned.reason,
+    }
+    assert not any(host.name in run_vars for host in plan.hosts)
+
+
 def test_inventory_sources_are_the_users_then_the_groups_file(tmp_path: Path, inventory: Path) -> None:
     """RenderedRun.inventory_sources are absolute: the user's sources first, the generated groups file last."""
     run = render_run(example_plan(), tmp_path / "run", inventory_sources=[inventory])
