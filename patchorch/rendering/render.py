@@ -18,7 +18,7 @@ Layout of a run directory:
     00-prepare.yml                      the prepare phase over every target (no disruption), then a gate play
     NN-<stage>.yml                      per stage: one play on the hosts patchorch_hosts names, then a gate play
     inventory/patchorch_groups.yml      patchorch_targets > patchorch_<stage>_all > patchorch_<stage>_b<N> groups;
-                                        each host's plan data (batch, risk class, reason) as its host vars
+                                        each host's plan data (batch, risk class, reason) as inventory vars
     vars/run.yml                        the run-wide data for the role, independent of the fleet's size (!unsafe)
     vars/settings.yml                   role settings from `extra_vars_from` (hook paths point into hooks/)
     hooks/                              copies of the hook task files (--role-vars; per host from the plan)
@@ -351,7 +351,7 @@ def _write_run(
     (directory / GROUPS_FILE).write_text(
         dump_vars(
             _groups_inventory(plan, stages, _host_settings(plan, directory)),
-            header=f"{_GENERATED}\nThe batch groups of run {run_id}; each host's plan data is its host vars.",
+            header=f"{_GENERATED}\nThe batch groups of run {run_id}: the plan's data of each host as host and group vars.",
         ),
         encoding="utf-8",
     )
@@ -384,31 +384,35 @@ def _groups_inventory(
 ) -> dict[str, Any]:
     """Every target in `patchorch_targets`, each stage's hosts in its stage group, each batch's in its batch group.
 
-    What the plan says of each host (its batch, risk class, the reason it is where it is, and its hooks and
-    stale-service setting in `patchorch_patch_host_settings`) is that host's own
-    inventory variables, so each host's data reaches Ansible once: a play loads no fleet-wide file, and Ansible's
-    load time grows with the fleet, not with plays x fleet. Three levels of groups and one group per batch keep a
-    `--limit` of a group name or of host names cheap to resolve.
+    What the plan says of each host reaches Ansible once, as inventory variables, never through a fleet-wide file
+    that every play loads: the batch is its batch group's variable, a wave's risk class its stage group's, and the
+    host's own variables are its reason (and its risk class when it differs from its stage's: canary hosts) and,
+    where it has any, its hooks and stale-service setting (`patchorch_patch_host_settings`).
+    Ansible 2.19 pays per inventory value, so values shared by a group are set once on the group. Three levels of
+    groups, one group per batch, keep a `--limit` of a group name or of host names cheap to resolve.
     """
     planned = {host.name: host for host in plan.hosts}
 
-    def host_vars(name: str, batch: int) -> dict[str, Any]:
+    def host_vars(name: str, stage: Stage) -> dict[str, Any]:
         info = planned.get(name)
-        return {
-            "patchorch_patch_batch": batch,
-            "patchorch_patch_risk_class": info.risk_class if info else "",
-            "patchorch_patch_reason": info.reason if info else "",
-            **({"patchorch_patch_host_settings": dict(settings[name])} if name in settings else {}),
-        }
+        data: dict[str, Any] = {"patchorch_patch_reason": info.reason if info else ""}
+        risk_class = info.risk_class if info else ""
+        if risk_class != (stage.risk_class or ""):
+            data["patchorch_patch_risk_class"] = risk_class
+        if name in settings:
+            data["patchorch_patch_host_settings"] = dict(settings[name])
+        return data
 
     stage_groups = {
         stage_group_name(stage.name): {
+            "vars": {"patchorch_patch_risk_class": stage.risk_class or ""},
             "children": {
                 batch_group_name(stage.name, batch.index): {
-                    "hosts": {name: host_vars(name, batch.index) for name in batch.hosts}
+                    "vars": {"patchorch_patch_batch": batch.index},
+                    "hosts": {name: host_vars(name, stage) for name in batch.hosts},
                 }
                 for batch in stage.batches
-            }
+            },
         }
         for stage in stages
     }

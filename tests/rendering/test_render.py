@@ -79,19 +79,33 @@ def test_groups_inventory_nests_targets_stages_and_batches(tmp_path: Path, inven
     }
 
 
-def test_each_hosts_plan_data_is_its_host_vars_in_the_groups_inventory(tmp_path: Path, inventory: Path) -> None:
-    """Batch, risk class and reason of a host are its host vars in the groups file; vars/run.yml names no host."""
+def test_each_hosts_plan_data_reaches_ansible_through_the_groups_inventory(tmp_path: Path, inventory: Path) -> None:
+    """A host's reason is its host var, its batch its batch group's var, its wave's risk class its stage group's."""
     plan = example_plan()
     run = render_run(plan, tmp_path / "run", inventory_sources=[inventory])
     stages = load_vars(run.inventory_sources[-1].read_text())["all"]["children"]["patchorch_targets"]["children"]
-    mx2 = stages["patchorch_wave_1_all"]["children"]["patchorch_wave_1_b2"]["hosts"]["mx2"]
+    wave = stages["patchorch_wave_1_all"]
+    batch = wave["children"]["patchorch_wave_1_b2"]
     planned = next(host for host in plan.hosts if host.name == "mx2")
+    assert (wave["vars"], batch["vars"]) == ({"patchorch_patch_risk_class": "mail-edge"}, {"patchorch_patch_batch": 2})
+    assert batch["hosts"] == {"mx2": {"patchorch_patch_reason": planned.reason}}
+
+
+def test_a_canary_hosts_risk_class_is_its_own_host_var(tmp_path: Path, inventory: Path) -> None:
+    """The canary mixes risk classes, so each canary host carries its own risk class beside its reason."""
+    plan = example_plan()
+    run = render_run(plan, tmp_path / "run", inventory_sources=[inventory])
+    stages = load_vars(run.inventory_sources[-1].read_text())["all"]["children"]["patchorch_targets"]["children"]
+    planned = next(host for host in plan.hosts if host.name == "webmail1")
+    host = stages["patchorch_canary_all"]["children"]["patchorch_canary_b1"]["hosts"]["webmail1"]
+    assert host == {"patchorch_patch_reason": planned.reason, "patchorch_patch_risk_class": planned.risk_class}
+
+
+def test_run_vars_name_no_host(tmp_path: Path, inventory: Path) -> None:
+    """vars/run.yml, which every play loads, holds run-wide data only: no host of the plan appears in it."""
+    plan = example_plan()
+    run = render_run(plan, tmp_path / "run", inventory_sources=[inventory])
     run_vars = (run.directory / "vars" / "run.yml").read_text()
-    assert mx2 == {
-        "patchorch_patch_batch": 2,
-        "patchorch_patch_risk_class": planned.risk_class,
-        "patchorch_patch_reason": planned.reason,
-    }
     assert not any(host.name in run_vars for host in plan.hosts)
 
 
