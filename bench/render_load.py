@@ -96,7 +96,7 @@ def measure(size: int, work: Path) -> dict[str, Any]:
     }
     timings = {name: _timed(command, env, run.directory) for name, command in commands.items()}
     reference = timings["inventory_list"]["wall_s"]
-    for name, timing in timings.items():
+    for timing in timings.values():
         timing["ratio_to_inventory"] = round(timing["wall_s"] / reference, 2) if reference else None
     return {
         "hosts": size,
@@ -126,7 +126,8 @@ def main(argv: list[str]) -> int:
         for size in sizes:
             result = measure(size, work)
             runs.append(result)
-            shown = ", ".join(f"{k} {v['wall_s']:.1f}s (x{v['ratio_to_inventory']})" for k, v in result["timings"].items())
+            timings = result["timings"].items()
+            shown = ", ".join(f"{k} {v['wall_s']:.1f}s (x{v['ratio_to_inventory']})" for k, v in timings)
             sys.stderr.write(f"{size:>7} hosts: render {result['render_s']:.1f}s; {shown}\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -351,7 +351,8 @@ def _write_run(
     (directory / GROUPS_FILE).write_text(
         dump_vars(
             _groups_inventory(plan, stages, _host_settings(plan, directory)),
-            header=f"{_GENERATED}\nThe batch groups of run {run_id}: the plan's data of each host as host and group vars.",
+            header=f"{_GENERATED}
+The batch groups of run {run_id}; the plan's data of each host as host/group vars.",
         ),
         encoding="utf-8",
     )
