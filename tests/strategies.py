@@ -104,7 +104,11 @@ def policies(draw: st.DrawFn) -> Policy:
             "wave_order": draw(st.permutations(names)),
             "rules": draw(st.lists(rules(names), max_size=4)),
             "default_class": draw(st.sampled_from(names)),
-            "canary": {"size": canary_size, "concurrency": draw(st.integers(min_value=1, max_value=3))},
+            "canary": {
+                "size": canary_size,
+                "max_per_pair": draw(st.sampled_from([None, 1, 2, 5])),
+                "concurrency": draw(st.integers(min_value=1, max_value=3)),
+            },
         }
     )
 

@@ -16,7 +16,9 @@ How a plan is made:
 3. **Canary.** A representative sample of the targets: it covers each distinct (OS, service) pair present, most
    common pairs first, as far as the size allows; among candidates it prefers canary-eligible hosts, then lower
    criticality, then the name. Size: the policy's count or percentage of the targets rounded up, at least 1, and
-   never every target when there are two or more.
+   never every target when there are two or more; capped at `max_per_pair` hosts per pair (after each pair's first
+   host, a host joins only while every pair it runs has fewer), so 10% of 100,000 hosts is still a canary of a few
+   hosts per configuration, not 10,000.
 4. **Waves.** The other targets, grouped by risk class in the policy's wave order (regular), or by exposure
    (internet-facing first) and then risk class (emergency). Within a wave, hosts are packed first-fit into batches,
    in order of their maintenance window's opening (regular) or name (emergency).
@@ -433,6 +435,7 @@ def _select_canary(
     size = canary_size(policy, len(targets))
     if size == 0:
         return [], []
+    cap = policy.max_per_pair
     rank = {criticality: criticality.rank for criticality in Criticality}
     ordered = sorted(targets, key=lambda t: (not t.canary, rank[t.criticality], t.name))
     holders: dict[Pair, list[_Target]] = {}
@@ -445,7 +448,10 @@ def _select_canary(
         target.pairs = pairs
         for pair in target.pairs:
             holders.setdefault(pair, []).append(target)
+    if cap is not None:
+        size = min(size, cap * len(holders))
     held: Counter[str] = Counter()
+    per_pair: Counter[Pair] = Counter()
     covered: set[Pair] = set()
     picked: list[_Target] = []
     taken: set[int] = set()
@@ -454,10 +460,14 @@ def _select_canary(
         cluster = target.cluster
         return cluster is None or held[cluster] < room[cluster]
 
+    def below_cap(target: _Target) -> bool:
+        return cap is None or all(per_pair[pair] < cap for pair in target.pairs)
+
     def take(target: _Target, why: str) -> None:
         picked.append(target)
         taken.add(id(target))
         covered.update(target.pairs)
+        per_pair.update(target.pairs)
         if target.cluster is not None:
             held[target.cluster] += 1
         eligible = "canary-eligible, " if target.canary else ""
@@ -478,7 +488,7 @@ def _select_canary(
     for target in ordered:
         if len(picked) >= size:
             break
-        if id(target) not in taken and fits(target):
+        if id(target) not in taken and fits(target) and below_cap(target):
             take(target, f"fills the canary to {size} host{'s' if size > 1 else ''}")
     uncovered = sorted(pair for pair in holders if pair not in covered)
     return picked, uncovered

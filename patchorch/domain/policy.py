@@ -110,6 +110,12 @@ class CanaryPolicy(BaseModel):
     model_config = _FROZEN
 
     size: Budget = Field(default=Budget(count=1), description="a count, or a percentage rounded up; at least 1")
+    max_per_pair: int | None = Field(
+        default=5,
+        ge=1,
+        description="at most this many hosts per (OS, service) pair, whatever the size says (None: no cap), so a "
+        "percentage of a large fleet stays a canary",
+    )
     concurrency: int = Field(default=1, ge=1)
     soak: timedelta = timedelta(hours=1)
     failure_budget: Budget = Budget(count=0)

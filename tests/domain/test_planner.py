@@ -195,6 +195,27 @@ def test_the_canary_fills_up_to_its_size() -> None:
     assert _plan(fleet, _policy(canary={"size": "30%"})).stages[0].hosts == ("h0", "h1", "h2")
 
 
+def test_a_percentage_canary_is_capped_per_os_and_service_pair() -> None:
+    """50% of 40 hosts of one pair is a canary of max_per_pair hosts, not 20."""
+    fleet = _hosts(*({"name": f"h{i:02d}"} for i in range(40)))
+    canary = _plan(fleet, _policy(canary={"size": "50%", "max_per_pair": 3})).stages[0]
+    assert canary.hosts == ("h00", "h01", "h02")
+
+
+def test_the_canary_cap_is_per_pair() -> None:
+    """With a cap of 2, each of two pairs of 10 hosts gives the canary two hosts."""
+    smtp = ({"name": f"mx{i}", "services": ["smtp"]} for i in range(10))
+    fleet = _hosts(*smtp, *({"name": f"imap{i}", "services": ["imap"]} for i in range(10)))
+    canary = _plan(fleet, _policy(canary={"size": "50%", "max_per_pair": 2})).stages[0]
+    assert canary.hosts == ("imap0", "imap1", "mx0", "mx1")
+
+
+def test_no_canary_cap_takes_the_whole_percentage() -> None:
+    """max_per_pair null leaves the size alone: 50% of 40 hosts is 20."""
+    fleet = _hosts(*({"name": f"h{i:02d}"} for i in range(40)))
+    assert len(_plan(fleet, _policy(canary={"size": "50%", "max_per_pair": None})).stages[0].hosts) == 20
+
+
 def test_uncovered_pairs_are_warned_about() -> None:
     """A canary too small to cover every pair lists the pairs it misses."""
     fleet = _hosts({"name": "a", "services": ["smtp"]}, {"name": "b", "services": ["imap"]}, {"name": "c"})

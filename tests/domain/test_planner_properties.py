@@ -50,6 +50,21 @@ def test_canary_is_non_empty_when_there_are_targets(fleet: Fleet, policy: Policy
 
 
 @given(fleets(), policies(), modes)
+def test_the_canary_takes_at_most_its_cap_per_os_and_service_pair(fleet: Fleet, policy: Policy, mode: Mode) -> None:
+    """Whatever the size says, the canary holds at most max_per_pair hosts per (OS, service) pair of the targets."""
+    rollout = _plan(fleet, policy, mode)
+    canary_policy = policy.emergency.canary if mode is Mode.EMERGENCY else policy.canary
+    if not rollout.hosts or canary_policy.max_per_pair is None:
+        return
+    pairs = {
+        (host.os_label, service)
+        for host in (fleet.get(planned.name) for planned in rollout.hosts)
+        for service in (sorted(set(host.services)) or [""])
+    }
+    assert len(rollout.stages[0].hosts) <= canary_policy.max_per_pair * len(pairs)
+
+
+@given(fleets(), policies(), modes)
 def test_no_batch_breaks_a_cluster_budget(fleet: Fleet, policy: Policy, mode: Mode) -> None:
     """Per batch (and for the whole held canary), members taken plus members unavailable stay within the budget."""
     rollout = _plan(fleet, policy, mode)
