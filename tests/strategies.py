@@ -104,6 +104,7 @@ def policies(draw: st.DrawFn) -> Policy:
             "wave_order": draw(st.permutations(names)),
             "rules": draw(st.lists(rules(names), max_size=4)),
             "default_class": draw(st.sampled_from(names)),
+            "max_batches": draw(st.sampled_from([1, 2, 20])),
             "canary": {
                 "size": canary_size,
                 "max_per_pair": draw(st.sampled_from([None, 1, 2, 5])),

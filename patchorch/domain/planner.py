@@ -22,6 +22,11 @@ How a plan is made:
 4. **Waves.** The other targets, grouped by risk class in the policy's wave order (regular), or by exposure
    (internet-facing first) and then risk class (emergency). Within a wave, hosts are packed first-fit into batches,
    in order of their maintenance window's opening (regular) or name (emergency).
+5. **Batches** are what a person reads and what a run by hand takes one at a time; the dispatcher starts hosts
+   whenever a slot frees, so they are a projection of the order, not a barrier. A batch holds the stage's
+   concurrency, or more when the stage would otherwise have more than the policy's `max_batches`: a 100,000-host
+   plan has a few dozen batches, not thousands of two. A rendered stage play runs at most `concurrency` hosts at
+   once (`serial`) however large its batch.
 
 **Cluster budgets, and "held by the canary".** A cluster may have `allowed_down` members down at once; members
 already unavailable count against it, so each batch may take at most `room = allowed_down - unavailable` members of
@@ -227,7 +232,7 @@ def plan(
 
     stages: list[Stage] = []
     if canary:
-        stages.append(_canary_stage(canary, canary_policy, room, now, emergency))
+        stages.append(_canary_stage(canary, canary_policy, room, now, emergency, policy.max_batches))
     # Waves exist only when there are targets, and then the canary (never empty) is stage 1.
     for wave, (wave_key, members) in enumerate(_waves(rest, emergency), start=1):
         stages.append(_wave_stage(wave, wave_key, members, policy, room, now, emergency))
@@ -494,6 +499,11 @@ def _select_canary(
     return picked, uncovered
 
 
+def _batch_size(hosts: int, concurrency: int, max_batches: int) -> int:
+    """The stage's concurrency, or enough more that `hosts` fill at most `max_batches` batches (rounded up)."""
+    return max(concurrency, -(-hosts // max_batches))
+
+
 def _pack(members: Sequence[_Target], concurrency: int, room: Mapping[str, int]) -> list[list[_Target]]:
     """First-fit batches: at most `concurrency` hosts, and at most `room[c]` members of each cluster c, per batch.
 
@@ -549,7 +559,12 @@ def _batches(stage: str, groups: list[list[_Target]]) -> tuple[Batch, ...]:
 
 
 def _canary_stage(
-    canary: list[_Target], policy: CanaryPolicy, room: Mapping[str, int], now: datetime, emergency: bool
+    canary: list[_Target],
+    policy: CanaryPolicy,
+    room: Mapping[str, int],
+    now: datetime,
+    emergency: bool,
+    max_batches: int,
 ) -> Stage:
     members = sorted(canary, key=lambda t: t.name)
     for target in members:
@@ -559,7 +574,7 @@ def _canary_stage(
         kind=StageKind.CANARY,
         index=1,
         risk_class=None,
-        batches=_batches("canary", _pack(members, policy.concurrency, room)),
+        batches=_batches("canary", _pack(members, _batch_size(len(members), policy.concurrency, max_batches), room)),
         concurrency=policy.concurrency,
         soak=policy.soak,
         approval_required=policy.approval,
@@ -617,7 +632,7 @@ def _wave_stage(
         kind=StageKind.WAVE,
         index=wave + 1,
         risk_class=risk_class,
-        batches=_batches(name, _pack(members, rules.concurrency, room)),
+        batches=_batches(name, _pack(members, _batch_size(len(members), rules.concurrency, policy.max_batches), room)),
         concurrency=rules.concurrency,
         soak=soak,
         approval_required=rules.approval,

@@ -254,6 +254,12 @@ class Policy(BaseModel):
     stale_services: StaleServices = Field(
         default=StaleServices.REPORT, description="restart or only report services still using replaced libraries"
     )
+    max_batches: int = Field(
+        default=20,
+        ge=1,
+        description="batches per stage at most: a larger stage gets batches of more than its concurrency (the "
+        "dispatcher still runs at most `concurrency` hosts at once, and so does a batch run by hand)",
+    )
     expected_duration: timedelta = Field(
         default=timedelta(minutes=10),
         description="how long one host's apply is expected to take; a host starts in a window only if this fits",

@@ -312,7 +312,8 @@ def _write_run(
         for position, stage in enumerate(stages, 1)
     ]
     prepare_forks = min(PREPARE_FORKS, sum(len(stage.hosts) for stage in stages))
-    forks = max(prepare_forks, *(max(stage.concurrency, *(len(b.hosts) for b in stage.batches)) for stage in stages))
+    # Stage plays run `serial: concurrency`, so no play has more hosts at once than its stage's concurrency.
+    forks = max(prepare_forks, *(stage.concurrency for stage in stages))
     context = {
         "run_id": run_id,
         "plan_hash": plan.content_hash,
@@ -543,15 +544,20 @@ def _verify(plan: RolloutPlan, directory: Path, stages: tuple[Stage, ...]) -> No
 
 def _verify_stage(path: Path, stage: Stage) -> None:
     plays = _load_yaml(path)
-    _verify_plays(path, plays, stage_group_name(stage.name), stage.name, "apply", stage=stage.name)
+    _verify_plays(
+        path, plays, stage_group_name(stage.name), stage.name, "apply", stage=stage.name, serial=stage.concurrency
+    )
 
 
 def _verify_prepare(path: Path) -> None:
-    _verify_plays(path, _load_yaml(path), TARGETS_GROUP, "prepare", "prepare", stage="prepare")
+    _verify_plays(path, _load_yaml(path), TARGETS_GROUP, "prepare", "prepare", stage="prepare", serial=None)
 
 
-def _verify_plays(path: Path, plays: Any, group: str, stage_name: str, phase: str, *, stage: str) -> None:
-    """One play running exactly the role on the hosts `patchorch_hosts` names (default `group`), then one gate task."""
+def _verify_plays(
+    path: Path, plays: Any, group: str, stage_name: str, phase: str, *, stage: str, serial: int | None
+) -> None:
+    """One play running exactly the role on the hosts `patchorch_hosts` names (default `group`), `serial` hosts at
+    a time (None: all at once), then one gate task."""
     if not isinstance(plays, list) or len(plays) != 2 or not all(isinstance(play, dict) for play in plays):
         raise RenderError(f"{path.name} must hold two plays: the role's and a gate", file=path.name, stage=stage)
     play, gate = plays
@@ -564,13 +570,13 @@ def _verify_plays(path: Path, plays: Any, group: str, stage_name: str, phase: st
         or str(RUN_VARS_FILE) not in (play.get("vars_files") or ())
         or variables.get("patchorch_patch_stage") != stage_name
         or variables.get("patchorch_patch_phase") != phase
-        or play.get("serial") is not None
+        or play.get("serial") != serial
         or play.get("tasks")
         or play.get("pre_tasks")
     ):
         raise RenderError(
             f"{path.name}: the first play must run exactly the role {ROLE_NAME} on {group} with {RUN_VARS_FILE}, "
-            f"stage {stage_name} and phase {phase}",
+            f"stage {stage_name}, phase {phase} and serial {serial}",
             file=path.name,
             stage=stage,
         )

@@ -285,6 +285,14 @@ def test_batches_respect_the_class_concurrency() -> None:
     assert [len(batch.hosts) for batch in wave.batches] == [3, 3, 1]
 
 
+def test_a_large_wave_gets_larger_batches_not_more() -> None:
+    """100 low hosts with concurrency 2 and max_batches 10 go out in 10 batches of 10, not 50 of 2."""
+    policy = _policy(classes={"low": {"sla": "1d", "concurrency": 2}}, wave_order=["low"], rules=[], max_batches=10)
+    fleet = _hosts(*({"name": f"h{i:03d}"} for i in range(101)))
+    wave = _plan(fleet, policy, mode=Mode.REGULAR).stages[1]
+    assert ([len(batch.hosts) for batch in wave.batches], wave.concurrency) == ([10] * 10, 2)
+
+
 def test_batches_respect_a_cluster_budget() -> None:
     """A cluster allowing one down contributes one member per batch."""
     fleet = _hosts({"name": "a"}, *({"name": f"mx{i}", "cluster": "mx", "cluster_budget": 1} for i in range(3)))

@@ -107,10 +107,19 @@ def test_no_batch_takes_more_quorum_members_than_the_quorum_budget(fleet: Fleet,
 
 
 @given(fleets(), policies(), modes)
-def test_batches_never_exceed_the_stage_concurrency(fleet: Fleet, policy: Policy, mode: Mode) -> None:
-    """No batch dispatches more hosts than its stage's forks."""
+def test_batches_hold_the_concurrency_or_what_max_batches_needs(fleet: Fleet, policy: Policy, mode: Mode) -> None:
+    """A batch holds at most the stage's concurrency, or the stage's hosts spread over max_batches when that is more."""
     for stage in _plan(fleet, policy, mode).stages:
-        assert all(len(batch.hosts) <= stage.concurrency for batch in stage.batches)
+        size = max(stage.concurrency, -(-len(stage.hosts) // policy.max_batches))
+        assert all(len(batch.hosts) <= size for batch in stage.batches)
+
+
+@given(fleets(), policies(), modes)
+def test_a_stage_without_clusters_has_at_most_max_batches(fleet: Fleet, policy: Policy, mode: Mode) -> None:
+    """Only cluster (or quorum) room can split a stage into more than the policy's max_batches batches."""
+    for stage in _plan(fleet, policy, mode).stages:
+        if all(fleet.get(name).cluster is None and not fleet.get(name).groups for name in stage.hosts):
+            assert len(stage.batches) <= policy.max_batches
 
 
 @given(fleets(), policies())

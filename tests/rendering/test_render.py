@@ -101,6 +101,14 @@ def test_a_canary_hosts_risk_class_is_its_own_host_var(tmp_path: Path, inventory
     assert host == {"patchorch_patch_reason": planned.reason, "patchorch_patch_risk_class": planned.risk_class}
 
 
+def test_a_stage_play_runs_its_concurrency_at_a_time(tmp_path: Path, inventory: Path) -> None:
+    """Each stage play has serial set to its stage's concurrency, so a large batch run by hand keeps the limit."""
+    plan = example_plan()
+    run = render_run(plan, tmp_path / "run", inventory_sources=[inventory])
+    serials = [yaml.safe_load(run.stage_playbook(s.name).read_text())[0]["serial"] for s in plan.stages]
+    assert serials == [s.concurrency for s in plan.stages] == [1, 1, 2]
+
+
 def test_run_vars_name_no_host(tmp_path: Path, inventory: Path) -> None:
     """vars/run.yml, which every play loads, holds run-wide data only: no host of the plan appears in it."""
     plan = example_plan()
