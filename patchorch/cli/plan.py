@@ -115,6 +115,10 @@ def _when(moment: datetime | None, planned_at: datetime, horizon: timedelta, pre
     return Text(f"{after}, not before {opening}" if after else opening)
 
 
+# Host names shown per batch line: a 100,000-host plan prints a few dozen readable lines; --json lists every host.
+HOSTS_SHOWN = 10
+
+
 def _stage_lines(
     stage: Stage,
     rollout: RolloutPlan,
@@ -135,10 +139,12 @@ def _stage_lines(
     heading.append(f" · {stage.concurrency} at once · soak {format_span(stage.soak)}")
     if stage.failure_budget is not None:
         heading.append(f" · may fail {stage.failure_budget}")
+    hosts = len(stage.hosts)
+    heading.append(f"\n    {_count(hosts, 'host')} in {_count(len(stage.batches), 'batch')}", style="dim")
     lines = [heading]
     for batch in stage.batches:
         line = Text(f"      batch {batch.index}  ", style="dim")
-        for position, host in enumerate(batch.hosts):
+        for position, host in enumerate(batch.hosts[:HOSTS_SHOWN]):
             if position:
                 line.append(", ")
             line.append(plain(host), style="yellow" if host in flagged else "")
@@ -146,6 +152,8 @@ def _stage_lines(
                 line.append("*", style="cyan")
             if owners is not None:
                 line.append(f" ({plain(owners.get(host, 'no owner'))})", style="dim")
+        if len(batch.hosts) > HOSTS_SHOWN:
+            line.append(f" and {len(batch.hosts) - HOSTS_SHOWN} more ({len(batch.hosts)} hosts; --json lists all)")
         lines.append(line)
     return lines
 
@@ -240,3 +248,7 @@ def render_timeline(rollout: RolloutPlan, timeline: Timeline) -> Group:
 
 def _whole_minutes(span: timedelta) -> timedelta:
     return timedelta(minutes=max(0, round(span.total_seconds() / 60)))
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 'es' if noun.endswith('ch') else 's'}"

@@ -218,3 +218,24 @@ def test_timeline_in_an_emergency_says_windows_are_ignored(tmp_path: Path, capsy
     out = " ".join(capsys.readouterr().out.split())
     assert "projected makespan" in out
     assert "emergency: windows ignored" in out
+
+
+def test_a_large_batch_shows_a_few_names_and_how_many_more() -> None:
+    """A batch of 30 hosts prints its first HOSTS_SHOWN names and the count of the rest, not every name."""
+    from rich.console import Console
+
+    from patchorch.cli.plan import HOSTS_SHOWN, render_plan
+    from patchorch.domain.fleet import Fleet, Host
+    from patchorch.domain.planner import plan
+    from patchorch.domain.policy import Policy
+
+    fleet = Fleet(hosts=tuple(Host.model_validate({"name": f"h{i:02d}"}) for i in range(31)))
+    rules = {"classes": {"low": {"sla": "1d", "concurrency": 2}}, "wave_order": ["low"], "default_class": "low"}
+    policy = Policy.model_validate({**rules, "max_batches": 1})
+    rollout = plan(fleet, policy, mode=Mode.REGULAR, now=datetime(2025, 3, 5, 12, tzinfo=UTC))
+    console = Console(width=400, record=True)
+    console.print(render_plan(rollout, policy_label="test"))
+    out = console.export_text()
+    assert "30 hosts in 1 batch" in out
+    assert f"and {30 - HOSTS_SHOWN} more (30 hosts; --json lists all)" in out
+    assert f"h{HOSTS_SHOWN + 1:02d}" not in out.split("batch 1", 2)[-1]
