@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -271,11 +272,26 @@ def _with_host_hooks(tmp_path: Path) -> tuple[RolloutPlan, Path]:
     return example_plan().model_copy(update={"host_settings": settings}), drain
 
 
-def test_host_hooks_reach_the_run_vars_and_tasks_files_are_copied(tmp_path: Path, inventory: Path) -> None:
-    """Each host's hooks and stale-service setting are in vars/run.yml; its tasks file is copied under hooks/."""
+def _host_vars(groups: Any) -> dict[str, dict[str, Any]]:
+    """Every host's variables in the generated groups inventory, wherever its batch group sits."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(group: dict[str, Any]) -> None:
+        for name, data in (group.get("hosts") or {}).items():
+            found[name] = dict(data or {})
+        for child in (group.get("children") or {}).values():
+            walk(child or {})
+
+    walk(groups["all"])
+    return found
+
+
+def test_host_hooks_reach_the_host_vars_and_tasks_files_are_copied(tmp_path: Path, inventory: Path) -> None:
+    """Each host's hooks and stale-service setting are its inventory vars; its tasks file is copied under hooks/."""
     plan, drain = _with_host_hooks(tmp_path)
     run = render_run(plan, tmp_path / "run", inventory_sources=[inventory])
-    hosts = load_vars((run.directory / "vars" / "run.yml").read_text())["patchorch_patch_plan_hosts"]
+    groups = load_vars((run.directory / "inventory" / "patchorch_groups.yml").read_text())
+    hosts = {name: data.get("patchorch_patch_host_settings", {}) for name, data in _host_vars(groups).items()}
     copied = f"hooks/pre-{hashlib.sha256(drain.read_bytes()).hexdigest()[:16]}.yml"
     assert hosts["mx1"]["pre_hook"] == {"tasks": copied}
     assert hosts["mx1"]["post_hook"] == {"commands": [["lb", "undrain", "mx1"]]}
@@ -290,3 +306,34 @@ def test_a_tasks_file_changed_since_planning_is_refused(tmp_path: Path, inventor
     drain.write_text("- name: Something else\n  ansible.builtin.debug:\n    msg: other\n")
     with pytest.raises(RenderError, match="changed since the run was planned"):
         render_run(plan, tmp_path / "run", inventory_sources=[inventory])
+
+
+def test_a_payload_in_a_hosts_reason_stays_text_in_ansible(tmp_path: Path) -> None:
+    """A reason holding a Jinja lookup reaches a real ansible-playbook as text from the groups inventory."""
+    import json
+    import subprocess
+    import sys
+
+    marker = tmp_path / "pwned"
+    payload = f"{{{{ lookup('pipe', 'touch {marker}') }}}}"
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all:\n  hosts:\n    mx1:\n      ansible_connection: local\n")
+    plan = make_plan([[["mx1"]]], canary=False)
+    plan = plan.model_copy(update={"hosts": (plan.hosts[0].model_copy(update={"reason": payload}),)})
+    run = render_run(plan, tmp_path / "run", inventory_sources=[inventory])
+    show = tmp_path / "show.yml"
+    debug = {"ansible.builtin.debug": {"var": "patchorch_patch_reason"}}
+    show.write_text(yaml.safe_dump([{"hosts": "mx1", "gather_facts": False, "tasks": [debug]}]))
+    sources = [arg for source in run.inventory_sources for arg in ("-i", str(source))]
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), *sources, str(show)],
+        env={"ANSIBLE_NOCOLOR": "1", "PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (json.dumps({"patchorch_patch_reason": payload}, indent=4)[2:-2] in done.stdout, marker.exists()) == (
+        True,
+        False,
+    )
