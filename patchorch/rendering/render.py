@@ -145,8 +145,10 @@ def render_run(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     try:
-        _write_run(plan, staging, stages=stages, run_id=run_id, template_dir=template_dir, settings=settings)
-        _verify(plan, staging, stages)
+        host_settings = _write_run(
+            plan, staging, stages=stages, run_id=run_id, template_dir=template_dir, settings=settings
+        )
+        _verify(plan, staging, stages, host_settings)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)
@@ -290,7 +292,8 @@ def _write_run(
     run_id: str,
     template_dir: Path | None,
     settings: tuple[RoleSettings, Path] | None,
-) -> None:
+) -> dict[str, dict[str, Any]]:
+    """Write the run directory; return each host's settings as written into the groups inventory."""
     env = _environment(template_dir)
     stage_context: list[dict[str, Any]] = [
         {
@@ -348,12 +351,12 @@ def _write_run(
     for stage in stage_context:
         render("stage.yml.j2", directory / stage["file"], stage=stage)
 
+    host_settings = _host_settings(plan, directory)
     (directory / GROUPS_FILE).parent.mkdir(parents=True)
     (directory / GROUPS_FILE).write_text(
         dump_vars(
-            _groups_inventory(plan, stages, _host_settings(plan, directory)),
-            header=f"{_GENERATED}
-The batch groups of run {run_id}; the plan's data of each host as host/group vars.",
+            _groups_inventory(plan, stages, host_settings),
+            header=f"{_GENERATED}\nThe batch groups of run {run_id}; the plan's data of each host as host/group vars.",
         ),
         encoding="utf-8",
     )
@@ -379,6 +382,7 @@ The batch groups of run {run_id}; the plan's data of each host as host/group var
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     (directory / _MARKER).write_text(f"{run_id}\n", encoding="utf-8")
+    return host_settings
 
 
 def _groups_inventory(
@@ -506,7 +510,9 @@ def _settings_vars(settings: tuple[RoleSettings, Path] | None, directory: Path) 
 # -- verification ------------------------------------------------------------------------------------------------
 
 
-def _verify(plan: RolloutPlan, directory: Path, stages: tuple[Stage, ...]) -> None:
+def _verify(
+    plan: RolloutPlan, directory: Path, stages: tuple[Stage, ...], host_settings: Mapping[str, Mapping[str, Any]]
+) -> None:
     """Parse every generated file again and compare its structure with the plan; RenderError on any difference."""
     for position, stage in enumerate(stages, 1):
         _verify_stage(directory / _stage_file(position, stage), stage)
@@ -527,7 +533,7 @@ def _verify(plan: RolloutPlan, directory: Path, stages: tuple[Stage, ...]) -> No
         raise RenderError(f"site.yml imports {imports}, the plan needs {expected}", file="site.yml")
 
     groups = load_vars((directory / GROUPS_FILE).read_text(encoding="utf-8"))
-    if groups != _groups_inventory(plan, stages):
+    if groups != _groups_inventory(plan, stages, host_settings):
         raise RenderError("the generated groups inventory does not list the plan's batches", file=str(GROUPS_FILE))
     run_vars = load_vars((directory / RUN_VARS_FILE).read_text(encoding="utf-8"))
     if not isinstance(run_vars, Mapping) or run_vars.get("patchorch_patch_plan_hash") != plan.content_hash:
