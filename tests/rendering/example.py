@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from patchorch.domain.plan import (
     Batch,
@@ -68,3 +69,17 @@ def example_plan(
         stages=stages,
         hosts=hosts,
     )
+
+
+def host_vars_of(groups: Any) -> dict[str, dict[str, Any]]:
+    """Every host's variables in the generated groups inventory, wherever its batch group sits."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(group: dict[str, Any]) -> None:
+        for name, data in (group.get("hosts") or {}).items():
+            found[name] = dict(data or {})
+        for child in (group.get("children") or {}).values():
+            walk(child or {})
+
+    walk(groups["all"])
+    return found

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from patchorch.cli import main
 from patchorch.rendering._vars import load_vars
-from tests.rendering.example import example_plan
+from tests.rendering.example import example_plan, host_vars_of
 
 INVENTORY = "all:\n  hosts:\n    webmail1:\n    mx1:\n    mx2:\n    imap1:\n    relay1:\n"
 
@@ -57,13 +57,14 @@ def test_render_refuses_a_plan_whose_hash_does_not_match(tmp_path: Path) -> None
 
 
 def test_render_passes_the_inventorys_hooks(tmp_path: Path) -> None:
-    """`render -i INV` plans with the inventory's hooks: the host's commands and copied tasks file are in run.yml."""
+    """`render -i INV` plans with the inventory's hooks: the host's commands and copied tasks file are its host vars."""
     (tmp_path / "drain.yml").write_text("- name: Drain\n  ansible.builtin.debug:\n    msg: drain\n")
     (tmp_path / "inventory.yml").write_text(
         "all:\n  hosts:\n    mx1:\n      patchorch_pre_hook: drain.yml\n      patchorch_post_hook: [lb undrain mx1]\n"
     )
     status = main(["render", "-i", str(tmp_path / "inventory.yml"), "-o", str(tmp_path / "run")])
     assert status == 0
-    mx1 = load_vars((tmp_path / "run" / "vars" / "run.yml").read_text())["patchorch_patch_plan_hosts"]["mx1"]
+    groups = load_vars((tmp_path / "run" / "inventory" / "patchorch_groups.yml").read_text())
+    mx1 = host_vars_of(groups)["mx1"]["patchorch_patch_host_settings"]
     assert mx1["post_hook"] == {"commands": [["lb", "undrain", "mx1"]]}
     assert (tmp_path / "run" / mx1["pre_hook"]["tasks"]).read_text() == (tmp_path / "drain.yml").read_text()

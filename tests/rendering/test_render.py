@@ -5,7 +5,6 @@ from __future__ import annotations
 import configparser
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -18,7 +17,7 @@ from patchorch.rendering._vars import UNSAFE_TAG, dump_vars, load_vars
 from patchorch.sources.hooks import resolve_hook
 from patchorch.sources.inventory import IGNORED_FILE_PATTERNS
 from tests.plans import make_plan
-from tests.rendering.example import example_plan
+from tests.rendering.example import example_plan, host_vars_of
 
 
 @pytest.fixture
@@ -272,26 +271,12 @@ def _with_host_hooks(tmp_path: Path) -> tuple[RolloutPlan, Path]:
     return example_plan().model_copy(update={"host_settings": settings}), drain
 
 
-def _host_vars(groups: Any) -> dict[str, dict[str, Any]]:
-    """Every host's variables in the generated groups inventory, wherever its batch group sits."""
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(group: dict[str, Any]) -> None:
-        for name, data in (group.get("hosts") or {}).items():
-            found[name] = dict(data or {})
-        for child in (group.get("children") or {}).values():
-            walk(child or {})
-
-    walk(groups["all"])
-    return found
-
-
 def test_host_hooks_reach_the_host_vars_and_tasks_files_are_copied(tmp_path: Path, inventory: Path) -> None:
     """Each host's hooks and stale-service setting are its inventory vars; its tasks file is copied under hooks/."""
     plan, drain = _with_host_hooks(tmp_path)
     run = render_run(plan, tmp_path / "run", inventory_sources=[inventory])
     groups = load_vars((run.directory / "inventory" / "patchorch_groups.yml").read_text())
-    hosts = {name: data.get("patchorch_patch_host_settings", {}) for name, data in _host_vars(groups).items()}
+    hosts = {name: data.get("patchorch_patch_host_settings", {}) for name, data in host_vars_of(groups).items()}
     copied = f"hooks/pre-{hashlib.sha256(drain.read_bytes()).hexdigest()[:16]}.yml"
     assert hosts["mx1"]["pre_hook"] == {"tasks": copied}
     assert hosts["mx1"]["post_hook"] == {"commands": [["lb", "undrain", "mx1"]]}
