@@ -47,6 +47,8 @@ PREPARE_STAGE = "prepare"
 PREPARE_FORKS = 50
 # How often the orchestrator's thread wakes while playbooks run, so that Ctrl-C reaches it promptly.
 _POLL_SECONDS = 0.2
+# How long a stage that ends waits for a playbook it told to stop (runner polls its cancel check every second).
+_STOP_GRACE_SECONDS = 60.0
 
 
 class StageContent(Protocol):
@@ -372,6 +374,7 @@ class Orchestrator:
         stop: GateDecision | None = None
         interrupted: str | None = None
         stopping = threading.Event()  # stops this stage's other playbooks after one was interrupted
+        threads: list[threading.Thread] = []
 
         def cancelled() -> bool:
             return self._cancel.is_set() or stopping.is_set()
@@ -389,7 +392,11 @@ class Orchestrator:
                         for attempt in sorted({tries[h] + 1 for h in ready}):
                             hosts = tuple(h for h in ready if tries[h] + 1 == attempt)
                             try:
-                                self._launch(run_id, stage, (group, attempt), hosts, content, inputs, done, cancelled)
+                                threads.append(
+                                    self._launch(
+                                        run_id, stage, (group, attempt), hosts, content, inputs, done, cancelled
+                                    )
+                                )
                             except HostClaimedError as exc:
                                 # Another run holds one of these hosts: start nothing more, let the running finish.
                                 stop = GateDecision(Verdict.PAUSE, "host-claimed", str(exc))
@@ -438,21 +445,29 @@ class Orchestrator:
                     return
                 self._wait_for_windows(run_id, plan, stage, dispatcher, now)
         except KeyboardInterrupt:
-            if not running:
-                raise
-            # Ctrl-C while playbooks run: stop them, record what their events proved, then stop the run.
             self._cancel.set()
-            while running:
-                finished = self._next_finished(done, interruptible=False)
-                if finished is None:  # pragma: no cover  # without `until` it always returns a playbook's result
-                    continue
-                hosts, attempt = running.pop(finished.group)
-                got = finished.outcome.outcomes if finished.outcome is not None else ()
-                if finished.interrupted is not None:
-                    got = finished.interrupted.outcomes
-                self._record(run_id, stage, attempt, got)
-            self._interrupted(run_id, stage, "interrupted by the operator (Ctrl-C)")
+            if running:
+                # Ctrl-C while playbooks run: stop them, record what their events proved, then stop the run.
+                while running:
+                    finished = self._next_finished(done, interruptible=False)
+                    if finished is None:  # pragma: no cover  # without `until` it always returns a result
+                        continue
+                    hosts, attempt = running.pop(finished.group)
+                    got = finished.outcome.outcomes if finished.outcome is not None else ()
+                    if finished.interrupted is not None:
+                        got = finished.interrupted.outcomes
+                    self._record(run_id, stage, attempt, got)
+                self._interrupted(run_id, stage, "interrupted by the operator (Ctrl-C)")
+            self._stop_survivors(run_id)
             raise
+        finally:
+            # However the stage ends, none of its playbooks outlives it: a playbook thread still running (an
+            # interrupt that landed between its start and its bookkeeping) is told to stop, which kills its
+            # ansible-playbook's process group, and waited for.
+            if any(thread.is_alive() for thread in threads):
+                stopping.set()
+                for thread in threads:
+                    thread.join(timeout=_STOP_GRACE_SECONDS)
 
     def _prepare(self, run_id: str, plan: RolloutPlan, content: StageContent, inputs: RunInputs) -> None:
         """The prepare phase: every target not yet prepared (nor patched) at once, outside the cluster budgets.
@@ -552,7 +567,7 @@ class Orchestrator:
         inputs: RunInputs,
         done: queue.Queue[_Finished],
         cancelled: Callable[[], bool],
-    ) -> None:
+    ) -> threading.Thread:
         """Claim `hosts` in the store (HostClaimedError if another run holds one), record intent, then run one
         ansible-playbook on them in a thread that reports to `done`."""
         group, attempt = numbers
@@ -570,7 +585,9 @@ class Orchestrator:
             except Exception as exc:  # handed to the orchestrator's thread, which raises it
                 done.put(_Finished(group, error=exc))
 
-        threading.Thread(target=work, name=f"patchorch-{stage.name}-{group}", daemon=True).start()
+        thread = threading.Thread(target=work, name=f"patchorch-{stage.name}-{group}", daemon=True)
+        thread.start()
+        return thread
 
     def _next_finished(
         self, done: queue.Queue[_Finished], *, until: datetime | None = None, interruptible: bool = True
@@ -695,6 +712,20 @@ class Orchestrator:
         raise _Stopped
 
     # -- resume helpers -----------------------------------------------------------------------------------------
+
+    def _stop_survivors(self, run_id: str) -> None:
+        """After Ctrl-C: no process of the run outlives the orchestrator (a playbook whose runner was not yet
+        watching its cancel check is stopped here); what was stopped is recorded."""
+        pids = run_processes(run_id)
+        if not pids:
+            return
+        terminate(pids)
+        # Real processes end in real time: poll the real clock, bounded.
+        deadline = time.monotonic() + 15
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.2)
+            pids = run_processes(run_id)
+        self.store.note(run_id, "survivors-terminated", {"pids": pids or []})
 
     def _guard_processes(self, run_id: str) -> None:
         """Wait (bounded) for any ansible-playbook of this run that outlived its orchestrator; then stop it."""
