@@ -76,6 +76,7 @@ class RoleSettings(BaseModel):
     patchorch_patch_reboot_timeout: int | None = Field(default=None, ge=30, le=7200)
     patchorch_patch_check_retries: int | None = Field(default=None, ge=0, le=100)
     patchorch_patch_check_delay: int | None = Field(default=None, ge=0, le=600)
+    patchorch_patch_lock_wait: int | None = Field(default=None, ge=0, le=3600)
     patchorch_patch_security_origin: str | None = Field(default=None, min_length=1)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,12 +48,14 @@ def run_batch(
     playbook: Path | None = None,
     path_prefix: Path | None = None,
     prepare: bool = True,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> BatchRun:
     """`ansible-playbook -i SOURCES --limit HOSTS STAGE_PLAYBOOK` through ansible-runner with the run's ansible.cfg.
 
     `path_prefix` is searched first for commands (fake package managers for a local host). With `prepare` (the
     default for stage playbooks) the run's prepare playbook runs on the hosts first, as patchorch and site.yml do: the
-    stage playbook installs from the cache the prepare phase filled and refreshes nothing.
+    stage playbook installs from the cache the prepare phase filled and refreshes nothing. `on_event` sees each
+    runner event as it arrives, while the playbook runs.
     """
     if prepare and playbook is None:
         run_batch(
@@ -67,6 +69,13 @@ def run_batch(
             prepare=False,
         )
     events: list[dict[str, Any]] = []
+
+    def handle(event: dict[str, Any]) -> bool:
+        events.append(event)
+        if on_event is not None:
+            on_event(event)
+        return True
+
     private_dir.mkdir(parents=True, exist_ok=True)
     runner = ansible_runner.run(
         private_data_dir=str(private_dir),
@@ -86,7 +95,7 @@ def run_batch(
         },
         cmdline="--check" if check else None,
         quiet=True,
-        event_handler=lambda event: events.append(event) or True,
+        event_handler=handle,
     )
     run = BatchRun(rc=int(runner.rc), stdout=runner.stdout.read())
     for event in events:
