@@ -153,6 +153,7 @@ class Orchestrator:
     ) -> RolloutReport:
         """Record a new run of `plan` and drive it as far as the gates allow."""
         run_id = run_id or new_run_id(self.clock.now())
+        self._cancel.clear()  # a cancel stops the run it was asked of, not the next one
         with run_lock(self._lock_dir, run_id), bound_contextvars(run=run_id):
             self.store.create_run(run_id, plan, inputs)
             if plan.mode is Mode.EMERGENCY:
@@ -171,6 +172,7 @@ class Orchestrator:
         Failures recorded before the resume are acknowledged: they no longer spend the failure budget, and the
         hosts are not dispatched again unless `retry_failed`.
         """
+        self._cancel.clear()  # a cancel stops the run it was asked of, not the next one
         with run_lock(self._lock_dir, run_id), bound_contextvars(run=run_id):
             run = self.store.run(run_id)
             if run.state.is_final:
@@ -445,7 +447,7 @@ class Orchestrator:
                     return
                 self._wait_for_windows(run_id, plan, stage, dispatcher, now)
         except KeyboardInterrupt:
-            self._cancel.set()
+            stopping.set()
             if running:
                 # Ctrl-C while playbooks run: stop them, record what their events proved, then stop the run.
                 while running:
