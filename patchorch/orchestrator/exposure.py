@@ -26,6 +26,7 @@ from patchorch.domain.advisory import (
     decide,
     host_vulnerabilities,
     match,
+    release_of,
 )
 from patchorch.domain.fleet import Fleet, Host, Lifecycle
 from patchorch.domain.plan import PackageSpec, UpdateScope, UpdateSpec
@@ -262,8 +263,13 @@ def _freshness(
     packages, gathered_at = facts[host]
     if now - gathered_at > max_fact_age:
         return f"package facts from {gathered_at.isoformat(timespec='minutes')} are older than {max_fact_age}"
-    if packages and all(package.ecosystem is None for package in packages):
+    if not packages:
+        # An empty list proves nothing: the package database was unreadable or the facts were cut short.
+        return f"the facts gathered {gathered_at.isoformat(timespec='minutes')} list no installed packages"
+    if all(package.ecosystem is None for package in packages):
         return f"distribution {packages[0].distro} is not supported for advisory matching"
+    if not release_of(packages[0].distro):
+        return f"the facts name distribution {packages[0].distro} without its release, so no fix can be placed"
     return ""
 
 
