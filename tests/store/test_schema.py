@@ -19,14 +19,14 @@ from patchorch.domain.advisory import OsRelease, PackageFact
 from patchorch.domain.outcomes import HostStatus
 from patchorch.domain.run import RunState
 from patchorch.errors import ConfigError, StoreError
-from patchorch.store import advisories as _advisories  # noqa: F401  # side effect: its tables join `metadata`
-from patchorch.store.advisories import AdvisoryStore
+from patchorch.store import migrations
 from patchorch.store import sync as _sync  # noqa: F401  # side effect: its tables join `metadata`
+from patchorch.store.advisories import AdvisoryStore  # its tables join `metadata` too
 from patchorch.store.runs import RunStore, create_store_engine, store_meta
 from patchorch.store.schema import head_revision, metadata, migrate
 
 RELEASE_DUMP = Path(__file__).parent.parent / "fixtures" / "store" / "release-0.1.0.sql"
-MIGRATIONS = Path(_advisories.__file__).parent / "migrations"
+MIGRATIONS = Path(migrations.__file__).parent
 
 
 def test_migrated_store_matches_the_models(store_url: str) -> None:
