@@ -197,3 +197,14 @@ def test_rocky_host_is_affected_by_the_rhel_fix_of_its_major(store: AdvisoryStor
     targets = advisory_targets(store, fleet, "RHSA-2026:9001", NOW)
     assert targets.targets == {"db1"}
     assert [(p.name, p.at_least) for p in targets.update.packages] == [("kernel", "5.14.0-427.42.1.el9_4")]
+
+
+def test_kev_entry_alone_leaves_hosts_with_facts_unknown(store: AdvisoryStore) -> None:
+    """Exposure for a CVE only CISA's KEV names decides no host: UNKNOWN with the reason, never not affected."""
+    import_advisories([KEV], store, now=NOW)
+    _facts(store, "mx1", "1.0-2")
+    report = exposure(FLEET, store, advisory="KEV:CVE-2026-10001", now=NOW)
+    assert {row.status for row in report.rows} == {ExposureStatus.UNKNOWN}
+    (row,) = [r for r in report.rows if r.host == "mx1"]
+    assert row.reason.startswith("no imported advisory for CVE-2026-10001 names a package or product")
+    assert "(CISA KEV lists " in row.reason
