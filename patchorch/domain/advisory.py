@@ -13,16 +13,18 @@ installed binary package or its source package.
 Streams: a package's `distro` is a distribution key (`debian-12`, `ubuntu-22.04`, `rhel-9`) or a Red Hat minor stream
 (`rhel-8.6` for EUS/AUS/E4S/TUS). A host is compared only with the fixes of its own stream: the fixes for its exact
 minor release when the advisory has any for that package (the host is on that EUS/AUS stream), otherwise the fixes for
-its major release. Fixes of other releases are never merged into its range.
+its major release. Fixes of other releases are never merged into its range. A RHEL rebuild (Rocky, AlmaLinux) of
+release N is compared with `rhel-N` fixes too (`OsRelease.rebuild_of`), main stream only: it has no EUS/AUS streams.
 
 Products without packages: coordinators name products by CPE or name only (`ProductClaim`, mapped by
 `patchorch.domain.products`). Such a claim never makes a host "not affected" by silence: a host whose distribution an
 affected operating-system claim names, a host with a package of an affected application whose upstream version is in
 (or cannot be placed against) the affected range, and every host for a product that maps to nothing, get an UNKNOWN
 finding with the reason. A host is cleared only by proof: it runs another distribution, has no package of the
-application, or its upstream version is at or above the fixed one. Where every CVE of a distribution or application
-claim has a package-level advisory for the host's release (a DSA, USN or RHSA imported beside the BSI document), those
-advisories decide the host and the claim adds nothing.
+application, or its upstream version is at or above the fixed one. An operating system named by CPE is compared with
+the host's OS CPE (`OsRelease.cpe`) where the host has one; see `_runs_os`. Where every CVE of a distribution or
+application claim has a package-level advisory for the host's release (a DSA, USN or RHSA imported beside the BSI
+document), those advisories decide the host and the claim adds nothing.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Advisory intake and exposure: import advisory files, match them against stored package facts, and say per host
 what is affected, how urgently (the SSVC-style decision), by when and who owns it.
 
-A host whose facts are missing or older than `max_fact_age` is reported UNKNOWN, never "not affected": nobody can
-say what is installed there. `advisory_targets` gives `rollout --advisory ID` its targets, update and risk inputs.
+A host whose facts are missing, older than `max_fact_age`, list no package or name no release is reported UNKNOWN,
+never "not affected": nobody can say what is installed there. So is every host for an advisory that names nothing
+patchorch can match (a KEV entry alone). `advisory_targets` gives `rollout --advisory ID` its targets, update and
+risk inputs.
 """
 
 from __future__ import annotations
