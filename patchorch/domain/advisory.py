@@ -13,16 +13,18 @@ installed binary package or its source package.
 Streams: a package's `distro` is a distribution key (`debian-12`, `ubuntu-22.04`, `rhel-9`) or a Red Hat minor stream
 (`rhel-8.6` for EUS/AUS/E4S/TUS). A host is compared only with the fixes of its own stream: the fixes for its exact
 minor release when the advisory has any for that package (the host is on that EUS/AUS stream), otherwise the fixes for
-its major release. Fixes of other releases are never merged into its range.
+its major release. Fixes of other releases are never merged into its range. A RHEL rebuild (Rocky, AlmaLinux) of
+release N is compared with `rhel-N` fixes too (`OsRelease.rebuild_of`), main stream only: it has no EUS/AUS streams.
 
 Products without packages: coordinators name products by CPE or name only (`ProductClaim`, mapped by
 `patchorch.domain.products`). Such a claim never makes a host "not affected" by silence: a host whose distribution an
 affected operating-system claim names, a host with a package of an affected application whose upstream version is in
 (or cannot be placed against) the affected range, and every host for a product that maps to nothing, get an UNKNOWN
 finding with the reason. A host is cleared only by proof: it runs another distribution, has no package of the
-application, or its upstream version is at or above the fixed one. Where every CVE of a distribution or application
-claim has a package-level advisory for the host's release (a DSA, USN or RHSA imported beside the BSI document), those
-advisories decide the host and the claim adds nothing.
+application, or its upstream version is at or above the fixed one. An operating system named by CPE is compared with
+the host's OS CPE (`OsRelease.cpe`) where the host has one; see `_runs_os`. Where every CVE of a distribution or
+application claim has a package-level advisory for the host's release (a DSA, USN or RHSA imported beside the BSI
+document), those advisories decide the host and the claim adds nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +39,15 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from patchorch.domain.fleet import Criticality, Exposure, Fleet
-from patchorch.domain.products import upstream_version
+from patchorch.domain.products import (
+    OS_CPES,
+    RHEL_REBUILDS,
+    derived_os_cpe,
+    parse_cpe,
+    same_os_version,
+    stream_of,
+    upstream_version,
+)
 from patchorch.domain.vulnerability import Decision, HostVulnerability
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -316,11 +326,27 @@ class PackageFact(BaseModel):
     source: Annotated[str, Field(max_length=200), AfterValidator(_printable)] | None = None
 
 
+def _is_os_cpe(value: str) -> bool:
+    cpe = parse_cpe(value) if len(value) <= 200 and not _CONTROL.search(value) else None
+    return cpe is not None and cpe.part == "o"
+
+
+def _os_cpe(value: str) -> str:
+    if not _is_os_cpe(value):
+        raise ValueError("not the CPE of an operating system")
+    return value
+
+
+OsCpe = Annotated[str, AfterValidator(_os_cpe)]
+
+
 class OsRelease(BaseModel):
     """The distribution a host runs, as the facts play reports it.
 
     `family` is Ansible's `distribution` (`debian`, `ubuntu`, `redhat`, `rocky`), `version` its major version, `release`
     the full version (`12.5`, `22.04`), `manager` the package database that listed the packages (`dpkg` or `rpm`).
+    `cpe` is the host's OS CPE: `CPE_NAME` of /etc/os-release where the OS publishes one (`cpe_source` os-release),
+    else derived from family and release for Debian and Ubuntu (`cpe_source` derived), else None.
     """
 
     model_config = _FROZEN
@@ -329,6 +355,8 @@ class OsRelease(BaseModel):
     version: Annotated[str, Field(max_length=50), AfterValidator(_printable)] = ""
     release: Annotated[str, Field(max_length=50), AfterValidator(_printable)] = ""
     manager: Literal["dpkg", "rpm"] | None = None
+    cpe: OsCpe | None = None
+    cpe_source: Literal["os-release", "derived"] | None = None
 
     @property
     def distro(self) -> str:
@@ -346,6 +374,13 @@ class OsRelease(BaseModel):
         return f"rhel-{found.group(1)}.{found.group(2)}"
 
     @property
+    def rebuild_of(self) -> str | None:
+        """`rhel-9` for a RHEL rebuild (Rocky, AlmaLinux) of release 9: RHEL 9's main-stream fixes apply to it."""
+        family = distro_family(self.family)
+        major = (self.version or self.release).split(".", 1)[0]
+        return f"rhel-{major}" if family in RHEL_REBUILDS and major.isdigit() else None
+
+    @property
     def ecosystem(self) -> Ecosystem | None:
         """The package format: from the package manager when known, else from the family; None when unknown."""
         if self.manager is not None:
@@ -354,20 +389,33 @@ class OsRelease(BaseModel):
 
 
 class HostFacts(BaseModel):
-    """What the facts play reports for one host: `{os: {...}, manager: dpkg|rpm, packages: [{...}]}`."""
+    """What the facts play reports for one host: `{os: {...}, manager: dpkg|rpm, os_cpe_name: ..., packages: [...]}`.
+
+    `os_cpe_name` is `CPE_NAME` of the host's /etc/os-release as read ('' when it has none); it is the host's text, so
+    one that is no CPE of an operating system is ignored rather than failing the host's facts.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     os: OsRelease
     manager: Literal["dpkg", "rpm"] | None = None
+    os_cpe_name: str = ""
     packages: tuple[PackageFact, ...] = Field(default=(), max_length=100_000)
 
     @property
     def release(self) -> OsRelease:
-        """The OS with the package manager filled in."""
-        if self.manager is None or self.os.manager is not None:
-            return self.os
-        return self.os.model_copy(update={"manager": self.manager})
+        """The OS with the package manager and the OS CPE (published, else derived) filled in."""
+        update: dict[str, Any] = {}
+        if self.manager is not None and self.os.manager is None:
+            update["manager"] = self.manager
+        if self.os.cpe is None:
+            published = self.os_cpe_name.strip()
+            derived = derived_os_cpe(distro_family(self.os.family), self.os.version, self.os.release)
+            if _is_os_cpe(published):
+                update.update(cpe=published, cpe_source="os-release")
+            elif derived is not None:
+                update.update(cpe=derived, cpe_source="derived")
+        return self.os.model_copy(update=update) if update else self.os
 
 
 class PackageInstall(BaseModel):
@@ -384,6 +432,10 @@ class PackageInstall(BaseModel):
     ecosystem: Ecosystem | None
     # The minor-release stream (`rhel-8.6`) for families with EUS/AUS-style streams, else None.
     stream: str | None = None
+    # The RHEL release (`rhel-9`) whose main-stream fixes apply to a rebuild (Rocky, AlmaLinux), else None.
+    rebuild_of: str | None = None
+    # The host's OS CPE (`OsRelease.cpe`), which decides advisories naming operating systems by CPE.
+    os_cpe: str | None = None
 
 
 def installs(host: str, os: OsRelease, packages: Iterable[PackageFact]) -> tuple[PackageInstall, ...]:
@@ -398,6 +450,8 @@ def installs(host: str, os: OsRelease, packages: Iterable[PackageFact]) -> tuple
             distro=os.distro,
             ecosystem=os.ecosystem,
             stream=os.stream,
+            rebuild_of=os.rebuild_of,
+            os_cpe=os.cpe,
         )
         for fact in packages
     )
@@ -514,18 +568,57 @@ def _own_stream(
     chosen: list[tuple[Advisory, AffectedPackage]] = []
     for items in by_advisory.values():
         minor = [item for item in items if install.stream is not None and item[1].distro == install.stream]
-        chosen.extend(minor or [item for item in items if item[1].distro in (None, install.distro)])
+        main = [item for item in items if item[1].distro in (None, install.distro, install.rebuild_of)]
+        chosen.extend(minor or main)
     return chosen
 
 
+_RELEASE = re.compile(r"-([0-9][^-]*)$")
+
+
+def release_of(distro: str) -> str:
+    """The release of a distribution key: `debian-12` -> `12`, `rhel-8.6` -> `8.6`; '' for a bare family (`rhel`)."""
+    found = _RELEASE.search(distro)
+    return found.group(1) if found else ""
+
+
+def _family(distro: str) -> str:
+    """`debian-12` -> `debian`, `opensuse-leap-15` -> `opensuse-leap`."""
+    return _RELEASE.sub("", distro)
+
+
 def _distro_matches(claimed: str | None, install: PackageInstall) -> bool:
-    """Whether a claim's distribution (a family, a release key or a minor stream) covers the install's host."""
+    """Whether a claim's distribution (a family, a release key or a minor stream) covers the install's host.
+
+    A RHEL rebuild's host is covered by what covers RHEL of its release (`rebuild_of`) too.
+    """
     if claimed is None:
         return True
-    if claimed in (install.distro, install.stream):
-        return True
-    family = install.distro.rsplit("-", 1)[0] if "-" in install.distro else install.distro
-    return claimed == family
+    keys = [key for key in (install.distro, install.rebuild_of) if key is not None]
+    return claimed in (*keys, install.stream) or claimed in {_family(key) for key in keys}
+
+
+_KNOWN_FAMILIES = frozenset(OS_CPES.values())
+
+
+def _runs_os(claim: ProductClaim, install: PackageInstall) -> bool | None:
+    """Whether the install's host runs the operating system a distribution claim names; None when nothing can tell.
+
+    The host's OS CPE decides where both sides have one: the same CPE vendor and product with a version that can be
+    the host's runs it; a recorded CPE naming another product is proof of another OS, except where both map to the
+    distribution table (RHEL's stream CPEs, a rebuild), which the release keys decide. An OS outside the table
+    (`cpe:/o:centos:centos`) is ruled out without a host CPE only for a host whose facts name a mapped distribution.
+    """
+    claimed = parse_cpe(claim.cpe) if claim.cpe else None
+    host = parse_cpe(install.os_cpe) if install.os_cpe else None
+    if claimed is not None and claimed.part == "o" and host is not None:
+        if (claimed.vendor, claimed.product) == (host.vendor, host.product):
+            return same_os_version(claimed.version, host.version)
+        if stream_of(claimed) is None or stream_of(host) is None:
+            return False
+    elif claim.distro is not None and ":" in claim.distro:  # `vendor:product` of an OS outside the table
+        return False if _family(install.distro) in _KNOWN_FAMILIES else None
+    return _distro_matches(claim.distro, install)
 
 
 def _claim_findings(
@@ -540,10 +633,18 @@ def _claim_findings(
         reason = f"names {claim.describe()}, which patchorch cannot map to a package or distribution"
         return [(None, reason + (f": {claim.reason}" if claim.reason else "") + investigating, None)]
     if claim.kind is ProductKind.DISTRIBUTION:
-        if not _distro_matches(claim.distro, first):
+        runs = _runs_os(claim, first)
+        if runs is None:
+            reason = (
+                f"names {claim.describe()} as affected; the facts record no OS CPE for {first.distro}, so patchorch "
+                f"cannot tell whether the host runs it{investigating}"
+            )
+            return [(None, reason, None)]
+        if not runs:
             return []
+        recorded = f" (OS CPE {first.os_cpe})" if first.os_cpe else ""
         reason = (
-            f"names {claim.describe()} as affected without naming packages; "
+            f"names {claim.describe()} as affected without naming packages; the host runs {first.distro}{recorded}; "
             f"check {first.distro}'s own advisory for the fixed packages{investigating}"
         )
         return [(None, reason, None)]
@@ -635,13 +736,35 @@ def match(
         if install.ecosystem is None:
             continue
         hosts.setdefault(install.host, []).append(install)
-        candidates = [
+        named = [
             (advisory, package)
             for name in sorted(_names(install))
             for advisory, package in by_name.get((install.ecosystem, name), ())
-            if package.distro in (None, install.distro, install.stream)
         ]
-        for advisory, package in _own_stream(install, candidates):
+        candidates = [
+            (advisory, package)
+            for advisory, package in named
+            if package.distro in (None, install.distro, install.stream, install.rebuild_of)
+        ]
+        own = _own_stream(install, candidates)
+        decided = {advisory.id for advisory, _ in own}
+        families = {_family(key) for key in (install.distro, install.rebuild_of) if key is not None}
+        for advisory, package in named:
+            # A package named for the host's distribution without a release: its fix belongs to no known release.
+            if package.distro in families and advisory.id not in decided:
+                decided.add(advisory.id)
+                add(
+                    install,
+                    advisory,
+                    FindingStatus.UNKNOWN,
+                    package=install.name,
+                    installed=install.version,
+                    cves=package.cves,
+                    cvss=package.cvss if package.cvss is not None else advisory.cvss,
+                    reason=f"names {package.name} for {package.distro} without a release, so its fix cannot be "
+                    f"placed against {install.distro}",
+                )
+        for advisory, package in own:
             try:
                 affected, fixed = _evaluate(
                     package.ecosystem, package.events, package.versions, install.version, comparator
@@ -664,7 +787,7 @@ def match(
                 )
     for host in hosts.values():
         first = host[0]
-        releases = {first.distro, first.stream}
+        releases = {first.distro, first.stream, first.rebuild_of}
         index: dict[str, list[PackageInstall]] = {}
         for install in host:
             for name in _names(install):

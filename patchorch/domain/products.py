@@ -121,12 +121,17 @@ OS_CPES: dict[tuple[str, str], str] = {
     ("suse", "linux_enterprise_server"): "sles",
     ("suse", "suse_linux_enterprise_server"): "sles",
     ("suse", "sles"): "sles",
+    ("rocky", "rocky"): "rocky",  # Rocky's /etc/os-release CPE_NAME
     ("rocky", "rocky_linux"): "rocky",
     ("rockylinux", "rocky_linux"): "rocky",
     ("almalinux", "almalinux"): "almalinux",
     ("fedoraproject", "fedora"): "fedora",
     ("oracle", "linux"): "ol",
 }
+# RHEL rebuilds: built from RHEL's sources with the same package versions per major release, so RHEL's advisories
+# (their main-stream fixes: a rebuild has no EUS/AUS streams) apply to them. A deliberate mapping, see
+# docs/ADVISORIES.md. Oracle Linux is not one of them: it ships its own kernel and its own advisories (ELSA).
+RHEL_REBUILDS = frozenset({"rocky", "almalinux"})
 # Red Hat stream products whose version is a minor release (8.6) that the host must run to be on that stream.
 MINOR_STREAMS = frozenset({"rhel_eus", "rhel_aus", "rhel_e4s", "rhel_tus"})
 
@@ -174,6 +179,33 @@ def stream_of(cpe: Cpe) -> tuple[str, str] | None:
             if match:
                 return "rhel", match.group(1)
     return None
+
+
+def derived_os_cpe(family: str, version: str, release: str) -> str | None:
+    """The OS CPE of a distribution that publishes none in /etc/os-release, from its family and release.
+
+    Debian and Ubuntu set no `CPE_NAME`; NVD names them `debian:debian_linux` with the major release and
+    `canonical:ubuntu_linux` with the YY.MM release: `(debian, 12, 12.8)` -> `cpe:/o:debian:debian_linux:12`,
+    `(ubuntu, 22, 22.04)` -> `cpe:/o:canonical:ubuntu_linux:22.04`. None for any other family or a missing release.
+    `family` is a normalised family (`patchorch.domain.advisory.distro_family`).
+    """
+    if family == "debian":
+        major = (version or release).split(".", 1)[0]
+        return f"cpe:/o:debian:debian_linux:{major}" if major.isdigit() else None
+    if family == "ubuntu":
+        return f"cpe:/o:canonical:ubuntu_linux:{release}" if re.fullmatch(r"\d{2}\.\d{2}", release) else None
+    return None
+
+
+def same_os_version(claimed: str, host: str) -> bool:
+    """Whether a CPE version an advisory names can be the host's: equal, or one a dotted prefix of the other.
+
+    `9` covers a host at `9` or `9.2`; `9.2` cannot be ruled out for a host whose CPE says only `9`; `8` is not `9`.
+    An empty side (ANY) rules nothing out.
+    """
+    if not claimed or not host or claimed == host:
+        return True
+    return host.startswith(claimed + ".") or claimed.startswith(host + ".")
 
 
 # --- applications ----------------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Advisory intake and exposure: import advisory files, match them against stored package facts, and say per host
 what is affected, how urgently (the SSVC-style decision), by when and who owns it.
 
-A host whose facts are missing or older than `max_fact_age` is reported UNKNOWN, never "not affected": nobody can
-say what is installed there. `advisory_targets` gives `rollout --advisory ID` its targets, update and risk inputs.
+A host whose facts are missing, older than `max_fact_age`, list no package or name no release is reported UNKNOWN,
+never "not affected": nobody can say what is installed there. So is every host for an advisory that names nothing
+patchorch can match (a KEV entry alone). `advisory_targets` gives `rollout --advisory ID` its targets, update and
+risk inputs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from patchorch.domain.advisory import (
     decide,
     host_vulnerabilities,
     match,
+    release_of,
 )
 from patchorch.domain.fleet import Fleet, Host, Lifecycle
 from patchorch.domain.plan import PackageSpec, UpdateScope, UpdateSpec
@@ -212,6 +215,25 @@ def _selected(advisories: Sequence[Advisory], wanted: str | None) -> tuple[set[s
     return ids, cves
 
 
+def _undecidable(advisories: Sequence[Advisory], selection: tuple[set[str], set[str]] | None) -> str:
+    """Why no host can be decided for the selected advisory or CVE ('' when one can): every live advisory it selects
+    (a KEV entry alone) names neither a package nor a product patchorch matches."""
+    if selection is None:
+        return ""
+    ids, cves = selection
+    chosen = [a for a in advisories if a.id in ids or cves.intersection(a.cves)]
+    live = [a for a in chosen if a.withdrawn is None]
+    if not live or any(a.affected or any(claim.concerns_hosts for claim in a.products) for a in live):
+        return ""  # a withdrawn advisory affects nobody; one with packages or products decides hosts
+    named = "; ".join(f"CISA KEV lists {a.kev.vendor_project} {a.kev.product}" for a in live if a.kev is not None)
+    wanted = ", ".join(sorted(cves or ids))
+    return (
+        f"no imported advisory for {wanted} names a package or product patchorch can match"
+        + (f" ({named})" if named else "")
+        + "; import the distribution's advisory to decide the host"
+    )
+
+
 def _wanted(finding: Finding, selection: tuple[set[str], set[str]] | None) -> bool:
     if selection is None:
         return True
@@ -262,8 +284,13 @@ def _freshness(
     packages, gathered_at = facts[host]
     if now - gathered_at > max_fact_age:
         return f"package facts from {gathered_at.isoformat(timespec='minutes')} are older than {max_fact_age}"
-    if packages and all(package.ecosystem is None for package in packages):
+    if not packages:
+        # An empty list proves nothing: the package database was unreadable or the facts were cut short.
+        return f"the facts gathered {gathered_at.isoformat(timespec='minutes')} list no installed packages"
+    if all(package.ecosystem is None for package in packages):
         return f"distribution {packages[0].distro} is not supported for advisory matching"
+    if not release_of(packages[0].distro):
+        return f"the facts name distribution {packages[0].distro} without its release, so no fix can be placed"
     return ""
 
 
@@ -272,6 +299,8 @@ class _Assessment(NamedTuple):
     unknown: dict[str, str]
     facts: dict[str, tuple[tuple[PackageInstall, ...], datetime]]
     advisories: tuple[Advisory, ...]
+    # Why no host without a finding can be cleared for the selected advisory ('' when the advisory can clear hosts).
+    undecidable: str
 
 
 def _assess(
@@ -289,7 +318,7 @@ def _assess(
     unknown = {host.name: reason for host in fleet if (reason := _freshness(host.name, facts, now, max_fact_age))}
     installed = [package for name, (packages, _) in facts.items() if name not in unknown for package in packages]
     findings = tuple(f for f in match(installed, advisories, comparator) if _wanted(f, selection))
-    return _Assessment(findings, unknown, facts, advisories)
+    return _Assessment(findings, unknown, facts, advisories, _undecidable(advisories, selection))
 
 
 def _with_owner(finding: Finding, host: Host) -> str:
@@ -361,8 +390,11 @@ def exposure(
             continue
         findings = by_host.get(host.name, [])
         if not findings:
+            status = ExposureStatus.UNKNOWN if result.undecidable else ExposureStatus.NOT_AFFECTED
             rows.append(
-                ExposureRow(host=host.name, status=ExposureStatus.NOT_AFFECTED, facts_gathered_at=gathered, **owner)
+                ExposureRow(
+                    host=host.name, status=status, facts_gathered_at=gathered, reason=result.undecidable, **owner
+                )
             )
             continue
         for finding in findings:

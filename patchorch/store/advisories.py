@@ -93,6 +93,8 @@ fact_hosts_table = Table(
     Column("os_version", String(50), nullable=False),
     Column("os_release", String(50), nullable=False),
     Column("manager", String(10)),
+    Column("os_cpe", String(200)),
+    Column("os_cpe_source", String(20)),
     Column("package_count", Integer, nullable=False),
     Column("gathered_at", UtcDateTime, nullable=False),
     Column("saved_at", UtcDateTime, nullable=False),
@@ -301,6 +303,8 @@ class AdvisoryStore:
             "os_version": os.version,
             "os_release": os.release,
             "manager": os.manager,
+            "os_cpe": os.cpe,
+            "os_cpe_source": os.cpe_source,
             "package_count": len(rows),
             "gathered_at": gathered_at,
             "saved_at": saved_at or gathered_at,
@@ -348,7 +352,12 @@ class AdvisoryStore:
         result = {}
         for row in host_rows:
             os = OsRelease.model_construct(
-                family=row.os_family, version=row.os_version, release=row.os_release, manager=row.manager
+                family=row.os_family,
+                version=row.os_version,
+                release=row.os_release,
+                manager=row.manager,
+                cpe=row.os_cpe,
+                cpe_source=row.os_cpe_source,
             )
             result[row.host] = (installs(row.host, os, packages[row.host]), row.gathered_at)
         return result

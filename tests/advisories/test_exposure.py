@@ -22,7 +22,7 @@ from patchorch.orchestrator.exposure import (
 from patchorch.store.advisories import AdvisoryStore
 from tests.advisories.conftest import CSAF, FIXTURES, KEV
 from tests.advisories.documents import DEBIAN_12 as DEBIAN_DOCS
-from tests.advisories.documents import RHEL_8_10, bsi_cpe_only, fleet_packages, write
+from tests.advisories.documents import RHEL_8_10, bsi_cpe_only, fleet_packages, red_hat_streams, write
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 DEBIAN_12 = OsRelease(family="debian", version="12", manager="dpkg")
@@ -165,3 +165,46 @@ def test_cpe_only_advisory_never_reports_a_debian_host_not_affected(store: Advis
     assert row.status is ExposureStatus.UNKNOWN
     assert row.reason.endswith("db1 has no owner in the inventory to ask")
     assert advisory_targets(store, Fleet(hosts=(FLEET.get("db1"),)), "WID-SEC-W-2026-3001", NOW).targets == set()
+
+
+def test_facts_without_packages_are_unknown_not_unaffected(loaded: AdvisoryStore) -> None:
+    """A host whose fresh facts list no package at all is UNKNOWN with the reason, never not affected."""
+    loaded.save_facts("mx2", [], DEBIAN_12, NOW)
+    report = exposure(FLEET, loaded, now=NOW)
+    (row,) = [r for r in report.rows if r.host == "mx2"]
+    assert row.status is ExposureStatus.UNKNOWN
+    assert row.reason == "the facts gathered 2026-11-30T09:00+00:00 list no installed packages"
+    assert "mx2" in hosts_without_facts(loaded, FLEET, NOW)
+
+
+def test_facts_without_a_release_are_unknown_not_unaffected(loaded: AdvisoryStore) -> None:
+    """A host whose facts name its distribution but no release cannot be compared with any stream: UNKNOWN."""
+    loaded.save_facts("mx2", [PackageFact(name="acme-mta", version="1.0-2")], OsRelease(family="debian"), NOW)
+    (row,) = [r for r in exposure(FLEET, loaded, now=NOW).rows if r.host == "mx2"]
+    assert row.status is ExposureStatus.UNKNOWN
+    assert "distribution debian without its release" in row.reason
+
+
+def test_rocky_host_is_affected_by_the_rhel_fix_of_its_major(store: AdvisoryStore, tmp_path: Path) -> None:
+    """Stored facts of a Rocky 9 host (with its os-release CPE) meet RHEL's el9 kernel fix; the Rocky 8 fix is not
+    merged in, and `rollout --advisory` targets the host with the el9 fix."""
+    import_advisories([write(tmp_path / "rhsa.json", red_hat_streams())], store, now=NOW)
+    rocky = OsRelease(family="Rocky", version="9", release="9.4", manager="rpm", cpe="cpe:/o:rocky:rocky:9::baseos")
+    store.save_facts("db1", [PackageFact(name="kernel", version="5.14.0-427.37.1.el9_4")], rocky, NOW)
+    fleet = Fleet(hosts=(FLEET.get("db1"),))
+    (row,) = exposure(fleet, store, now=NOW).rows
+    assert (row.status, row.package, row.fixed) == (ExposureStatus.AFFECTED, "kernel", "5.14.0-427.42.1.el9_4")
+    targets = advisory_targets(store, fleet, "RHSA-2026:9001", NOW)
+    assert targets.targets == {"db1"}
+    assert [(p.name, p.at_least) for p in targets.update.packages] == [("kernel", "5.14.0-427.42.1.el9_4")]
+
+
+def test_kev_entry_alone_leaves_hosts_with_facts_unknown(store: AdvisoryStore) -> None:
+    """Exposure for a CVE only CISA's KEV names decides no host: UNKNOWN with the reason, never not affected."""
+    import_advisories([KEV], store, now=NOW)
+    _facts(store, "mx1", "1.0-2")
+    report = exposure(FLEET, store, advisory="KEV:CVE-2026-10001", now=NOW)
+    assert {row.status for row in report.rows} == {ExposureStatus.UNKNOWN}
+    (row,) = [r for r in report.rows if r.host == "mx1"]
+    assert row.reason.startswith("no imported advisory for CVE-2026-10001 names a package or product")
+    assert "(CISA KEV lists " in row.reason

@@ -65,12 +65,15 @@ def test_cpe_that_names_no_product_is_none(text: str) -> None:
         ("cpe:/a:redhat:openshift:4.14::el9", "rhel-9"),
         ("cpe:/a:redhat:openshift:4.12::el8", "rhel-8"),
         ("cpe:/o:suse:sles:15:sp5", "sles-15"),
+        ("cpe:/o:rocky:rocky:9::baseos", "rocky-9"),
+        ("cpe:/o:almalinux:almalinux:8::baseos", "almalinux-8"),
         ("cpe:/o:debian:debian_linux:-", None),
         ("cpe:/a:exim:exim:4.97", None),
     ],
 )
 def test_distribution_cpes_map_to_streams(cpe: str, distro: str | None) -> None:
-    """Debian, Ubuntu, RHEL (EUS/AUS/E4S, OpenShift el8/el9) and SLES CPEs give the stream a host is compared on."""
+    """Debian, Ubuntu, RHEL (EUS/AUS/E4S, OpenShift el8/el9), SLES, Rocky and AlmaLinux CPEs (as their os-release
+    publishes them) give the stream a host is compared on."""
     assert distro_of_cpe(cpe) == distro
 
 

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from patchorch.cli._app import main
+from patchorch.orchestrator.facts import refresh_facts
+from patchorch.orchestrator.workspace import Workspace
+from patchorch.sources.inventory import load_fleet
+from patchorch.store.advisories import AdvisoryStore, fact_hosts_table
+from patchorch.store.runs import create_store_engine
+from patchorch.testing import FakeClock
+from patchorch.testing.fleet import TestFleet
 from tests.advisories.documents import bsi_cpe_only
 from tests.integration.conftest import NEW, Fleet
 
@@ -75,3 +84,37 @@ def test_rollout_for_an_advisory_patches_exactly_the_affected_hosts(
     active = [row for row in report["rows"] if row["status"] != "decommissioned"]
     assert {row["status"] for row in active} == {"unknown"}
     assert all("Debian Linux" in row["reason"] and "ask the owner" in row["reason"] for row in active)
+
+
+def test_facts_record_the_os_cpe_published_in_os_release_else_derived(test_fleet: TestFleet, state_dir: Path) -> None:
+    """A real bookworm host (no CPE_NAME in os-release) records the derived Debian CPE; one whose os-release is given
+    a CPE_NAME records that one as published."""
+    plain, published = (host.name for host in test_fleet.hosts[:2])
+    assert "CPE_NAME" not in test_fleet.exec(plain, "cat", "/etc/os-release").stdout
+    workspace = Workspace.open(state_dir, actor="ops@bastion", clock=FakeClock(datetime.now(UTC)))
+    engine = create_store_engine(f"sqlite:///{state_dir / 'patchorch.db'}")
+    store = AdvisoryStore(engine)
+    store.create_tables()
+    fleet = load_fleet([test_fleet.inventory_path]).fleet
+    # /etc/os-release is a link to /usr/lib/os-release on Debian: replace the link by a copy naming a CPE, then restore.
+    edit = (
+        "cp --remove-destination /usr/lib/os-release /etc/os-release && "
+        "echo 'CPE_NAME=\"cpe:/o:debian:debian_linux:12::test\"' >> /etc/os-release"
+    )
+    test_fleet.exec(published, "sh", "-c", edit)
+    try:
+        result = refresh_facts(
+            workspace, store, fleet, [test_fleet.inventory_path], in_limit=frozenset({plain, published})
+        )
+    finally:
+        test_fleet.exec(published, "ln", "-sf", "../usr/lib/os-release", "/etc/os-release")
+    assert sorted(result.refreshed) == sorted([plain, published])
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(fact_hosts_table.c.host, fact_hosts_table.c.os_cpe, fact_hosts_table.c.os_cpe_source)
+        )
+        recorded = {row.host: (row.os_cpe, row.os_cpe_source) for row in rows}
+    assert recorded == {
+        plain: ("cpe:/o:debian:debian_linux:12", "derived"),
+        published: ("cpe:/o:debian:debian_linux:12::test", "os-release"),
+    }

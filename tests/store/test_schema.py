@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select, text
 
+from patchorch.domain.advisory import OsRelease, PackageFact
 from patchorch.domain.outcomes import HostStatus
 from patchorch.domain.run import RunState
 from patchorch.errors import ConfigError, StoreError
-from patchorch.store import advisories as _advisories  # noqa: F401  # side effect: its tables join `metadata`
+from patchorch.store import migrations
 from patchorch.store import sync as _sync  # noqa: F401  # side effect: its tables join `metadata`
+from patchorch.store.advisories import AdvisoryStore  # its tables join `metadata` too
 from patchorch.store.runs import RunStore, create_store_engine, store_meta
 from patchorch.store.schema import head_revision, metadata, migrate
 
 RELEASE_DUMP = Path(__file__).parent.parent / "fixtures" / "store" / "release-0.1.0.sql"
+MIGRATIONS = Path(migrations.__file__).parent
 
 
 def test_migrated_store_matches_the_models(store_url: str) -> None:
@@ -48,6 +54,38 @@ def test_store_written_by_release_0_1_0_is_upgraded_with_its_records(tmp_path: P
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
         assert "advisories" in set(inspect(connection).get_table_names())
+
+
+def test_store_at_0005_keeps_its_facts_and_records_os_cpes_after_upgrade(store_url: str) -> None:
+    """Facts stored at revision 0005 read back after the upgrade with no OS CPE; facts saved then keep theirs."""
+    engine = create_store_engine(store_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    gathered = datetime(2026, 12, 1, 8, 0)  # naive UTC, as the store writes it
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+        connection.execute(
+            text(
+                "INSERT INTO fact_hosts (host, os_family, os_version, os_release, manager, package_count, "
+                "gathered_at, saved_at) VALUES ('mx1', 'debian', '12', '12.8', 'dpkg', 1, :at, :at)"
+            ),
+            {"at": gathered},
+        )
+        connection.execute(
+            text("INSERT INTO fact_packages (host, name, version) VALUES ('mx1', 'postfix', '3.7.11-0+deb12u1')")
+        )
+    migrate(engine)
+    store = AdvisoryStore(engine)
+    ((old, at),) = store.all_facts(["mx1"]).values()
+    assert [(p.name, p.distro, p.os_cpe) for p in old] == [("postfix", "debian-12", None)]
+    assert at == gathered.replace(tzinfo=UTC)
+    rocky = OsRelease(
+        family="Rocky", version="9", release="9.4", cpe="cpe:/o:rocky:rocky:9::baseos", cpe_source="os-release"
+    )
+    store.save_facts("db1", [PackageFact(name="kernel", version="5.14.0-427.el9")], rocky, at)
+    ((new, _),) = store.all_facts(["db1"]).values()
+    assert [(p.os_cpe, p.rebuild_of) for p in new] == [("cpe:/o:rocky:rocky:9::baseos", "rhel-9")]
 
 
 def test_store_of_a_newer_patchorch_is_refused(store_url: str) -> None:
