@@ -38,11 +38,14 @@ __all__ = ["ReadFailed", "Reading", "read_inventory"]
 IMPLICIT_GROUPS = frozenset({"all", "ungrouped"})
 
 # For the length of a read: an unparsable source is an error, and nothing is said about the implicit localhost.
+# Facts a fact cache may hold are not inventory: they are not copied into each host's variables (Ansible would list
+# its connection plugins once per host to clean them, most of the cost of reading a large fleet's variables).
 _CONSTANTS = {
     "INVENTORY_UNPARSED_IS_FAILED": True,
     "INVENTORY_ANY_UNPARSED_IS_FAILED": True,
     "INVENTORY_UNPARSED_WARNING": False,
     "LOCALHOST_WARNING": False,
+    "INJECT_FACTS_AS_VARS": False,
 }
 
 

@@ -10,6 +10,7 @@ host (the planner reports the others as outside the limit). docs/INVENTORY.md is
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -88,6 +89,16 @@ def load_fleet(sources: Sequence[Path], *, limit: str | None = None, strict: boo
         if "," not in name and not source.exists():
             raise InventoryError([Problem("no such file or directory", file=name)])
     try:
+        load = _read(names, label, limit=limit, strict=strict)
+    finally:
+        # Ansible's inventory is a web of cycles (hosts and groups name each other): free it before planning.
+        gc.collect()
+    return _with_hook_files(load, sources, label)
+
+
+def _read(names: tuple[str, ...], label: str, *, limit: str | None, strict: bool) -> InventoryLoad:
+    """The validated load of `names`; Ansible's inventory of it is left behind for the collector."""
+    try:
         with read_inventory(names, limit=limit, ignored_files=IGNORED_FILE_PATTERNS) as reading:
             try:
                 load = _convert(reading, names, label, limit=limit, strict=strict)
@@ -96,7 +107,6 @@ def load_fleet(sources: Sequence[Path], *, limit: str | None = None, strict: boo
                 raise InventoryError(_located(exc.problems, names, origins), summary=exc.summary) from None
     except ReadFailed as exc:
         raise _failure(exc.report, names, label) from None
-    load = _with_hook_files(load, sources, label)
     return dataclasses.replace(load, warnings=reading.warnings) if reading.warnings else load
 
 
@@ -304,14 +314,15 @@ def _wanted_variable(key: str) -> bool:
     return key.startswith(VARIABLE_PREFIX) or (key.startswith("ansible_") and key not in _ANSIBLE_INTERNAL)
 
 
-# Variables Ansible computes itself (ansible_version, ansible_facts...); `ansible-inventory --list` leaves them out too.
+# Variables Ansible computes itself (ansible_version, ansible_facts, the ansible_local facts) rather than reads from
+# the inventory; `ansible-inventory --list` leaves them out too.
 _ANSIBLE_INTERNAL = frozenset(
     {
         "ansible_async_path", "ansible_collection_name", "ansible_config_file", "ansible_dependent_role_names",
         "ansible_diff_mode", "ansible_facts", "ansible_forks", "ansible_inventory_sources", "ansible_limit",
         "ansible_play_batch", "ansible_play_hosts", "ansible_play_hosts_all", "ansible_play_role_names",
         "ansible_playbook_python", "ansible_role_name", "ansible_role_names", "ansible_run_tags",
-        "ansible_skip_tags", "ansible_verbosity", "ansible_version",
+        "ansible_skip_tags", "ansible_verbosity", "ansible_version", "ansible_local",
     }
 )  # fmt: skip
 
