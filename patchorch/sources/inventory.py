@@ -334,6 +334,9 @@ def _convert(reading: Reading, names: tuple[str, ...], label: str, *, limit: str
     for group in sorted(groups):
         for host in groups[group]:
             groups_of.setdefault(host, []).append(group)
+    # Each distinct list of groups, and each distinct value of validated metadata, is held once for the whole fleet.
+    group_lists: dict[tuple[str, ...], tuple[str, ...]] = {}
+    pool: dict[Any, Any] = {}
 
     hosts: list[Host] = []
     problems: list[Problem] = []
@@ -377,9 +380,10 @@ def _convert(reading: Reading, names: tuple[str, ...], label: str, *, limit: str
         signature = repr(declared)
         result = validated.get(signature)
         if result is None:
-            result = validated[signature] = _validate(declared, frozenset(missing), label)
+            result = validated[signature] = _validate(declared, frozenset(missing), label, pool)
         if isinstance(result, Host):
-            hosts.append(result.model_copy(update={"name": name, "groups": tuple(groups_of.get(name, ()))}))
+            member_of = tuple(groups_of.get(name, ()))
+            hosts.append(result.named(name, group_lists.setdefault(member_of, member_of)))
         else:
             problems.extend(_at(problem, name) for problem in result)
 
@@ -401,10 +405,13 @@ def _convert(reading: Reading, names: tuple[str, ...], label: str, *, limit: str
     )
 
 
-def _validate(declared: Mapping[str, Any], missing: frozenset[str], label: str) -> Host | list[Problem]:
-    """A Host (named `-` until copied per host) from declared metadata, or the problems that stop it."""
+def _validate(
+    declared: Mapping[str, Any], missing: frozenset[str], label: str, pool: dict[Any, Any]
+) -> Host | list[Problem]:
+    """A Host (named `-` in no group until named per host) from declared metadata, its values shared through `pool`;
+    or the problems that stop it."""
     problems: list[Problem] = []
-    data: dict[str, Any] = {"name": "-", "defaulted": missing}
+    data: dict[str, Any] = {"name": "-", "groups": (), "defaulted": missing}
     for key, value in declared.items():
         try:
             data[key] = _literal(value)
@@ -415,7 +422,7 @@ def _validate(declared: Mapping[str, Any], missing: frozenset[str], label: str) 
         host = Host.model_validate(data)
     except ValidationError as exc:
         return problems + _problems(exc, data, label)
-    return problems or host
+    return problems or host.sharing(pool)
 
 
 # Hosts located per distinct bad value: a typo in group_vars/all.yml of a 100k-host fleet is one value on every host,
