@@ -194,7 +194,6 @@ _SOURCE_FAILED = re.compile(r"^\[ERROR\]: Completely failed to parse inventory s
 _PLUGIN_FAILED = re.compile(
     r"^\[WARNING\]: Failed to parse inventory with '(?P<plugin>[\w.]+)' plugin: (?P<reason>.+)$"
 )
-_WARNING = re.compile(r"^\[WARNING\]: (?P<warning>.+)$")
 _ERROR = re.compile(r"^\[ERROR\]: (?P<reason>.+)$")
 _ORIGIN = re.compile(r"^Origin: (?P<file>/[^<>]+?):(?P<line>\d+)(?::\d+)?$")
 # The auto plugin tries every YAML file as a plugin configuration first; its complaint about that is never the reason.
