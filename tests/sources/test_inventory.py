@@ -591,3 +591,13 @@ def test_a_bad_value_from_a_script_names_the_script(tmp_path: Path) -> None:
         load_fleet([script])
     [problem] = caught.value.problems
     assert (problem.file, problem.host, problem.field) == (str(script), "mx1", "patchorch_criticality")
+
+
+def test_a_read_leaves_ansibles_settings_as_it_found_them(site: Path) -> None:
+    """The settings a read changes for itself (unparsed sources fail, ignored file names) are restored afterwards."""
+    from ansible import constants
+    from ansible.inventory import manager
+
+    before = (constants.INVENTORY_UNPARSED_IS_FAILED, constants.INJECT_FACTS_AS_VARS, manager.IGNORED.pattern)
+    load_fleet([site], limit="mx")
+    assert (constants.INVENTORY_UNPARSED_IS_FAILED, constants.INJECT_FACTS_AS_VARS, manager.IGNORED.pattern) == before
