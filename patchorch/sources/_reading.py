@@ -30,6 +30,7 @@ from ansible.inventory import manager as inventory_manager
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.parsing.vault import VaultHelper
+from ansible.plugins.vars import host_group_vars
 from ansible.vars.manager import VariableManager
 
 __all__ = ["ReadFailed", "Reading", "read_inventory"]
@@ -127,6 +128,10 @@ def _configured(ignored_files: Iterable[str]) -> Iterator[None]:
     saved = {name: getattr(constants, name, None) for name in _CONSTANTS}
     saved_ignored = inventory_manager.IGNORED
     extra = [pattern.encode() for pattern in ignored_files]
+    # Ansible remembers per process which group_vars/host_vars files exist (and which directories do not): a
+    # long-lived process reading again must see files added or removed since.
+    host_group_vars.FOUND.clear()
+    host_group_vars.NAK.clear()
     try:
         for name, value in _CONSTANTS.items():
             setattr(constants, name, value)
