@@ -91,5 +91,18 @@ def synthetic_host_data(size: int, *, seed: int = 0) -> list[dict[str, Any]]:
 
 
 def synthetic_fleet(size: int, *, seed: int = 0) -> Fleet:
-    """A validated `Fleet` of `size` synthetic hosts (every Host validated, as an inventory load would)."""
-    return Fleet(hosts=tuple(Host.model_validate(data) for data in synthetic_host_data(size, seed=seed)))
+    """A validated `Fleet` of `size` synthetic hosts, built as an inventory load builds one: each distinct set of
+    declarations validated once, its values shared through one pool, then named per host (`Host.named`)."""
+    templates: dict[str, Host] = {}
+    group_lists: dict[tuple[str, ...], tuple[str, ...]] = {}
+    pool: dict[Any, Any] = {}
+    hosts = []
+    for data in synthetic_host_data(size, seed=seed):
+        declared = {key: value for key, value in data.items() if key not in ("name", "groups")}
+        signature = repr(sorted(declared.items()))
+        template = templates.get(signature)
+        if template is None:
+            template = templates[signature] = Host.model_validate({"name": "-", "groups": (), **declared}).sharing(pool)
+        groups = tuple(data["groups"])
+        hosts.append(template.named(data["name"], group_lists.setdefault(groups, groups)))
+    return Fleet(hosts=tuple(hosts))

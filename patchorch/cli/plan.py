@@ -59,17 +59,15 @@ def plan_command(
 ) -> None:
     """Plan a staged rollout: canary, then waves by risk class, with gates and maintenance windows."""
     from patchorch.orchestrator.planning import plan_rollout
+    from patchorch.sources.inventory import load_fleet
 
     if as_json and out is not None:
         raise ConfigError([Problem("give --json or --out, not both", field="--json")])
     settings = state(ctx).settings(inventory=inventory, policy=policy)
-    rollout = plan_rollout(
-        require_inventory(settings),
-        settings.policy,
-        emergency=emergency,
-        limit=limit,
-        now=_parse_now(now),
-    )
+    planned_at = _parse_now(now)
+    # Loaded once: the plan and the owners shown read the same fleet.
+    loaded = load_fleet(require_inventory(settings), limit=limit)
+    rollout = plan_rollout(loaded, settings.policy, emergency=emergency, now=planned_at)
     if timeline:
         from patchorch.domain.dispatch import project
 
@@ -82,12 +80,10 @@ def plan_command(
     if as_json:
         typer.echo(rollout.pretty_json(), nl=False)
         return
-    from patchorch.cli.rollout import owners_of
+    from patchorch.cli.rollout import owners_in
 
     policy_label = str(settings.policy) if settings.policy is not None else "built-in default"
-    console.print(
-        render_plan(rollout, policy_label=policy_label, owners=owners_of(require_inventory(settings), contact=False))
-    )
+    console.print(render_plan(rollout, policy_label=policy_label, owners=owners_in(loaded.fleet, contact=False)))
     if out is not None:
         out.write_text(rollout.pretty_json(), encoding="utf-8")
         console.print(f"plan written to {plain(out)} (sha256 {rollout.content_hash[:12]})", markup=False)

@@ -59,8 +59,9 @@ def render_command(
         plan = _read_plan(plan_file)
     else:
         from patchorch.orchestrator.planning import plan_rollout
+        from patchorch.sources.inventory import load_fleet
 
-        plan = plan_rollout(settings.inventory, settings.policy, emergency=emergency, limit=limit)
+        plan = plan_rollout(load_fleet(settings.inventory, limit=limit), settings.policy, emergency=emergency)
     if not plan.stages:
         why = "; ".join(warning for warning in plan.warnings if warning.startswith("no targets")) or "no targets"
         raise PlanError(f"nothing to render: the plan has no stages ({why})", field="plan")

@@ -46,7 +46,7 @@ from patchorch.cli._common import (
     state,
 )
 from patchorch.config import Settings
-from patchorch.domain.fleet import Lifecycle
+from patchorch.domain.fleet import Fleet, Lifecycle
 from patchorch.domain.gates import GateDecision
 from patchorch.domain.outcomes import BatchOutcome, HostStatus
 from patchorch.domain.plan import PackageSpec, RolloutPlan, Stage, UpdateScope, UpdateSpec
@@ -82,6 +82,11 @@ def owners_of(inventory: Sequence[str | Path], *, contact: bool = True) -> dict[
         fleet = load_fleet([Path(p) for p in inventory]).fleet
     except InputError:
         return None
+    return owners_in(fleet, contact=contact)
+
+
+def owners_in(fleet: Fleet, *, contact: bool = True) -> dict[str, str]:
+    """Each host's owner of an already loaded fleet as 'team <contact>' (or the team alone)."""
     return {
         h.name: plain(f"{h.owner.team} <{h.owner.contact}>" if contact else h.owner.team)
         for h in fleet
@@ -392,8 +397,7 @@ def _split_package(text: str) -> tuple[str, str, str | None]:
 
 def _advisory_inputs(
     settings: Settings,
-    sources: tuple[Path, ...],
-    limit: str | None,
+    fleet: Fleet,
     advisory: str,
     workspace: Workspace,
     out: Console,
@@ -401,10 +405,8 @@ def _advisory_inputs(
     """The affected hosts, the fixing update, the planner's risk inputs and the decision for `advisory`."""
     from patchorch.cli.advisories import open_advisory_store
     from patchorch.orchestrator.exposure import advisory_targets, hosts_without_facts
-    from patchorch.sources.inventory import load_fleet
 
     store = open_advisory_store(settings)
-    fleet = load_fleet(list(sources), limit=limit).fleet
     now = workspace.clock.now()
     found = advisory_targets(store, fleet, advisory, now)
     unknown = [
@@ -445,32 +447,32 @@ def plan_and_show(
     else the update --package/--all-updates name (security updates by default) on every eligible host.
     """
     from patchorch.cli.plan import render_plan
+    from patchorch.sources.inventory import load_fleet
 
+    # Loaded once: the advisory's exposure, the plan and the owners shown all read this fleet.
+    loaded = load_fleet(list(sources), limit=limit)
     if advisory is not None:
         if package or all_updates:
             raise ConfigError(
                 [Problem("--advisory chooses the packages; drop --package/--all-updates", field="--advisory")]
             )
-        targets, update, vulnerabilities, decision = _advisory_inputs(
-            settings, sources, limit, advisory, workspace, out
-        )
+        targets, update, vulnerabilities, decision = _advisory_inputs(settings, loaded.fleet, advisory, workspace, out)
         if decision is Decision.IMMEDIATE and not emergency:
             out.print(Text(f"advisory {plain(advisory)}: decision immediate, so the emergency strategy is used"))
             emergency = True
         plan = workspace.plan(
-            sources,
+            loaded,
             policy=settings.policy,
             emergency=emergency,
-            limit=limit,
             targets=targets,
             update=update,
             vulnerabilities=vulnerabilities,
         )
     else:
         update = update_spec(package or [], all_updates=all_updates)
-        plan = workspace.plan(sources, policy=settings.policy, emergency=emergency, limit=limit, update=update)
+        plan = workspace.plan(loaded, policy=settings.policy, emergency=emergency, update=update)
     policy_label = str(settings.policy) if settings.policy else "built-in default"
-    out.print(render_plan(plan, policy_label=policy_label, owners=owners_of(sources, contact=False)))
+    out.print(render_plan(plan, policy_label=policy_label, owners=owners_in(loaded.fleet, contact=False)))
     if not plan.targets:
         out.print(nothing)
         if as_json:

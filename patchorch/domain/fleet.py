@@ -8,7 +8,7 @@ field that was defaulted so reports can say so instead of guessing silently.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from datetime import time, timedelta
 from enum import StrEnum
 from functools import cached_property
@@ -472,6 +472,41 @@ class Host(BaseModel):
         if self.cluster_budget is not None and self.cluster is None:
             raise ValueError("patchorch_cluster_budget is set but patchorch_cluster is not")
         return self
+
+    def named(self, name: str, groups: tuple[str, ...]) -> Host:
+        """This host's validated metadata for another host `name` in `groups`, sharing every value with this one.
+
+        Hosts mostly inherit their metadata from a few groups, so a fleet holds few distinct Hosts but many names.
+        Like `model_copy(update=...)` nothing is validated again, and the copy also shares this host's record of
+        which fields were given instead of copying it: a 100k-host fleet holds one dict of values per host and no more.
+        Validate `self` with `name` and `groups` given so that the shared record says they were.
+        """
+        values = dict(self.__dict__)
+        values["name"] = name
+        values["groups"] = groups
+        return self._with_values(values)
+
+    def sharing(self, pool: MutableMapping[Any, Any]) -> Host:
+        """This host with each value replaced by an equal one already in `pool` (added when new); nothing validated.
+
+        Thousands of hosts declare the same owner, windows, services or OS: one object each is enough.
+        """
+        values = {}
+        for key, value in self.__dict__.items():
+            try:
+                values[key] = pool.setdefault((key, value), value)
+            except TypeError:  # an unhashable value is kept as it is
+                values[key] = value
+        return self._with_values(values)
+
+    def _with_values(self, values: dict[str, Any]) -> Host:
+        """A Host of these (already valid) values and this host's record of given fields, as pydantic lays one out."""
+        copied = object.__new__(Host)
+        object.__setattr__(copied, "__dict__", values)
+        object.__setattr__(copied, "__pydantic_fields_set__", self.__pydantic_fields_set__)
+        object.__setattr__(copied, "__pydantic_extra__", None)
+        object.__setattr__(copied, "__pydantic_private__", None)
+        return copied
 
     @property
     def os_label(self) -> str:

@@ -15,7 +15,7 @@ import gc
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patchorch.domain.fleet import Fleet
 from patchorch.domain.plan import Mode, RolloutPlan, UpdateSpec
@@ -24,9 +24,12 @@ from patchorch.domain.policy import Policy
 from patchorch.domain.vulnerability import HostVulnerability
 from patchorch.sources.policy import load_policy
 
+if TYPE_CHECKING:
+    from patchorch.sources.inventory import InventoryLoad
+
 
 def plan_rollout(
-    inventory: Sequence[Path | str],
+    inventory: Sequence[Path | str] | InventoryLoad,
     policy: Path | str | Policy | None = None,
     *,
     emergency: bool = False,
@@ -36,10 +39,11 @@ def plan_rollout(
     vulnerabilities: Iterable[HostVulnerability] | None = None,
     now: datetime | None = None,
 ) -> RolloutPlan:
-    """Plan a rollout over the hosts of `inventory` (Ansible sources) under `policy`.
+    """Plan a rollout over the hosts of `inventory` (Ansible sources, or a fleet loaded from them) under `policy`.
 
     `policy` is a policy file, an already-built `Policy`, or None for the built-in default policy.
-    `limit` is an Ansible host pattern (`--limit`); hosts outside it are excluded and say so. `targets` restricts
+    `limit` is an Ansible host pattern (`--limit`); hosts outside it are excluded and say so (a loaded fleet carries the
+    limit it was loaded with, and `limit` must be that one or None). `targets` restricts
     the plan to the named hosts (an advisory's affected hosts); `vulnerabilities` feed the policy's risk rules.
     `now` defaults to the current time in UTC.
 
@@ -47,10 +51,15 @@ def plan_rollout(
     make a plan (a risk-class override the policy does not define).
     """
     # Imported here so that planning stays importable while the inventory reader is replaced or absent.
-    from patchorch.sources.inventory import load_fleet
+    from patchorch.sources.inventory import InventoryLoad, load_fleet
 
     resolved = policy if isinstance(policy, Policy) else load_policy(Path(policy) if policy is not None else None)
-    loaded = load_fleet([Path(source) for source in inventory], limit=limit)
+    if isinstance(inventory, InventoryLoad):
+        if limit is not None and limit != inventory.limit:
+            raise ValueError(f"the fleet was loaded with limit {inventory.limit!r}, not {limit!r}")
+        loaded, limit = inventory, inventory.limit
+    else:
+        loaded = load_fleet([Path(source) for source in inventory], limit=limit)
     return plan_fleet(
         loaded.fleet,
         resolved,

@@ -30,6 +30,7 @@ from patchorch.orchestrator.engine import Orchestrator, RolloutReport, new_run_i
 from patchorch.orchestrator.observers import Observer
 from patchorch.orchestrator.planning import plan_rollout
 from patchorch.rendering.render import RenderedRun, render_run
+from patchorch.sources.inventory import InventoryLoad
 from patchorch.store.audit_export import (
     AuditExport,
     export_audit,
@@ -116,7 +117,7 @@ class Workspace:
 
     def plan(
         self,
-        inventory: Sequence[Path | str],
+        inventory: Sequence[Path | str] | InventoryLoad,
         *,
         policy: Path | Policy | None = None,
         emergency: bool = False,
@@ -128,7 +129,7 @@ class Workspace:
     ) -> RolloutPlan:
         """Plan a rollout (nothing runs): see `patchorch.plan_rollout`."""
         return plan_rollout(
-            inventory=[Path(p) for p in inventory],
+            inventory=inventory if isinstance(inventory, InventoryLoad) else [Path(p) for p in inventory],
             policy=policy,
             emergency=emergency,
             limit=limit,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -75,17 +76,36 @@ def tag_unsafe(data: Any, *, where: str = "vars") -> Any:
     raise RenderError(f"{where}: cannot write a {type(data).__name__} into a vars file", value=repr(data))
 
 
+_BUFFER = 1 << 20
+_DUMP_OPTIONS: dict[str, Any] = {"sort_keys": True, "default_flow_style": False, "allow_unicode": True, "width": 120}
+
+
 def dump_vars(data: Mapping[str, Any], *, header: str) -> str:
     """`data` as YAML with every string `!unsafe`, after a `#` comment header; re-read and compared before returning."""
     tagged = tag_unsafe(data)
-    body = yaml.dump(
-        tagged, Dumper=_VarsDumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=120
-    )
-    comment = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
-    text = comment + "---\n" + body
-    if load_vars(text) != tagged or not _all_unsafe(load_vars(text)):
-        raise RenderError("a generated vars file does not read back as the data it was written from")
+    body: str = yaml.dump(tagged, Dumper=_VarsDumper, **_DUMP_OPTIONS)
+    text = _comment(header) + "---\n" + body
+    _check_reads_back(load_vars(text), tagged)
     return text
+
+
+def write_vars(path: Path, data: Mapping[str, Any], *, header: str) -> None:
+    """`dump_vars` into `path`, streamed (no copy of a 100k-host file in memory as text), then read back once."""
+    tagged = tag_unsafe(data)
+    # libyaml writes in small pieces: a large buffer keeps that from being one system call each.
+    with path.open("w", encoding="utf-8", buffering=_BUFFER) as stream:
+        stream.write(_comment(header) + "---\n")
+        yaml.dump(tagged, stream, Dumper=_VarsDumper, **_DUMP_OPTIONS)
+    _check_reads_back(load_vars(path.read_text(encoding="utf-8")), tagged)
+
+
+def _comment(header: str) -> str:
+    return "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
+
+
+def _check_reads_back(loaded: Any, tagged: Any) -> None:
+    if loaded != tagged or not _all_unsafe(loaded):
+        raise RenderError("a generated vars file does not read back as the data it was written from")
 
 
 def load_vars(text: str) -> Any:

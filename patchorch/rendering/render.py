@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from patchorch.domain.fleet import Hook, StaleServices, host_name_problem
 from patchorch.domain.plan import RolloutPlan, Stage
 from patchorch.errors import ConfigError, InventoryError, Problem, RenderError
-from patchorch.rendering._vars import SAFE_KEY, dump_vars, load_vars
+from patchorch.rendering._vars import SAFE_KEY, load_vars, write_vars
 
 ROLE_NAME = "patchorch_patch"
 CONTENT_DIR = Path(__file__).with_name("content")
@@ -146,10 +146,17 @@ def render_run(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     try:
-        host_settings = _write_run(
-            plan, staging, stages=stages, run_id=run_id, template_dir=template_dir, settings=settings
+        plan_hash = plan.content_hash  # computed once: on 100k hosts it serialises the whole plan
+        _write_run(
+            plan,
+            staging,
+            stages=stages,
+            run_id=run_id,
+            template_dir=template_dir,
+            settings=settings,
+            plan_hash=plan_hash,
         )
-        _verify(plan, staging, stages, host_settings)
+        _verify(staging, stages, plan_hash)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)
@@ -293,8 +300,9 @@ def _write_run(
     run_id: str,
     template_dir: Path | None,
     settings: tuple[RoleSettings, Path] | None,
-) -> dict[str, dict[str, Any]]:
-    """Write the run directory; return each host's settings as written into the groups inventory."""
+    plan_hash: str,
+) -> None:
+    """Write the run directory; each vars file is read back and compared with its data as it is written."""
     env = _environment(template_dir)
     stage_context: list[dict[str, Any]] = [
         {
@@ -320,7 +328,7 @@ def _write_run(
     forks = max(prepare_forks, *(stage.concurrency for stage in stages))
     context = {
         "run_id": run_id,
-        "plan_hash": plan.content_hash,
+        "plan_hash": plan_hash,
         "mode": plan.mode.value,
         "stages": stage_context,
         "forks": forks,
@@ -352,30 +360,23 @@ def _write_run(
     for stage in stage_context:
         render("stage.yml.j2", directory / stage["file"], stage=stage)
 
-    host_settings = _host_settings(plan, directory)
     (directory / GROUPS_FILE).parent.mkdir(parents=True)
-    (directory / GROUPS_FILE).write_text(
-        dump_vars(
-            _groups_inventory(plan, stages, host_settings),
-            header=f"{_GENERATED}\nThe batch groups of run {run_id}; the plan's data of each host as host/group vars.",
-        ),
-        encoding="utf-8",
+    write_vars(
+        directory / GROUPS_FILE,
+        _groups_inventory(plan, stages, _host_settings(plan, directory)),
+        header=f"{_GENERATED}\nThe batch groups of run {run_id}; the plan's data of each host as host/group vars.",
     )
     (directory / RUN_VARS_FILE).parent.mkdir(parents=True)
-    (directory / RUN_VARS_FILE).write_text(
-        dump_vars(
-            _run_vars(plan, stages, run_id),
-            header=f"{_GENERATED}\nThe plan's data for the {ROLE_NAME} role. Every string is !unsafe: Ansible "
-            "never evaluates it.",
-        ),
-        encoding="utf-8",
+    write_vars(
+        directory / RUN_VARS_FILE,
+        _run_vars(plan, stages, run_id, plan_hash),
+        header=f"{_GENERATED}\nThe plan's data for the {ROLE_NAME} role. Every string is !unsafe: Ansible "
+        "never evaluates it.",
     )
-    (directory / SETTINGS_FILE).write_text(
-        dump_vars(
-            _settings_vars(settings, directory),
-            header=f"{_GENERATED}\nRole settings given with --role-vars (empty: the role's defaults).",
-        ),
-        encoding="utf-8",
+    write_vars(
+        directory / SETTINGS_FILE,
+        _settings_vars(settings, directory),
+        header=f"{_GENERATED}\nRole settings given with --role-vars (empty: the role's defaults).",
     )
     shutil.copytree(
         CONTENT_DIR / "roles" / ROLE_NAME,
@@ -383,7 +384,6 @@ def _write_run(
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     (directory / _MARKER).write_text(f"{run_id}\n", encoding="utf-8")
-    return host_settings
 
 
 def _groups_inventory(
@@ -468,11 +468,11 @@ def _copy_hook_file(hook: Hook, directory: Path, host: str, key: str) -> Path:
     return target  # the role resolves it against the playbook directory
 
 
-def _run_vars(plan: RolloutPlan, stages: tuple[Stage, ...], run_id: str) -> dict[str, Any]:
+def _run_vars(plan: RolloutPlan, stages: tuple[Stage, ...], run_id: str, plan_hash: str) -> dict[str, Any]:
     """The run-wide data every play loads: its size does not depend on the number of hosts (host data: inventory)."""
     return {
         "patchorch_patch_run_id": run_id,
-        "patchorch_patch_plan_hash": plan.content_hash,
+        "patchorch_patch_plan_hash": plan_hash,
         "patchorch_patch_mode": plan.mode.value,
         "patchorch_patch_scope": plan.update.scope.value,
         "patchorch_patch_packages": [
@@ -511,10 +511,9 @@ def _settings_vars(settings: tuple[RoleSettings, Path] | None, directory: Path) 
 # -- verification ------------------------------------------------------------------------------------------------
 
 
-def _verify(
-    plan: RolloutPlan, directory: Path, stages: tuple[Stage, ...], host_settings: Mapping[str, Mapping[str, Any]]
-) -> None:
-    """Parse every generated file again and compare its structure with the plan; RenderError on any difference."""
+def _verify(directory: Path, stages: tuple[Stage, ...], plan_hash: str) -> None:
+    """Parse every generated playbook and config again and compare its structure with the plan; RenderError on any
+    difference. The vars files (the groups inventory with every host) were read back once as they were written."""
     for position, stage in enumerate(stages, 1):
         _verify_stage(directory / _stage_file(position, stage), stage)
     _verify_prepare(directory / PREPARE_FILE)
@@ -533,11 +532,8 @@ def _verify(
     if imports != expected:
         raise RenderError(f"site.yml imports {imports}, the plan needs {expected}", file="site.yml")
 
-    groups = load_vars((directory / GROUPS_FILE).read_text(encoding="utf-8"))
-    if groups != _groups_inventory(plan, stages, host_settings):
-        raise RenderError("the generated groups inventory does not list the plan's batches", file=str(GROUPS_FILE))
     run_vars = load_vars((directory / RUN_VARS_FILE).read_text(encoding="utf-8"))
-    if not isinstance(run_vars, Mapping) or run_vars.get("patchorch_patch_plan_hash") != plan.content_hash:
+    if not isinstance(run_vars, Mapping) or run_vars.get("patchorch_patch_plan_hash") != plan_hash:
         raise RenderError("vars/run.yml does not carry the plan it was rendered from", file=str(RUN_VARS_FILE))
 
     config = configparser.ConfigParser(interpolation=None)

@@ -1,23 +1,19 @@
 """The fleet, read from Ansible inventories by Ansible's own parser.
 
-`load_fleet` runs `ansible-inventory --list` (INI, YAML, directories with group_vars/host_vars, scripts and plugins
-all work, with Ansible's variable precedence), then validates each host's `patchorch_*` variables into a `Host`.
-With a limit it runs a second `ansible-inventory --list --limit PATTERN` at the same time, so the pattern means
-exactly what it means to Ansible while the fleet still holds every host (the planner reports the others as outside
-the limit). docs/INVENTORY.md is the reference of the variables.
+`load_fleet` reads the sources once, in this process, with Ansible's own inventory and variable managers as
+`ansible-inventory --list` does (INI, YAML, directories with group_vars/host_vars, scripts and plugins all work, with
+Ansible's variable precedence), then validates each host's `patchorch_*` variables into a `Host`. A limit is evaluated
+by Ansible on that same load, so the pattern means exactly what it means to Ansible while the fleet still holds every
+host (the planner reports the others as outside the limit). docs/INVENTORY.md is the reference of the variables.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import gc
 import os
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +28,12 @@ from patchorch.domain.inventory_check import (
     suggest_variable,
 )
 from patchorch.errors import ConfigError, InventoryError, Problem
-from patchorch.sources._origins import HOST_DEFINITION, locate
+from patchorch.sources._origins import HOST_DEFINITION, Origin, locate
+from patchorch.sources._reading import ReadFailed, Reading, read_inventory
 from patchorch.sources.hooks import HookFileMissing, resolve_hook
 
-__all__ = ["IGNORED_FILE_PATTERNS", "InventoryLoad", "UnknownKey", "ansible_inventory_command", "load_fleet"]
+__all__ = ["IGNORED_FILE_PATTERNS", "InventoryLoad", "UnknownKey", "load_fleet"]
 
-# Groups every host is in; they say nothing about a host.
-_IMPLICIT_GROUPS = frozenset({"all", "ungrouped"})
 # Fields that take a documented default when undeclared, and are reported as defaulted.
 _DEFAULTABLE = frozenset({"owner", "criticality", "exposure"})
 _FIELDS = {name[len(VARIABLE_PREFIX) :] for name in KNOWN_VARIABLES - PASSTHROUGH_VARIABLES}
@@ -48,18 +43,6 @@ _PREFIX_LENGTH = len(VARIABLE_PREFIX)
 # would read a policy's keys as empty groups, with a warning for each. Ansible matches these against file names
 # in inventory directories; `ignore_patterns` in [inventory] of an ansible.cfg takes the same list.
 IGNORED_FILE_PATTERNS = (r"^policy\.ya?ml$", r"^patchorch\.ya?ml$")
-
-# Without these, ansible-inventory warns about a source it cannot parse and lists an empty inventory (exit 0).
-_ENVIRONMENT = {
-    "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
-    "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
-    "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-    "ANSIBLE_LOCALHOST_WARNING": "False",
-    "ANSIBLE_NOCOLOR": "1",
-    "ANSIBLE_FORCE_COLOR": "0",
-    # An operator's ANSIBLE_VERBOSITY (for -vvv rollouts) would put banner lines before the JSON listing.
-    "ANSIBLE_VERBOSITY": "0",
-}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -88,21 +71,8 @@ class InventoryLoad:
         return self.fleet if self.in_limit is None else self.fleet.subset(self.in_limit)
 
 
-def ansible_inventory_command() -> str:
-    """The `ansible-inventory` of this Python environment, else the first on PATH."""
-    beside = Path(sys.executable).parent / "ansible-inventory"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which("ansible-inventory")
-    if found is None:
-        raise InventoryError(
-            [Problem("ansible-inventory is not installed here or on PATH (install ansible-core)", field="ansible")]
-        )
-    return found
-
-
 def load_fleet(sources: Sequence[Path], *, limit: str | None = None, strict: bool = True) -> InventoryLoad:
-    """Read `sources` with Ansible and validate every host's patch metadata.
+    """Read `sources` with Ansible, in this process, and validate every host's patch metadata.
 
     Raises InventoryError naming the source and Ansible's reason when Ansible cannot read a source, and listing every
     problem (host, variable, value, what is allowed) when metadata does not validate. Unknown `patchorch_*` variables
@@ -118,33 +88,26 @@ def load_fleet(sources: Sequence[Path], *, limit: str | None = None, strict: boo
         # A comma-separated host list ("mx1,mx2,") is a source too; only paths can be missing.
         if "," not in name and not source.exists():
             raise InventoryError([Problem("no such file or directory", file=name)])
-    command = [ansible_inventory_command()]
-    for name in names:
-        command += ["-i", name]
-    command.append("--list")
-    environment = {**os.environ, **_ENVIRONMENT}
-    ignored = [environment.get("ANSIBLE_INVENTORY_IGNORE_REGEX", ""), *IGNORED_FILE_PATTERNS]
-    environment["ANSIBLE_INVENTORY_IGNORE_REGEX"] = ",".join(pattern for pattern in ignored if pattern)
-    runs = [command] if limit is None else [command, [*command, "--limit", limit]]
-    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-        results = list(pool.map(lambda argv: _run(argv, environment), runs))
-    for result in results:
-        if result.returncode != 0:
-            raise _failure(result.stderr, names, label)
-    listing = _parse(results[0].stdout, label)
-    in_limit = None if limit is None else frozenset(_hosts_and_groups(_parse(results[1].stdout, label))[0])
     try:
-        load = _convert(listing, names, label, in_limit=in_limit, limit=limit, strict=strict)
-    except InventoryError as exc:
-        raise InventoryError(_located(exc.problems, names, environment), summary=exc.summary) from None
-    load = _with_hook_files(load, sources, label)
-    warnings = dict.fromkeys(
-        match.group("warning")
-        for result in results
-        for line in result.stderr.splitlines()
-        if (match := _WARNING.match(line.strip()))
-    )
-    return dataclasses.replace(load, warnings=tuple(warnings)) if warnings else load
+        load = _read(names, label, limit=limit, strict=strict)
+    finally:
+        # Ansible's inventory is a web of cycles (hosts and groups name each other): free it before planning.
+        gc.collect()
+    return _with_hook_files(load, sources, label)
+
+
+def _read(names: tuple[str, ...], label: str, *, limit: str | None, strict: bool) -> InventoryLoad:
+    """The validated load of `names`; Ansible's inventory of it is left behind for the collector."""
+    try:
+        with read_inventory(names, limit=limit, ignored_files=IGNORED_FILE_PATTERNS) as reading:
+            try:
+                load = _convert(reading, names, label, limit=limit, strict=strict)
+            except InventoryError as exc:
+                origins = locate(reading.inventory, reading.variable_manager, _wanted(exc.problems))
+                raise InventoryError(_located(exc.problems, names, origins), summary=exc.summary) from None
+    except ReadFailed as exc:
+        raise _failure(exc.report, names, label) from None
+    return dataclasses.replace(load, warnings=reading.warnings) if reading.warnings else load
 
 
 def _with_hook_files(load: InventoryLoad, sources: Sequence[Path], label: str) -> InventoryLoad:
@@ -227,25 +190,10 @@ def _limit_terms(limit: str) -> list[str]:
     return [*terms, current]
 
 
-def _run(argv: list[str], environment: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, env=dict(environment), check=False)
-
-
-def _parse(stdout: str, label: str) -> dict[str, Any]:
-    try:
-        data = json.loads(stdout)
-    except json.JSONDecodeError as exc:
-        raise InventoryError([Problem(f"ansible-inventory printed no JSON listing ({exc})", file=label)]) from None
-    if not isinstance(data, dict):
-        raise InventoryError([Problem("ansible-inventory printed no JSON mapping", file=label)])
-    return data
-
-
 _SOURCE_FAILED = re.compile(r"^\[ERROR\]: Completely failed to parse inventory source (?P<source>.+)$")
 _PLUGIN_FAILED = re.compile(
     r"^\[WARNING\]: Failed to parse inventory with '(?P<plugin>[\w.]+)' plugin: (?P<reason>.+)$"
 )
-_WARNING = re.compile(r"^\[WARNING\]: (?P<warning>.+)$")
 _ERROR = re.compile(r"^\[ERROR\]: (?P<reason>.+)$")
 _ORIGIN = re.compile(r"^Origin: (?P<file>/[^<>]+?):(?P<line>\d+)(?::\d+)?$")
 # The auto plugin tries every YAML file as a plugin configuration first; its complaint about that is never the reason.
@@ -325,36 +273,6 @@ def _given_name(reported: str, names: tuple[str, ...]) -> str:
     return reported
 
 
-def _hosts_and_groups(listing: Mapping[str, Any]) -> tuple[set[str], dict[str, set[str]]]:
-    """Every host of a `--list` listing, and each group's hosts with its descendants' hosts."""
-    direct: dict[str, list[str]] = {}
-    parents: dict[str, list[str]] = {}
-    for group, body in listing.items():
-        if group == "_meta" or not isinstance(body, Mapping):
-            continue
-        direct[group] = list(body.get("hosts") or ())
-        for child in body.get("children") or ():
-            parents.setdefault(child, []).append(group)
-    ancestors: dict[str, frozenset[str]] = {}
-
-    def lineage(group: str, seen: frozenset[str] = frozenset()) -> frozenset[str]:
-        if group not in ancestors:
-            result = {group}
-            for parent in parents.get(group, ()):
-                if parent not in seen:  # Ansible refuses cycles; stay safe anyway.
-                    result |= lineage(parent, seen | {group})
-            ancestors[group] = frozenset(result)
-        return ancestors[group]
-
-    hosts: set[str] = set((listing.get("_meta") or {}).get("hostvars") or {})
-    members: dict[str, set[str]] = {}
-    for group, names in direct.items():
-        hosts.update(names)
-        for ancestor in lineage(group):
-            members.setdefault(ancestor, set()).update(names)
-    return hosts, members
-
-
 class _Unreadable(Exception):
     """A declared value patchorch cannot use as written."""
 
@@ -390,22 +308,34 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _convert(
-    listing: Mapping[str, Any],
-    names: tuple[str, ...],
-    label: str,
-    *,
-    in_limit: frozenset[str] | None,
-    limit: str | None,
-    strict: bool,
-) -> InventoryLoad:
-    hostvars: Mapping[str, Mapping[str, Any]] = (listing.get("_meta") or {}).get("hostvars") or {}
-    all_hosts, members = _hosts_and_groups(listing)
-    groups = {group: tuple(sorted(hosts)) for group, hosts in members.items() if group not in _IMPLICIT_GROUPS}
+def _wanted_variable(key: str) -> bool:
+    """The variables patchorch reads: its own and Ansible's connection variables (not Ansible's magic ones)."""
+    return key.startswith(VARIABLE_PREFIX) or (key.startswith("ansible_") and key not in _ANSIBLE_INTERNAL)
+
+
+# Variables Ansible computes itself (ansible_version, ansible_facts, the ansible_local facts) rather than reads from
+# the inventory; `ansible-inventory --list` leaves them out too.
+_ANSIBLE_INTERNAL = frozenset(
+    {
+        "ansible_async_path", "ansible_collection_name", "ansible_config_file", "ansible_dependent_role_names",
+        "ansible_diff_mode", "ansible_facts", "ansible_forks", "ansible_inventory_sources", "ansible_limit",
+        "ansible_play_batch", "ansible_play_hosts", "ansible_play_hosts_all", "ansible_play_role_names",
+        "ansible_playbook_python", "ansible_role_name", "ansible_role_names", "ansible_run_tags",
+        "ansible_skip_tags", "ansible_verbosity", "ansible_version", "ansible_local",
+    }
+)  # fmt: skip
+
+
+def _convert(reading: Reading, names: tuple[str, ...], label: str, *, limit: str | None, strict: bool) -> InventoryLoad:
+    """Validate each host's variables as Ansible merged them into a Host; every problem of every host at once."""
+    groups = reading.groups
     groups_of: dict[str, list[str]] = {}
     for group in sorted(groups):
         for host in groups[group]:
             groups_of.setdefault(host, []).append(group)
+    # Each distinct list of groups, and each distinct value of validated metadata, is held once for the whole fleet.
+    group_lists: dict[tuple[str, ...], tuple[str, ...]] = {}
+    pool: dict[Any, Any] = {}
 
     hosts: list[Host] = []
     problems: list[Problem] = []
@@ -414,10 +344,12 @@ def _convert(
     passthrough: dict[str, dict[str, Any]] = {}
     # Hosts mostly inherit their metadata from a few groups: validate each distinct set of declarations once.
     validated: dict[str, Host | list[Problem]] = {}
-    for name in sorted(all_hosts):
+    # The values of unknown variables, for their problems (the rest of each host's variables is not kept).
+    unknown_values: dict[tuple[str, str], Any] = {}
+    for name, variables in reading.variables(_wanted_variable):
         declared: dict[str, Any] = {}
         kept: dict[str, Any] = {}
-        for key, value in (hostvars.get(name) or {}).items():
+        for key, value in sorted(variables.items()):
             if key.startswith(VARIABLE_PREFIX):
                 if key in PASSTHROUGH_VARIABLES:
                     kept[key] = value
@@ -427,6 +359,7 @@ def _convert(
                         declared[key[_PREFIX_LENGTH:]] = value
                 else:
                     unknown.append(UnknownKey(name, key, suggest_variable(key)))
+                    unknown_values[name, key] = value
             elif key.startswith("ansible_"):
                 kept[key] = value
         for key in sorted(PASSTHROUGH_VARIABLES.intersection(kept)):
@@ -442,26 +375,27 @@ def _convert(
         missing = _DEFAULTABLE.difference(declared)
         if missing:
             defaulted[name] = frozenset(missing)
-        # ansible-inventory prints keys sorted, so equal declarations have equal reprs (a miss only costs time).
+        # Keys are sorted, so equal declarations have equal reprs (a miss only costs time).
         signature = repr(declared)
         result = validated.get(signature)
         if result is None:
-            result = validated[signature] = _validate(declared, frozenset(missing), label)
+            result = validated[signature] = _validate(declared, frozenset(missing), label, pool)
         if isinstance(result, Host):
-            hosts.append(result.model_copy(update={"name": name, "groups": tuple(groups_of.get(name, ()))}))
+            member_of = tuple(groups_of.get(name, ()))
+            hosts.append(result.named(name, group_lists.setdefault(member_of, member_of)))
         else:
             problems.extend(_at(problem, name) for problem in result)
 
     problems.extend(_budget_conflicts(hosts, label))
     if strict:
-        problems.extend(_unknown_problems(unknown, hostvars, label))
+        problems.extend(_unknown_problems(unknown, unknown_values, label))
     if problems:
         problems.sort(key=lambda p: (p.host or "", p.field or ""))
         raise InventoryError(problems, summary=None)
     return InventoryLoad(
         fleet=Fleet(hosts=tuple(hosts), source=names),
         sources=names,
-        in_limit=in_limit,
+        in_limit=reading.in_limit,
         limit=limit,
         groups=groups,
         unknown_keys=tuple(unknown),
@@ -470,10 +404,13 @@ def _convert(
     )
 
 
-def _validate(declared: Mapping[str, Any], missing: frozenset[str], label: str) -> Host | list[Problem]:
-    """A Host (named `-` until copied per host) from declared metadata, or the problems that stop it."""
+def _validate(
+    declared: Mapping[str, Any], missing: frozenset[str], label: str, pool: dict[Any, Any]
+) -> Host | list[Problem]:
+    """A Host (named `-` in no group until named per host) from declared metadata, its values shared through `pool`;
+    or the problems that stop it."""
     problems: list[Problem] = []
-    data: dict[str, Any] = {"name": "-", "defaulted": missing}
+    data: dict[str, Any] = {"name": "-", "groups": (), "defaulted": missing}
     for key, value in declared.items():
         try:
             data[key] = _literal(value)
@@ -484,7 +421,7 @@ def _validate(declared: Mapping[str, Any], missing: frozenset[str], label: str) 
         host = Host.model_validate(data)
     except ValidationError as exc:
         return problems + _problems(exc, data, label)
-    return problems or host
+    return problems or host.sharing(pool)
 
 
 # Hosts located per distinct bad value: a typo in group_vars/all.yml of a 100k-host fleet is one value on every host,
@@ -492,33 +429,45 @@ def _validate(declared: Mapping[str, Any], missing: frozenset[str], label: str) 
 _LOCATED_PER_VALUE = 20
 
 
-def _located(problems: Sequence[Problem], names: tuple[str, ...], environment: Mapping[str, str]) -> list[Problem]:
-    """The problems with the file (and line) that set each value, and one problem per value that is wrong on many hosts.
+def _variable(problem: Problem) -> str:
+    """The variable a problem is about, as `locate` asks for it."""
+    return HOST_DEFINITION if problem.field == "host name" else problem.field or ""
 
-    A bad value in group_vars/mail.yml is one mistake, reported once, naming that file and every host it reaches.
-    """
 
-    def variable(problem: Problem) -> str:
-        return HOST_DEFINITION if problem.field == "host name" else problem.field or ""
-
-    # Problems that differ only in their host; a bad host name is a mistake of each host.
+def _by_value(problems: Sequence[Problem]) -> dict[tuple[object, ...], list[Problem]]:
+    """Problems that differ only in their host; a bad host name is a mistake of each host."""
     by_value: dict[tuple[object, ...], list[Problem]] = {}
     for problem in problems:
         same = (problem.field, problem.allowed, repr(problem.value), problem.message)
         by_value.setdefault((*same, problem.host) if problem.field == "host name" else same, []).append(problem)
-    wanted = [
-        (problem.host, variable(problem))
-        for group in by_value.values()
+    return by_value
+
+
+def _wanted(problems: Sequence[Problem]) -> list[tuple[str, str]]:
+    """The (host, variable) pairs to locate: up to `_LOCATED_PER_VALUE` hosts per distinct bad value."""
+    return [
+        (problem.host, _variable(problem))
+        for group in _by_value(problems).values()
         for problem in group[:_LOCATED_PER_VALUE]
         if problem.host is not None and problem.field is not None
     ]
-    origins = locate(names, wanted, environment)
+
+
+def _located(
+    problems: Sequence[Problem], names: tuple[str, ...], origins: Mapping[tuple[str, str], Origin]
+) -> list[Problem]:
+    """The problems with the file (and line) that set each value, and one problem per value that is wrong on many hosts.
+
+    A bad value in group_vars/mail.yml is one mistake, reported once, naming that file and every host it reaches.
+    `origins` answers `_wanted(problems)`.
+    """
+    by_value = _by_value(problems)
     # Then one problem per value and file that set it.
     alike: dict[tuple[object, ...], tuple[str | None, int | None, list[Problem]]] = {}
     for key, group in by_value.items():
-        first = origins.get((group[0].host or "", variable(group[0])))
+        first = origins.get((group[0].host or "", _variable(group[0])))
         for index, problem in enumerate(group):
-            origin = origins.get((problem.host or "", variable(problem))) if index < _LOCATED_PER_VALUE else first
+            origin = origins.get((problem.host or "", _variable(problem))) if index < _LOCATED_PER_VALUE else first
             file, line = (_shown(origin[0], names), origin[1]) if origin else (problem.file, problem.line)
             alike.setdefault((*key, file, line), (file, line, []))[2].append(problem)
     located = [
@@ -663,13 +612,13 @@ def _budget_conflicts(hosts: Sequence[Host], label: str) -> list[Problem]:
 
 
 def _unknown_problems(
-    unknown: Sequence[UnknownKey], hostvars: Mapping[str, Mapping[str, Any]], label: str
+    unknown: Sequence[UnknownKey], values: Mapping[tuple[str, str], Any], label: str
 ) -> list[Problem]:
     """One problem per host and unknown variable; `_located` makes one of those that share a value and its file."""
     problems = []
     for item in unknown:
         hint = f"did you mean {item.suggestion}?" if item.suggestion else "see docs/INVENTORY.md for the variables"
-        value = _plain(hostvars[item.host][item.key])
+        value = _plain(values[item.host, item.key])
         problems.append(
             Problem(
                 f"unknown variable (set to {value!r}): {hint}", file=label, host=item.host, field=item.key, value=value

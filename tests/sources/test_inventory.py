@@ -591,3 +591,21 @@ def test_a_bad_value_from_a_script_names_the_script(tmp_path: Path) -> None:
         load_fleet([script])
     [problem] = caught.value.problems
     assert (problem.file, problem.host, problem.field) == (str(script), "mx1", "patchorch_criticality")
+
+
+def test_a_read_leaves_ansibles_settings_as_it_found_them(site: Path) -> None:
+    """The settings a read changes for itself (unparsed sources fail, ignored file names) are restored afterwards."""
+    from ansible import constants
+    from ansible.inventory import manager
+
+    before = (constants.INVENTORY_UNPARSED_IS_FAILED, constants.INJECT_FACTS_AS_VARS, manager.IGNORED.pattern)
+    load_fleet([site], limit="mx")
+    assert (constants.INVENTORY_UNPARSED_IS_FAILED, constants.INJECT_FACTS_AS_VARS, manager.IGNORED.pattern) == before
+
+
+def test_a_second_read_sees_group_vars_added_since_the_first(tmp_path: Path) -> None:
+    """Reading again in the same process picks up a group_vars file created after the first read."""
+    write(tmp_path / "inv" / "hosts.yml", "mail:\n  hosts: {mx1: {}}\n")
+    assert load_fleet([tmp_path / "inv"]).fleet.get("mx1").criticality is Criticality.MEDIUM
+    write(tmp_path / "inv" / "group_vars" / "mail.yml", "patchorch_criticality: high\n")
+    assert load_fleet([tmp_path / "inv"]).fleet.get("mx1").criticality is Criticality.HIGH
