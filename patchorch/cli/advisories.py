@@ -34,7 +34,6 @@ from patchorch.cli._common import (
     state,
 )
 from patchorch.config import Settings
-from patchorch.domain.advisory import Advisory
 from patchorch.domain.vulnerability import DEFAULT_MAX_FACT_AGE
 from patchorch.errors import ConfigError, PlanError, Problem
 
@@ -42,6 +41,7 @@ from patchorch.errors import ConfigError, PlanError, Problem
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from patchorch.domain.advisory import Advisory
     from patchorch.domain.fleet import Fleet
     from patchorch.orchestrator.exposure import ExposureReport
     from patchorch.store.advisories import AdvisoryStore
