@@ -30,7 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from patchorch.errors import ConfigError, Problem
-from patchorch.orchestrator.notify import SmtpSettings
+from patchorch.orchestrator.smtp_settings import SmtpSettings
 from patchorch.sources._yaml import BoundedLoader
 from patchorch.sources.feeds import SourceSpec
 

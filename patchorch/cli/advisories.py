@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.engine import Engine
 
 from patchorch.cli._app import app
 from patchorch.cli._common import (
@@ -35,19 +34,17 @@ from patchorch.cli._common import (
     state,
 )
 from patchorch.config import Settings
-from patchorch.domain.advisory import Advisory
-from patchorch.domain.fleet import Fleet
+from patchorch.domain.vulnerability import DEFAULT_MAX_FACT_AGE
 from patchorch.errors import ConfigError, PlanError, Problem
-from patchorch.orchestrator.exposure import (
-    DEFAULT_MAX_FACT_AGE,
-    ExposureReport,
-    ExposureStatus,
-    exposure,
-    import_advisories,
-)
-from patchorch.sources.inventory import load_fleet
-from patchorch.store.advisories import AdvisoryStore
-from patchorch.store.runs import create_store_engine
+
+# The store (sqlalchemy), the exposure report and the inventory (Ansible) load inside the commands that use them.
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from patchorch.domain.advisory import Advisory
+    from patchorch.domain.fleet import Fleet
+    from patchorch.orchestrator.exposure import ExposureReport
+    from patchorch.store.advisories import AdvisoryStore
 
 advisories_app = typer.Typer(
     help="Import and list security advisories (CSAF 2.0, CISA KEV, OSV).", no_args_is_help=True
@@ -65,6 +62,8 @@ MaxFactAgeOption = Annotated[
 
 def store_engine(settings: Settings) -> Engine:
     """The store's engine for these settings; the state directory is made for SQLite."""
+    from patchorch.store.runs import create_store_engine
+
     if settings.store_url is None:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
     return create_store_engine(settings.database_url)
@@ -72,6 +71,8 @@ def store_engine(settings: Settings) -> Engine:
 
 def open_advisory_store(settings: Settings) -> AdvisoryStore:
     """The advisory store of these settings, tables created. (To become `patchorch.store.open_store(settings)`.)"""
+    from patchorch.store.advisories import AdvisoryStore
+
     store = AdvisoryStore(store_engine(settings))
     store.create_tables()
     return store
@@ -93,6 +94,8 @@ def _max_fact_age(value: str | None) -> timedelta:
 
 
 def _fleet(settings: Settings, limit: str | None) -> Fleet | None:
+    from patchorch.sources.inventory import load_fleet
+
     if not settings.inventory:
         return None
     return load_fleet(settings.inventory, limit=limit).selected
@@ -110,6 +113,8 @@ def import_command(
     json_output: JsonOption = False,
 ) -> None:
     """Validate and store advisories; the same advisory twice is one advisory, a newer revision replaces it."""
+    from patchorch.orchestrator.exposure import import_advisories
+
     settings = state(ctx).settings()
     store = open_advisory_store(settings)
     report = import_advisories(paths, store, now=datetime.now(UTC))
@@ -156,6 +161,8 @@ def list_command(
     json_output: JsonOption = False,
 ) -> None:
     """Stored advisories with the hosts they affect and the owners of those hosts."""
+    from patchorch.orchestrator.exposure import ExposureStatus, exposure
+
     settings = state(ctx).settings(inventory=inventory)
     store = open_advisory_store(settings)
     now = datetime.now(UTC)
@@ -353,6 +360,7 @@ def exposure_command(
         require_inventory(settings)
         return
     store = open_advisory_store(settings)
+    from patchorch.orchestrator.exposure import exposure
     from patchorch.sources.policy import load_policy
 
     report = exposure(
@@ -377,6 +385,8 @@ def exposure_command(
 
 
 def _print_report(report: ExposureReport) -> None:
+    from patchorch.orchestrator.exposure import ExposureStatus
+
     table = Table(
         "host",
         "owner",
@@ -439,6 +449,7 @@ def facts_refresh(
     """
     from patchorch.cli.rollout import open_workspace
     from patchorch.orchestrator.facts import refresh_facts
+    from patchorch.sources.inventory import load_fleet
 
     settings = state(ctx).settings(inventory=inventory)
     sources = require_inventory(settings)

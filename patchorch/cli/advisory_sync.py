@@ -6,10 +6,10 @@ still imported and the failures are listed); 2 bad settings (no `advisory_source
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -17,24 +17,22 @@ from patchorch.cli._common import EXIT_FINDINGS, EXIT_OK, JsonOption, console, c
 from patchorch.cli.advisories import advisories_app, open_advisory_store, store_engine
 from patchorch.config import Settings
 from patchorch.errors import ConfigError, Problem
-from patchorch.orchestrator.advisory_sync import AdvisorySync, SourceSummary, SyncObserver, SyncReport
 from patchorch.orchestrator.clock import SystemClock
-from patchorch.orchestrator.exposure import ExposureReport
-from patchorch.orchestrator.notify import (
-    NotifyResult,
-    SmtpMailer,
-    by_owner,
-    exposure_since,
-    notify_owners,
-    resolve_sync,
-)
-from patchorch.sources.feeds import HttpFetcher, SourceSpec
-from patchorch.store.advisories import AdvisoryStore
-from patchorch.store.sync import SyncStore
+from patchorch.sources.feeds import SourceSpec
+
+# The sync, the store (sqlalchemy), notification and the HTTP client load inside the commands that use them.
+if TYPE_CHECKING:
+    from patchorch.orchestrator.advisory_sync import SyncReport
+    from patchorch.orchestrator.exposure import ExposureReport
+    from patchorch.orchestrator.notify import NotifyResult
+    from patchorch.store.advisories import AdvisoryStore
+    from patchorch.store.sync import SyncStore
 
 
 def open_sync_store(settings: Settings) -> SyncStore:
     """The sync state of these settings, tables created."""
+    from patchorch.store.sync import SyncStore
+
     store = SyncStore(store_engine(settings))
     store.create_tables()
     return store
@@ -44,29 +42,6 @@ def _missing(settings: Settings, field: str, message: str, allowed: str) -> Conf
     """A settings error naming the project file and the key that is missing."""
     where = str(settings.config_file) if settings.config_file else None
     return ConfigError([Problem(message, file=where, field=field, allowed=allowed)])
-
-
-class _ProgressBar(SyncObserver):
-    """One bar per source on the terminal: documents downloaded of those that changed."""
-
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-        self._tasks: dict[str, TaskID] = {}
-
-    def source_started(self, source: str) -> None:
-        self._tasks[source] = self._progress.add_task(source, total=0)
-
-    def documents_listed(self, source: str, count: int) -> None:
-        task = self._tasks[source]
-        self._progress.update(task, total=(self._progress.tasks[task].total or 0) + count)
-
-    def document_done(self, source: str, url: str, ok: bool) -> None:
-        self._progress.advance(self._tasks[source])
-
-    def source_finished(self, summary: SourceSummary) -> None:
-        task = self._tasks[summary.name]
-        total = self._progress.tasks[task].total or 0
-        self._progress.update(task, total=total, completed=total, description=f"{summary.name} ({summary.status})")
 
 
 def _selected(settings: Settings, names: list[str] | None) -> tuple[SourceSpec, ...]:
@@ -99,6 +74,10 @@ def sync_command(
     CSAF documents must match their SHA-512/SHA-256 file and carry a valid OpenPGP signature by the provider's key.
     Exit 0 when every source synced whole, 1 when a source or document failed (the rest was imported).
     """
+    from patchorch.cli._sync_progress import SyncProgressBar
+    from patchorch.orchestrator.advisory_sync import AdvisorySync
+    from patchorch.sources.feeds import HttpFetcher
+
     settings = state(ctx).settings()
     selected = _selected(settings, sources)
     advisories = open_advisory_store(settings)
@@ -112,7 +91,7 @@ def sync_command(
         state=sync_state,
         fetcher_for=lambda spec: HttpFetcher(ca_file=spec.ca_file),
         clock=SystemClock(),
-        observer=_ProgressBar(progress) if show_progress else None,
+        observer=SyncProgressBar(progress) if show_progress else None,
     )
     if show_progress:
         with progress:
@@ -170,6 +149,8 @@ def exposure_new_since(
     team was told (or nothing was new), 1 when a team could not be reached or hosts have no owner. When no message
     failed, the syncs up to the latest are marked notified (`--new-since notified` starts after them).
     """
+    from patchorch.orchestrator.notify import SmtpMailer, by_owner, exposure_since, notify_owners, resolve_sync
+
     if notify and settings.smtp is None:
         raise _missing(
             settings, "smtp", "--notify needs SMTP settings", "smtp: {host, port, from, security: starttls|ssl|none}"

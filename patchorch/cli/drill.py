@@ -40,7 +40,6 @@ from patchorch.cli.rollout import (
 from patchorch.domain.drill import DrillReport
 from patchorch.domain.run import RunKind, RunState
 from patchorch.orchestrator.clock import DrillClock
-from patchorch.orchestrator.engine import new_run_id
 
 
 def _span(seconds: float | None) -> str:
@@ -185,6 +184,8 @@ def drill(
     inputs = run_inputs(
         settings, sources, limit=limit, advisory=advisory, check=True, kind=RunKind.DRILL, skip_approvals=no_approvals
     )
+    from patchorch.orchestrator.engine import new_run_id
+
     run_id = new_run_id(workspace.clock.now())
     report, log_path = drive(
         workspace,

@@ -7,7 +7,7 @@ included); `check` 0 when clean, 1 with findings (unknown variables are findings
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -32,7 +32,10 @@ from patchorch.cli._common import (
 )
 from patchorch.domain.fleet import Cluster, Host, MaintenanceWindow
 from patchorch.domain.inventory_check import InventoryReport, OwnerSummary, Severity, inventory_report
-from patchorch.sources.inventory import InventoryLoad, load_fleet
+
+# Ansible loads with the inventory, inside the commands.
+if TYPE_CHECKING:
+    from patchorch.sources.inventory import InventoryLoad
 
 inventory_app = typer.Typer(
     help="Read the fleet from Ansible inventories: show it, check its patch metadata.", no_args_is_help=True
@@ -41,6 +44,8 @@ app.add_typer(inventory_app, name="inventory")
 
 
 def _load(ctx: typer.Context, inventory: list[Any] | None, limit: str | None, *, strict: bool) -> InventoryLoad:
+    from patchorch.sources.inventory import load_fleet
+
     settings = state(ctx).settings(inventory=inventory)
     loaded = load_fleet(require_inventory(settings), limit=limit, strict=strict)
     for warning in loaded.warnings:

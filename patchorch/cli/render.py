@@ -28,7 +28,6 @@ from patchorch.cli._common import (
 )
 from patchorch.domain.plan import RolloutPlan
 from patchorch.errors import ConfigError, PlanError, Problem
-from patchorch.rendering import render_run
 
 
 @app.command("render")
@@ -65,6 +64,8 @@ def render_command(
     if not plan.stages:
         why = "; ".join(warning for warning in plan.warnings if warning.startswith("no targets")) or "no targets"
         raise PlanError(f"nothing to render: the plan has no stages ({why})", field="plan")
+    from patchorch.rendering import render_run
+
     run = render_run(
         plan,
         out,

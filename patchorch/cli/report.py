@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,8 +23,10 @@ from patchorch.cli._common import (
     print_json,
     state,
 )
-from patchorch.domain.compliance import ComplianceReport
 from patchorch.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    from patchorch.domain.compliance import ComplianceReport
 
 
 def parse_since(value: str | None) -> datetime | None:

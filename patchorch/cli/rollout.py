@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -56,9 +56,12 @@ from patchorch.domain.vulnerability import Decision, HostVulnerability
 from patchorch.errors import ConfigError, InputError, Problem
 from patchorch.execution.base import Credentials, HostEvent, TaskStatus, VaultId
 from patchorch.orchestrator.clock import Clock, DrillClock
-from patchorch.orchestrator.engine import RolloutReport, new_run_id
 from patchorch.orchestrator.observers import LogObserver, Observer
-from patchorch.orchestrator.workspace import Workspace
+
+# The engine and the workspace (the store, sqlalchemy, Ansible) load inside the commands that run something.
+if TYPE_CHECKING:
+    from patchorch.orchestrator.engine import RolloutReport
+    from patchorch.orchestrator.workspace import Workspace
 
 Driven = TypeVar("Driven")
 
@@ -102,6 +105,8 @@ def open_workspace(
     clock: Clock | None = None,
 ) -> Workspace:
     """The Workspace for these settings, with structured logs among the observers (displays are added later)."""
+    from patchorch.orchestrator.workspace import Workspace
+
     return Workspace.open(
         settings.state_dir,
         store_url=settings.store_url,
@@ -552,6 +557,8 @@ def rollout(
     progress = ProgressObserver(plan)
     workspace.orchestrator.add_observer(progress)
     inputs = run_inputs(settings, sources, limit=limit, advisory=advisory, check=check)
+    from patchorch.orchestrator.engine import new_run_id
+
     run_id = new_run_id(workspace.clock.now())
     report, log_path = drive(
         workspace,

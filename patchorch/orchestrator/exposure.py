@@ -34,14 +34,13 @@ from patchorch.domain.fleet import Fleet, Host, Lifecycle
 from patchorch.domain.plan import PackageSpec, UpdateScope, UpdateSpec
 from patchorch.domain.policy import Policy
 from patchorch.domain.risk import assess
-from patchorch.domain.vulnerability import Decision, HostVulnerability
+from patchorch.domain.vulnerability import DEFAULT_MAX_FACT_AGE, Decision, HostVulnerability
 from patchorch.errors import PlanError
 from patchorch.sources.advisories import LoadedDocument, documents_in, load_document
 from patchorch.sources.versions import PackageVersions
 from patchorch.store.advisories import AdvisoryStore, ImportOutcome, StoredAdvisory
 
 # How old package facts may be before a host's exposure is UNKNOWN, unless the caller says otherwise.
-DEFAULT_MAX_FACT_AGE = timedelta(days=7)
 
 
 class AdvisoryRepository(Protocol):

@@ -15,31 +15,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from pathlib import Path
-from typing import Annotated, Literal, Protocol
+from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from patchorch.domain.advisory import AdvisorySource
 from patchorch.errors import PlanError
 from patchorch.orchestrator.exposure import ExposureReport, ExposureRow, ExposureStatus
+from patchorch.orchestrator.smtp_settings import SmtpSettings
 from patchorch.store.advisories import StoredAdvisory
 from patchorch.store.sync import SyncRun
-
-
-class SmtpSettings(BaseModel):
-    """The `smtp:` section of patchorch.yml. The password, if any, is read from the environment variable named."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    host: Annotated[str, Field(min_length=1, max_length=255)]
-    port: Annotated[int, Field(ge=1, le=65535)] = 25
-    sender: Annotated[str, Field(alias="from", pattern=r"^[^@\s<>]+@[^@\s<>]+$")]
-    security: Literal["none", "starttls", "ssl"] = "starttls"
-    username: str | None = None
-    password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
-    ca_file: Path | None = None
-    timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
 
 
 def resolve_sync(runs: Sequence[SyncRun], wanted: str) -> int:
