@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from patchorch.domain.fleet import Fleet, Host, Hook
+from patchorch.domain.fleet import Fleet, Hook, Host
 from patchorch.domain.outcomes import HostOutcome, HostStatus
 from patchorch.domain.plan import ExclusionReason, Mode, PackageSpec, RolloutPlan, UpdateScope, UpdateSpec
 from patchorch.domain.planner import plan
