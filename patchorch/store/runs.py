@@ -72,7 +72,7 @@ runs = Table(
     Column("plan_json", Text, nullable=False),
     Column("inputs_json", Text, nullable=False),
     Column("updated_at", String(40), nullable=False),
-    # The run a rollback undoes (migration 0006); NULL for every other run.
+    # The run a rollback undoes (migration 0007); NULL for every other run.
     Column("rollback_of", String(64), index=True),
 )
 
