@@ -11,5 +11,6 @@ from patchorch.cli import (
     plan,  # noqa: F401
     render,  # noqa: F401
     report,  # noqa: F401
+    rollback,  # noqa: F401
     rollout,  # noqa: F401
 )

@@ -164,7 +164,9 @@ def render_plan(rollout: RolloutPlan, *, policy_label: str, owners: Mapping[str,
     targets = len(rollout.hosts)
     emergency = rollout.mode is Mode.EMERGENCY
     header = Text()
-    header.append(f"{rollout.mode.value} rollout plan", style="bold red" if emergency else "bold")
+    rollback_of = rollout.update.rollback_of
+    kind = f"rollback plan of run {rollback_of}" if rollback_of else "rollout plan"
+    header.append(f"{rollout.mode.value} {kind}", style="bold red" if emergency else "bold")
     header.append(f" · {targets} target{'s' if targets != 1 else ''}, {len(rollout.exclusions)} excluded")
     header.append(f" · the rollout halts after {rollout.failure_budget + 1} failed")
     header.append(f" · unreachable hosts retried {rollout.unreachable_retries}x from {rollout.retry_backoff_seconds}s")
@@ -184,6 +186,14 @@ def render_plan(rollout: RolloutPlan, *, policy_label: str, owners: Mapping[str,
         parts.append(Text("* risk class set in the inventory", style="cyan"))
     if flagged:
         parts.append(Text("yellow: no maintenance window opens within the horizon", style="yellow"))
+    if rollback_of:
+        back = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", title_justify="left")
+        back.add_column("rolled back")
+        back.add_column("to the versions before run " + rollback_of)
+        for settings in rollout.host_settings:
+            versions = ", ".join(f"{p.name} {p.version}" for p in settings.downgrade)
+            back.add_row(cell(settings.host), cell(versions))
+        parts += [Text(), back]
     if rollout.exclusions:
         excluded = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", title_justify="left")
         excluded.add_column("excluded")

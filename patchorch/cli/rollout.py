@@ -348,7 +348,8 @@ def _print_report(report: RolloutReport, out: Console | None = None) -> None:
         out.print(Text(f"  failed: {', '.join(plain(h) for h in report.failed_hosts)}"))
 
 
-def _finish(report: RolloutReport, log_path: Path | None, *, as_json: bool) -> None:
+def finish(report: RolloutReport, log_path: Path | None, *, as_json: bool) -> None:
+    """Say where the run ends (JSON on stdout with `as_json`) and exit with the documented status."""
     if as_json:
         print_json(report_data(report))
     else:
@@ -358,7 +359,8 @@ def _finish(report: RolloutReport, log_path: Path | None, *, as_json: bool) -> N
     raise typer.Exit(exit_status(report))
 
 
-def _confirm(yes: bool, question: str, *, err: bool = False) -> None:
+def confirm(yes: bool, question: str, *, err: bool = False) -> None:
+    """Ask `question` on the terminal unless `yes`; no answer (or no terminal) stops the command, nothing ran."""
     if yes:
         return
     if not sys.stdin.isatty():
@@ -553,7 +555,7 @@ def rollout(
         as_json=as_json,
         nothing="nothing to patch: the plan has no targets",
     )
-    _confirm(yes, f"Patch {len(plan.targets)} host(s) in {len(plan.stages)} stage(s)?", err=as_json)
+    confirm(yes, f"Patch {len(plan.targets)} host(s) in {len(plan.stages)} stage(s)?", err=as_json)
     progress = ProgressObserver(plan)
     workspace.orchestrator.add_observer(progress)
     inputs = run_inputs(settings, sources, limit=limit, advisory=advisory, check=check)
@@ -568,7 +570,7 @@ def rollout(
         run_id=run_id,
         live=live_display(as_json),
     )
-    _finish(report, log_path, as_json=as_json)
+    finish(report, log_path, as_json=as_json)
 
 
 RunIdArgument = Annotated[str, typer.Argument(help="The run.", autocompletion=lambda: _recent_run_ids())]
@@ -623,7 +625,7 @@ def resume(
         from patchorch.cli.drill import finish_drill  # the drill command builds on this module
 
         finish_drill(workspace.drill_report(run_id), log_path, as_json=as_json)
-    _finish(report, log_path, as_json=as_json)
+    finish(report, log_path, as_json=as_json)
 
 
 @app.command()
@@ -663,12 +665,19 @@ def abort(
 def runs(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List recorded runs, newest first; drills and other rehearsals (check mode) say so."""
     records = open_workspace(state(ctx).settings()).runs()
+    # A rollback is always newer than the run it undoes: both are among the newest runs listed, or the run is not.
+    undone_by: dict[str, list[str]] = {}
+    for r in reversed(records):
+        if r.rollback_of is not None:
+            undone_by.setdefault(r.rollback_of, []).append(r.id)
     if as_json:
-        print_json([r.model_dump(mode="json") for r in records])
+        print_json([r.model_dump(mode="json") | {"rolled_back_by": undone_by.get(r.id, [])} for r in records])
         return
     table = Table("run", "created (UTC)", "by", "mode", "state", "reason", box=None, header_style="bold")
     for r in records:
         mode = r.mode.value + (" drill" if r.inputs.drill else " check" if r.inputs.check else "")
+        if r.rollback_of is not None:
+            mode += " rollback"
         table.add_row(
             r.id,
             f"{r.created_at:%Y-%m-%d %H:%M}",
@@ -678,6 +687,10 @@ def runs(ctx: typer.Context, as_json: JsonOption = False) -> None:
             Text(plain(r.state_reason)),
         )
     console.print(table)
+    # Below the table, whole: run ids in a narrow column would be cut.
+    for r in records:
+        if r.rollback_of is not None:
+            console.print(Text(f"{r.id} rolls back {r.rollback_of}"), soft_wrap=True)
 
 
 def _rehearsal_kind(run: RunRecord) -> str:
@@ -770,6 +783,11 @@ def _attempt_lines(attempt: AttemptRecord, owners: dict[str, str] | None, width:
                 lines.append(Text(f"    {plain(package)}", overflow="fold"))
                 lines.append(Text(f"      before {old}", overflow="fold"))
                 lines.append(Text(f"      after  {new}" if old != new else "      after  (unchanged)", overflow="fold"))
+        for name, hook in outcome.hooks.items():
+            text = f"    hook   {plain(name)} {hook.status}" + (f", exit {hook.rc}" if hook.rc is not None else "")
+            if hook.output:
+                text += f": {plain(hook.output)}"
+            lines.append(Text(text, overflow="fold"))
         if outcome.failed_step:
             lines.append(Text(f"    failed at {plain(outcome.failed_step)}", overflow="fold", style="red"))
         if outcome.message:
@@ -791,10 +809,12 @@ def show(
     view = workspace.view(run_id)
     attempts = workspace.store.attempts(run_id)
     approvals = workspace.store.approvals(run_id)
+    rolled_back_by = workspace.store.rollbacks_of(run_id)
     if as_json:
         print_json(
             {
                 "run": view.run.model_dump(mode="json"),
+                "rolled_back_by": rolled_back_by,
                 "plan": json.loads(view.report.plan.canonical_json()),
                 "stages": [s.model_dump(mode="json") for s in workspace.store.stages(run_id)],
                 "attempts": [a.model_dump(mode="json") for a in attempts],
@@ -815,6 +835,10 @@ def show(
     )
     if run.inputs.check:
         console.print(Text(f"check mode: {_rehearsal_kind(run)}, nothing was installed", style="yellow"))
+    if run.rollback_of is not None:
+        console.print(Text(f"rolls back run {run.rollback_of}: its hosts go back to the versions before it"))
+    for later in rolled_back_by:
+        console.print(Text(f"rolled back by run {later}", style="yellow"))
     for attempt in attempts:
         for line in _attempt_lines(attempt, owners, console.width):
             console.print(line)

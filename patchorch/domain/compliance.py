@@ -16,6 +16,8 @@ Rules, each in one place:
   A target past its due time that neither its run nor any later real run patched is overdue.
 - Time to patch of an advisory runs from its publication (and from its import) to the moment the last target of the
   rollouts for it was patched; it is `complete` only once every target is.
+- A rollback (`patchorch rollback`) patches nothing: it counts in no SLA or time to patch, and a host it took back
+  stands unpatched again ("rolled back by run X") until a later run patches it.
 - A host's standing status comes from its newest evidence: its latest attempt in a real run, or the package facts
   exposure matched (whichever is newer). Hosts whose newest evidence is success or "not affected" are not listed.
 - A decommissioned host still answers when the store has evidence it answered after all: package facts gathered
@@ -33,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from patchorch.domain.fleet import Host, Lifecycle
 from patchorch.domain.outcomes import HostStatus
-from patchorch.domain.plan import RolloutPlan
+from patchorch.domain.plan import RolloutPlan, UpdateScope
 from patchorch.domain.run import ApprovalRecord, AttemptRecord, RunRecord, RunState, StageRecord
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -68,6 +70,11 @@ class RunEvidence(BaseModel):
     def drill(self) -> bool:
         """A run of `patchorch drill`."""
         return self.run.inputs.drill
+
+    @property
+    def rollback(self) -> bool:
+        """A run of `patchorch rollback`: it takes hosts back to earlier versions, it never patches them."""
+        return self.plan.update.scope is UpdateScope.ROLLBACK
 
     @property
     def advisory(self) -> str | None:
@@ -412,6 +419,7 @@ class _RunFact(BaseModel):
     dispatched: bool
     run: str
     due: datetime | None
+    rolled_back: bool = False  # the run was a rollback: success took the host back to its earlier versions
 
 
 def _run_facts(runs: Iterable[RunEvidence]) -> dict[str, _RunFact]:
@@ -424,7 +432,12 @@ def _run_facts(runs: Iterable[RunEvidence]) -> dict[str, _RunFact]:
             attempt = latest.get(host)
             if attempt is not None:
                 fact = _RunFact(
-                    at=_attempt_time(attempt), status=attempt.status, dispatched=True, run=evidence.run.id, due=due
+                    at=_attempt_time(attempt),
+                    status=attempt.status,
+                    dispatched=True,
+                    run=evidence.run.id,
+                    due=due,
+                    rolled_back=evidence.rollback,
                 )
             elif evidence.run.state is RunState.COMPLETED:
                 continue
@@ -438,6 +451,8 @@ def _run_facts(runs: Iterable[RunEvidence]) -> dict[str, _RunFact]:
 def _from_run(host: str, fact: _RunFact, owner: dict[str, str | None]) -> StandingHost | None:
     due = fact.due.date() if fact.due else None
     common = {"host": host, "due": due, "run": fact.run, "as_of": fact.at, **owner}
+    if fact.rolled_back and fact.status is not None and fact.status.is_success:
+        return StandingHost(status=StandingStatus.UNPATCHED, evidence=f"rolled back by run {fact.run}", **common)
     if fact.status is not None and fact.status.is_success:
         return None
     if fact.status is HostStatus.FAILED:
@@ -560,7 +575,8 @@ def build_report(inputs: ReportInputs, *, class_order: Iterable[str] = ()) -> Co
     all_real = [e for e in inputs.runs if not e.rehearsal]
     period = [e for e in inputs.runs if _in_period(e, inputs.since)]
     period_real = [e for e in period if not e.rehearsal]
-    sla = _sla(period_real, all_real, inputs.generated_at, class_order)
+    patching = [e for e in all_real if not e.rollback]
+    sla = _sla([e for e in period_real if not e.rollback], patching, inputs.generated_at, class_order)
     standing = _standing(inputs, all_real)
     decommissioned = _decommissioned(inputs)
     approvals = tuple(
@@ -588,7 +604,7 @@ def build_report(inputs: ReportInputs, *, class_order: Iterable[str] = ()) -> Co
         inventory_given=inputs.inventory_given,
         totals=totals,
         sla=sla,
-        time_to_patch=_time_to_patch(period_real, inputs.advisories),
+        time_to_patch=_time_to_patch([e for e in period_real if not e.rollback], inputs.advisories),
         standing=standing,
         decommissioned_answering=decommissioned,
         approvals=approvals,

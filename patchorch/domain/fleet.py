@@ -323,7 +323,7 @@ _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 
 
 class Hook(BaseModel):
-    """A step run on the host around its update (drain before, undrain after): a tasks file or commands.
+    """A step run on the host around its update (snapshot, drain before, undrain after): a tasks file or commands.
 
     In the inventory or policy a string names a tasks file (relative paths are read beside the inventory or the
     policy), a list gives commands. A command is an argv list, or a string split on white space; commands run
@@ -385,6 +385,11 @@ class Hook(BaseModel):
         return "commands: " + "; ".join(" ".join(argv) for argv in self.commands)
 
 
+# The hooks a host or the policy may set, in the order the patch role runs them: the snapshot before anything is
+# changed, the drain (pre) before the update, the undrain (post) after it whatever happened.
+HOOK_FIELDS = ("snapshot_hook", "pre_hook", "post_hook")
+
+
 class StaleServices(StrEnum):
     """What the patch role does with services that still use libraries the update replaced."""
 
@@ -416,6 +421,8 @@ class Host(BaseModel):
     package_manager: PackageManager = PackageManager.AUTO
     reboot: RebootPolicy = RebootPolicy.IF_REQUIRED
     health_checks: tuple[HealthCheck, ...] = ()
+    # A snapshot (LVM, btrfs, hypervisor) before anything changes; a failing one stops the host there.
+    snapshot_hook: Hook | None = None
     # Drain before the update and undrain after it (the post hook runs whatever happened in between).
     pre_hook: Hook | None = None
     post_hook: Hook | None = None

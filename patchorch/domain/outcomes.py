@@ -22,6 +22,7 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 ROLE_STEPS = (
     "precheck",
     "download",  # the prepare phase only
+    "snapshot",
     "pre-hook",
     "versions-before",
     "update",
@@ -45,13 +46,19 @@ class CheckResult(BaseModel):
 
 
 class HookResult(BaseModel):
-    """What one hook (`pre`: drain, `post`: undrain) did on one host: ok, failed or skipped (check mode)."""
+    """What one hook (`snapshot`, `pre`: drain, `post`: undrain) did on one host: ok, failed or skipped (check mode).
+
+    A commands hook also records the exit status of its last command run (the failing one, if any) and the end of
+    that command's output, one line of at most 300 characters (`output`).
+    """
 
     model_config = _FROZEN
 
     hook: str
     status: Literal["ok", "failed", "skipped"]
     detail: str = ""
+    rc: int | None = None
+    output: str = ""
 
 
 class ServicesResult(BaseModel):
@@ -82,7 +89,7 @@ class RoleResult(BaseModel):
     failed_step: str | None = None
     message: str | None = None
     check_mode: bool = False
-    # By hook name (`pre`, `post`): only the hooks that started.
+    # By hook name (`snapshot`, `pre`, `post`): only the hooks that started.
     hooks: dict[str, HookResult] = Field(default_factory=dict)
     # None when the role did not get as far as looking.
     services: ServicesResult | None = None

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from patchorch.domain.fleet import Hook, StaleServices
 from patchorch.domain.windows import WeeklyWindow
@@ -38,11 +38,13 @@ class StageKind(StrEnum):
 
 
 class UpdateScope(StrEnum):
-    """What the patch role installs: every available update, security updates only, or named packages."""
+    """What the patch role installs: every available update, security updates only, or named packages; a rollback
+    installs each host's own exact earlier versions (`HostSettings.downgrade`), downgrading."""
 
     ALL = "all"
     SECURITY = "security"
     PACKAGES = "packages"
+    ROLLBACK = "rollback"
 
 
 class PackageSpec(BaseModel):
@@ -56,13 +58,23 @@ class PackageSpec(BaseModel):
 
 
 class UpdateSpec(BaseModel):
-    """What a rollout installs; the same for every host of the plan."""
+    """What a rollout installs; the same for every host of the plan, except a rollback's versions (per host).
+
+    `rollback_of` names the run a rollback undoes (scope `rollback` only).
+    """
 
     model_config = _FROZEN
 
     scope: UpdateScope = UpdateScope.SECURITY
     packages: tuple[PackageSpec, ...] = ()
     advisory: str | None = None
+    rollback_of: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _rollback_names_its_run(self) -> UpdateSpec:
+        if (self.scope is UpdateScope.ROLLBACK) != (self.rollback_of is not None):
+            raise ValueError("a rollback names the run it undoes (rollback_of), and only a rollback does")
+        return self
 
     @field_validator("packages")
     @classmethod
@@ -124,7 +136,8 @@ class PlannedHost(BaseModel):
 
 
 class HostSettings(BaseModel):
-    """How the patch role treats one target host beyond the update: its hooks and its stale services.
+    """How the patch role treats one target host beyond the update: its hooks, its stale services and, in a
+    rollback, the exact versions it goes back to.
 
     Resolved at planning from the host's inventory variables, else the policy's defaults, so a stored plan says
     exactly what runs around each update. Only hosts with a hook or a non-default setting are listed.
@@ -133,9 +146,12 @@ class HostSettings(BaseModel):
     model_config = _FROZEN
 
     host: str
+    snapshot_hook: Hook | None = None
     pre_hook: Hook | None = None
     post_hook: Hook | None = None
     stale_services: StaleServices = StaleServices.REPORT
+    # A rollback: each package this host goes back to, at its exact version (downgrades allowed).
+    downgrade: tuple[PackageSpec, ...] = ()
 
 
 class ExclusionReason(StrEnum):
@@ -148,6 +164,9 @@ class ExclusionReason(StrEnum):
     NOT_AFFECTED = "not-affected"
     # Its cluster's unavailable members already use the whole disruption budget: patching it would exceed it.
     CLUSTER_BUDGET = "cluster-budget"
+    # A rollback leaves alone the hosts the run it undoes did not change, and those it never patched.
+    NOT_CHANGED = "not-changed"
+    NOT_PATCHED = "not-patched"
 
 
 class Exclusion(BaseModel):
@@ -214,6 +233,13 @@ class RolloutPlan(BaseModel):
         # Added after schema 1 was in use: left out while empty, so earlier plans keep their bytes and hashes.
         if not data["host_settings"]:
             del data["host_settings"]
+        if data["update"]["rollback_of"] is None:
+            del data["update"]["rollback_of"]
+        for settings in data.get("host_settings", ()):
+            if settings["snapshot_hook"] is None:
+                del settings["snapshot_hook"]
+            if not settings["downgrade"]:
+                del settings["downgrade"]
         return data
 
     @classmethod

@@ -287,21 +287,29 @@ def host_settings(hosts: Iterable[Host], policy: Policy) -> tuple[HostSettings, 
 
     Hosts whose settings are all defaults (no hooks, stale services reported) are left out.
     """
-    default_pre, default_post, default_stale = policy.pre_hook, policy.post_hook, policy.stale_services
-    everyone = default_pre is not None or default_post is not None or default_stale is not StaleServices.REPORT
+    default_snapshot, default_pre, default_post = policy.snapshot_hook, policy.pre_hook, policy.post_hook
+    default_stale = policy.stale_services
+    everyone = (
+        default_snapshot is not None
+        or default_pre is not None
+        or default_post is not None
+        or default_stale is not StaleServices.REPORT
+    )
     result = []
     for host in hosts:
-        # Most fleets set none of these: the common case reads three attributes and builds no model.
-        own_pre, own_post, own_stale = host.pre_hook, host.post_hook, host.stale_services
-        if everyone or own_pre is not None or own_post is not None or own_stale is not None:
+        # Most fleets set none of these: the common case reads four attributes and builds no model.
+        own_snapshot, own_pre, own_post = host.snapshot_hook, host.pre_hook, host.post_hook
+        own_stale = host.stale_services
+        if everyone or own_snapshot or own_pre or own_post or own_stale is not None:
             stale = own_stale or default_stale
             settings = HostSettings(
                 host=host.name,
+                snapshot_hook=own_snapshot or default_snapshot,
                 pre_hook=own_pre or default_pre,
                 post_hook=own_post or default_post,
                 stale_services=stale,
             )
-            if settings.pre_hook or settings.post_hook or stale is not StaleServices.REPORT:
+            if settings.snapshot_hook or settings.pre_hook or settings.post_hook or stale is not StaleServices.REPORT:
                 result.append(settings)
     return tuple(result)
 

@@ -249,6 +249,7 @@ class Policy(BaseModel):
     retries: RetryPolicy = RetryPolicy()
     quorum: QuorumPolicy = QuorumPolicy()
     # Hooks and stale-service handling of every host that does not set its own in the inventory.
+    snapshot_hook: Hook | None = Field(default=None, description="snapshot step before anything changes")
     pre_hook: Hook | None = Field(default=None, description="drain step before the update")
     post_hook: Hook | None = Field(default=None, description="undrain step after it, whatever happened")
     stale_services: StaleServices = Field(
@@ -321,7 +322,7 @@ class Policy(BaseModel):
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
 
 
-_LATER_SETTINGS = ("pre_hook", "post_hook", "stale_services")
+_LATER_SETTINGS = ("snapshot_hook", "pre_hook", "post_hook", "stale_services")
 
 
 def format_location(location: Sequence[str | int]) -> str:

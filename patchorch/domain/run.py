@@ -90,6 +90,7 @@ class RunRecord(BaseModel):
     plan_hash: str
     inputs: RunInputs = RunInputs()
     updated_at: datetime
+    rollback_of: str | None = None  # the run this run rolls back
 
 
 class StageRecord(BaseModel):

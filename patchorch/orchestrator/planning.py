@@ -21,6 +21,7 @@ from patchorch.domain.fleet import Fleet
 from patchorch.domain.plan import Mode, RolloutPlan, UpdateSpec
 from patchorch.domain.planner import plan
 from patchorch.domain.policy import Policy
+from patchorch.domain.rollback import RunChanges, plan_rollback
 from patchorch.domain.vulnerability import HostVulnerability
 from patchorch.sources.policy import load_policy
 
@@ -70,6 +71,35 @@ def plan_rollout(
         update=update if update is not None else UpdateSpec(),
         vulnerabilities=vulnerabilities,
         limit=limit,
+    )
+
+
+def plan_rollback_of(
+    changes: RunChanges,
+    inventory: Sequence[Path | str],
+    policy: Path | str | Policy | None = None,
+    *,
+    emergency: bool = False,
+    hosts: str | None = None,
+    now: datetime | None = None,
+) -> RolloutPlan:
+    """Plan the rollback of the run `changes` describes over the hosts of `inventory` under `policy`.
+
+    `hosts` is an Ansible host pattern narrowing the rollback (as `--limit`). Raises what `plan_rollout` raises, and
+    `PlanError` when there is nothing to undo (see `domain.rollback.plan_rollback`).
+    """
+    from patchorch.sources.inventory import load_fleet
+
+    resolved = policy if isinstance(policy, Policy) else load_policy(Path(policy) if policy is not None else None)
+    loaded = load_fleet([Path(source) for source in inventory], limit=hosts)
+    return plan_rollback(
+        loaded.fleet,
+        resolved,
+        changes,
+        mode=Mode.EMERGENCY if emergency else Mode.REGULAR,
+        now=now if now is not None else datetime.now(UTC),
+        in_limit=loaded.in_limit,
+        limit=hosts,
     )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from patchorch.domain.drill import DrillReport, apply_durations, summarize_drill
 from patchorch.domain.plan import RolloutPlan, UpdateSpec
 from patchorch.domain.policy import Policy
+from patchorch.domain.rollback import RunChanges, run_changes
 from patchorch.domain.run import ApprovalRecord, RunInputs, RunKind, RunRecord
 from patchorch.domain.vulnerability import HostVulnerability
 from patchorch.execution.ansible import AnsibleRunnerExecutor
@@ -28,7 +29,7 @@ from patchorch.execution.base import Credentials, Executor, FactsRequest, FactsR
 from patchorch.orchestrator.clock import Clock, SystemClock
 from patchorch.orchestrator.engine import Orchestrator, RolloutReport, new_run_id
 from patchorch.orchestrator.observers import Observer
-from patchorch.orchestrator.planning import plan_rollout
+from patchorch.orchestrator.planning import plan_rollback_of, plan_rollout
 from patchorch.rendering.render import RenderedRun, render_run
 from patchorch.sources.inventory import InventoryLoad
 from patchorch.store.audit_export import (
@@ -138,6 +139,60 @@ class Workspace:
             vulnerabilities=vulnerabilities,
             now=now or self.clock.now(),
         )
+
+    def run_changes(self, run_id: str) -> RunChanges:
+        """What recorded run `run_id` changed on each host, and why it left the others alone."""
+        return run_changes(self.store.run(run_id), self.store.plan(run_id), self.store.attempts(run_id))
+
+    def plan_rollback(
+        self,
+        run_id: str,
+        *,
+        inventory: Sequence[Path | str] | None = None,
+        policy: Path | Policy | None = None,
+        hosts: str | None = None,
+        emergency: bool = False,
+        now: datetime | None = None,
+    ) -> RolloutPlan:
+        """Plan taking the hosts run `run_id` changed (those matching `hosts`, a host pattern) back to the versions
+        recorded before it (nothing runs). The inventory and policy default to those the run was started from.
+
+        Raises `RunStateError` for an unknown run and `PlanError` for a run still running or with nothing to undo.
+        """
+        recorded = self.store.run(run_id).inputs
+        if policy is None and recorded.policy is not None:
+            policy = Path(recorded.policy)
+        return plan_rollback_of(
+            self.run_changes(run_id),
+            inventory if inventory is not None else recorded.inventory,
+            policy,
+            emergency=emergency,
+            hosts=hosts,
+            now=now or self.clock.now(),
+        )
+
+    def rollback(
+        self,
+        run_id: str,
+        *,
+        inventory: Sequence[Path | str] | None = None,
+        policy: Path | Policy | None = None,
+        hosts: str | None = None,
+        emergency: bool = False,
+    ) -> RolloutReport:
+        """Plan the rollback of run `run_id` (see `plan_rollback`), record it linked to that run and drive it."""
+        recorded = self.store.run(run_id).inputs
+        sources = tuple(inventory if inventory is not None else recorded.inventory)
+        if policy is None and recorded.policy is not None:
+            policy = Path(recorded.policy)
+        plan = self.plan_rollback(run_id, inventory=sources, policy=policy, hosts=hosts, emergency=emergency)
+        inputs = RunInputs(
+            inventory=tuple(str(Path(p).resolve()) for p in sources),
+            policy=str(policy) if isinstance(policy, Path) else None,
+            limit=hosts,
+            template_dir=recorded.template_dir,
+        )
+        return self.start(plan, inventory=sources, inputs=inputs)
 
     def render(self, plan: RolloutPlan, run_id: str, inventory: Sequence[Path | str]) -> RenderedRun:
         """Render the plan's playbooks into the run's directory."""

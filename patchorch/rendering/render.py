@@ -41,7 +41,7 @@ import jinja2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from patchorch.domain.fleet import Hook, StaleServices, host_name_problem
+from patchorch.domain.fleet import HOOK_FIELDS, Hook, StaleServices, host_name_problem
 from patchorch.domain.plan import RolloutPlan, Stage
 from patchorch.errors import ConfigError, InventoryError, Problem, RenderError
 from patchorch.rendering._vars import SAFE_KEY, load_vars, write_vars
@@ -394,7 +394,7 @@ def _groups_inventory(
     What the plan says of each host reaches Ansible once, as inventory variables, never through a fleet-wide file
     that every play loads: the batch is its batch group's variable, a wave's risk class its stage group's, and the
     host's own variables are its reason (and its risk class when it differs from its stage's: canary hosts) and,
-    where it has any, its hooks and stale-service setting (`patchorch_patch_host_settings`).
+    where it has any, its hooks, stale-service setting and rollback versions (`patchorch_patch_host_settings`).
     Ansible 2.19 pays per inventory value, so values shared by a group are set once on the group. Three levels of
     groups, one group per batch, keep a `--limit` of a group name or of host names cheap to resolve.
     """
@@ -427,14 +427,15 @@ def _groups_inventory(
 
 
 def _host_settings(plan: RolloutPlan, directory: Path) -> dict[str, dict[str, Any]]:
-    """Per host, what the role reads beside the plan: hooks (tasks files copied into hooks/) and stale services.
+    """Per host, what the role reads beside the plan: hooks (tasks files copied into hooks/), stale services and, in a
+    rollback, the exact versions it goes back to.
 
     A tasks file is copied once, named by its digest, and refused when it changed since it was planned.
     """
     result: dict[str, dict[str, Any]] = {}
     for settings in plan.host_settings:
         entry: dict[str, Any] = {}
-        for key in ("pre_hook", "post_hook"):
+        for key in HOOK_FIELDS:
             hook: Hook | None = getattr(settings, key)
             if hook is None:
                 continue
@@ -444,6 +445,8 @@ def _host_settings(plan: RolloutPlan, directory: Path) -> dict[str, dict[str, An
             entry[key] = {"tasks": str(_copy_hook_file(hook, directory, settings.host, key))}
         if settings.stale_services is not StaleServices.REPORT:
             entry["stale_services"] = settings.stale_services.value
+        if settings.downgrade:
+            entry["downgrade"] = [{"name": p.name, "version": p.version} for p in settings.downgrade]
         result[settings.host] = entry
     return result
 

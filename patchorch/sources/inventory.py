@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from patchorch.domain.fleet import Fleet, Hook, Host, host_name_problem, jinja_in
+from patchorch.domain.fleet import HOOK_FIELDS, Fleet, Hook, Host, host_name_problem, jinja_in
 from patchorch.domain.inventory_check import (
     KNOWN_VARIABLES,
     PASSTHROUGH_VARIABLES,
@@ -119,7 +119,7 @@ def _with_hook_files(load: InventoryLoad, sources: Sequence[Path], label: str) -
     changed = False
     for host in load.fleet.hosts:
         update = {}
-        for key in ("pre_hook", "post_hook"):
+        for key in HOOK_FIELDS:
             hook = getattr(host, key)
             if hook is None or hook.tasks is None:
                 continue

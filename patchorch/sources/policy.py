@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from patchorch.domain.fleet import HOOK_FIELDS
 from patchorch.domain.policy import Location, Policy, format_location, parse_policy
 from patchorch.errors import PolicyError, Problem
 from patchorch.sources._yaml import BoundedLoader
@@ -138,7 +139,7 @@ def load_policy(path: Path | None = None) -> Policy:
 def _with_hook_files(policy: Policy, path: Path) -> Policy:
     """The policy with its hook tasks files found beside it (absolute paths, digests)."""
     update = {}
-    for key in ("pre_hook", "post_hook"):
+    for key in HOOK_FIELDS:
         hook = getattr(policy, key)
         if hook is None:
             continue

@@ -72,6 +72,8 @@ runs = Table(
     Column("plan_json", Text, nullable=False),
     Column("inputs_json", Text, nullable=False),
     Column("updated_at", String(40), nullable=False),
+    # The run a rollback undoes (migration 0007); NULL for every other run.
+    Column("rollback_of", String(64), index=True),
 )
 
 stages = Table(
@@ -454,6 +456,7 @@ class RunStore:
                     plan_json=plan.canonical_json(),
                     inputs_json=inputs.model_dump_json(),
                     updated_at=now,
+                    rollback_of=plan.update.rollback_of,
                 )
             )
             for stage in plan.stages:
@@ -462,11 +465,18 @@ class RunStore:
                         run_id=run_id, name=stage.name, idx=stage.index, state=StageState.PENDING.value
                     )
                 )
+            data: dict[str, Any] = {
+                "plan_hash": plan.content_hash,
+                "mode": plan.mode.value,
+                "inputs": inputs.model_dump(mode="json"),
+            }
+            if plan.update.rollback_of is not None:
+                data["rollback_of"] = plan.update.rollback_of
             self._audit(
                 conn,
                 run_id,
                 "run-created",
-                {"plan_hash": plan.content_hash, "mode": plan.mode.value, "inputs": inputs.model_dump(mode="json")},
+                data,
                 wrote=[(runs, runs.c.id == run_id), (stages, stages.c.run_id == run_id)],
             )
         return self.run(run_id)
@@ -484,6 +494,14 @@ class RunStore:
         with self._tx() as conn:
             rows = conn.execute(select(runs).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)).all()
         return [_run_record(r) for r in rows]
+
+    def rollbacks_of(self, run_id: str) -> list[str]:
+        """The runs that roll back run `run_id`, oldest first."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(runs.c.id).where(runs.c.rollback_of == run_id).order_by(runs.c.created_at, runs.c.id)
+            ).all()
+        return [r.id for r in rows]
 
     def plan(self, run_id: str) -> RolloutPlan:
         """The frozen plan of a run, checked against the hash recorded with it."""
@@ -875,4 +893,5 @@ def _run_record(row: Any) -> RunRecord:
         plan_hash=row.plan_hash,
         inputs=RunInputs.model_validate_json(row.inputs_json),
         updated_at=_must_dt(row.updated_at),
+        rollback_of=row.rollback_of,
     )

@@ -15,7 +15,7 @@ from patchorch.domain.compliance import (
 )
 from patchorch.domain.fleet import Host, Lifecycle, Owner
 from patchorch.domain.outcomes import HostOutcome, HostStatus
-from patchorch.domain.plan import Batch, Mode, PlannedHost, RolloutPlan, Stage, StageKind, UpdateSpec
+from patchorch.domain.plan import Batch, Mode, PlannedHost, RolloutPlan, Stage, StageKind, UpdateScope, UpdateSpec
 from patchorch.domain.run import (
     ApprovalRecord,
     AttemptRecord,
@@ -322,3 +322,19 @@ def test_a_target_patched_by_a_later_run_is_not_overdue() -> None:
     assert report.totals.overdue_unpatched == 0
     assert report.totals.patched_late == 1  # r2 patched it after its due time
     assert report.standing == ()
+
+
+def test_a_rollback_patches_nothing_and_leaves_its_hosts_unpatched() -> None:
+    """Hosts a rollback took back stand unpatched again; the rollback counts in no SLA row."""
+    plan = _plan({"mx1": ("high", timedelta(days=1))})
+    rollout = _run("r1", plan, {"mx1": (HostStatus.PATCHED, timedelta(minutes=5))})
+    back = plan.model_copy(update={"update": UpdateSpec(scope=UpdateScope.ROLLBACK, rollback_of="r1")})
+    rollback = _run("r2", back, {"mx1": (HostStatus.PATCHED, timedelta(minutes=5))}, created=T0 + timedelta(hours=1))
+    report = build_report(_inputs(rollout, rollback, hosts=(Host(name="mx1", owner=MAIL),), inventory_given=True))
+    [standing] = report.standing
+    assert (standing.host, standing.status, standing.evidence) == (
+        "mx1",
+        StandingStatus.UNPATCHED,
+        "rolled back by run r2",
+    )
+    assert [h.run for row in report.sla for h in row.hosts] == ["r1"]

@@ -10,7 +10,16 @@ import pytest
 import yaml
 
 from patchorch.domain.fleet import Hook, StaleServices
-from patchorch.domain.plan import Batch, HostSettings, RolloutPlan, Stage, StageKind
+from patchorch.domain.plan import (
+    Batch,
+    HostSettings,
+    PackageSpec,
+    RolloutPlan,
+    Stage,
+    StageKind,
+    UpdateScope,
+    UpdateSpec,
+)
 from patchorch.errors import ConfigError, InventoryError, RenderError
 from patchorch.rendering import render_run
 from patchorch.rendering._vars import UNSAFE_TAG, dump_vars, load_vars
@@ -322,3 +331,25 @@ def test_a_payload_in_a_hosts_reason_stays_text_in_ansible(tmp_path: Path) -> No
         True,
         False,
     )
+
+
+def test_a_rollback_renders_each_hosts_versions_and_snapshot_as_its_host_vars(tmp_path: Path, inventory: Path) -> None:
+    """A rollback's exact versions and a snapshot hook are the host's settings; the run vars say scope rollback."""
+    snapshot = Hook(commands=(("lvcreate", "-s", "-n", "before", "vg/root"),))
+    settings = (
+        HostSettings(host="mx1", snapshot_hook=snapshot, downgrade=(PackageSpec(name="acme-mta", version="1.0-1"),)),
+        HostSettings(host="mx2", downgrade=(PackageSpec(name="acme-tls", version="2:1.0-1"),)),
+    )
+    update = UpdateSpec(scope=UpdateScope.ROLLBACK, rollback_of="20260305-100000-abcd")
+    plan = example_plan().model_copy(update={"host_settings": settings, "update": update})
+    run = render_run(plan, tmp_path / "run", inventory_sources=[inventory])
+    groups = load_vars((run.directory / "inventory" / "patchorch_groups.yml").read_text())
+    hosts = {name: data.get("patchorch_patch_host_settings", {}) for name, data in host_vars_of(groups).items()}
+    assert hosts["mx1"] == {
+        "snapshot_hook": {"commands": [["lvcreate", "-s", "-n", "before", "vg/root"]]},
+        "downgrade": [{"name": "acme-mta", "version": "1.0-1"}],
+    }
+    assert hosts["mx2"] == {"downgrade": [{"name": "acme-tls", "version": "2:1.0-1"}]}
+    assert hosts["imap1"] == {}
+    run_vars = load_vars((run.directory / "vars" / "run.yml").read_text())
+    assert (run_vars["patchorch_patch_scope"], run_vars["patchorch_patch_packages"]) == ("rollback", [])

@@ -100,3 +100,25 @@ def test_check_mode_runs_no_hook_command(test_fleet: TestFleet, tmp_path: Path) 
     )
     assert {name: hook.status for name, hook in result.hooks.items()} == {"pre": "skipped", "post": "skipped"}
     assert _events_since(test_fleet, "relay1", start) == []
+
+
+def test_a_failing_snapshot_stops_the_host_before_any_change(test_fleet: TestFleet, tmp_path: Path) -> None:
+    """The snapshot runs first: when it fails, the host is neither drained nor upgraded, and its exit status and
+    output are recorded."""
+    host = "relay1"  # this module's other tests only rehearse on it (check mode)
+    start = _event_count(test_fleet, host)
+    installed = test_fleet.exec(host, "dpkg-query", "-W", "-f=${Version}", "acme-mta").stdout
+    assert installed == "1.0-1"  # an upgrade would show: this module leaves relay1 alone until here
+    snapshot = Hook(commands=(("/bin/sh", "-c", "echo volume group full >&2; exit 3"),))
+    plan = one_batch_plan((host,)).model_copy(
+        update={"host_settings": (HostSettings(host=host, snapshot_hook=snapshot, pre_hook=DRAIN, post_hook=UNDRAIN),)}
+    )
+    run = run_batch(render_for(test_fleet, plan, tmp_path), "canary", [host], tmp_path)
+    result = run.result(host)
+    assert result.failed_step == "snapshot"
+    assert list(result.hooks) == ["snapshot"]
+    assert (result.hooks["snapshot"].status, result.hooks["snapshot"].rc) == ("failed", 3)
+    assert result.hooks["snapshot"].output == "volume group full"
+    assert _events_since(test_fleet, host, start) == []
+    assert test_fleet.exec(host, "dpkg-query", "-W", "-f=${Version}", "acme-mta").stdout == installed
+    assert run.rc != 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from patchorch.domain.plan import UpdateScope, UpdateSpec
+from patchorch.domain.plan import HostSettings, PackageSpec, RolloutPlan, UpdateScope, UpdateSpec
 from patchorch.rendering import render_run
 from tests.role.ansible_run import BatchRun, run_batch
 from tests.role.plans import FAST_CHECKS, one_batch_plan
@@ -36,7 +36,12 @@ def _fake(bin_dir: Path, log: Path, program: str, answers: dict[str, tuple[Path 
     script.chmod(0o755)
 
 
-def _run(tmp_path: Path, manager: str, answers: dict[str, dict[str, tuple[Path | None, int]]]) -> tuple[BatchRun, str]:
+def _run(
+    tmp_path: Path,
+    manager: str,
+    answers: dict[str, dict[str, tuple[Path | None, int]]],
+    plan: RolloutPlan | None = None,
+) -> tuple[BatchRun, str]:
     bin_dir, log = tmp_path / "bin", tmp_path / "argv.log"
     bin_dir.mkdir()
     for program, program_answers in answers.items():
@@ -47,7 +52,7 @@ def _run(tmp_path: Path, manager: str, answers: dict[str, dict[str, tuple[Path |
         f"      ansible_python_interpreter: {sys.executable}\n      patchorch_package_manager: {manager}\n"
     )
     (tmp_path / "role-vars.yml").write_text(FAST_CHECKS + "patchorch_patch_min_free_mb: 1\n")
-    plan = one_batch_plan((HOST,)).model_copy(update={"update": UpdateSpec(scope=UpdateScope.SECURITY)})
+    plan = plan or one_batch_plan((HOST,)).model_copy(update={"update": UpdateSpec(scope=UpdateScope.SECURITY)})
     rendered = render_run(
         plan, tmp_path / "run", inventory_sources=[inventory], extra_vars_from=tmp_path / "role-vars.yml"
     )
@@ -141,6 +146,57 @@ def test_zypper_nothing_to_do_is_unchanged(tmp_path: Path) -> None:
     )
     result = run.result(HOST)
     assert (result.changed, result.failed_step) == (False, None)
+
+
+# A rollback goes back only for packages still installed, which package_facts reads from this machine's own dpkg
+# database: the stand-ins are asked to downgrade `dpkg`, always installed here, to a version it does not have.
+INSTALLED_HERE = "dpkg"
+
+
+def _rollback_plan(version: str) -> RolloutPlan:
+    settings = HostSettings(host=HOST, downgrade=(PackageSpec(name=INSTALLED_HERE, version=version),))
+    update = UpdateSpec(scope=UpdateScope.ROLLBACK, rollback_of="20261207-090000-abcd")
+    return one_batch_plan((HOST,)).model_copy(update={"update": update, "host_settings": (settings,)})
+
+
+def test_dnf_rollback_dry_run_asks_dnf_to_install_the_exact_earlier_version(tmp_path: Path) -> None:
+    """A rollback's dry run is `dnf --assumeno install NAME-VERSION` from the prepared cache; its transaction makes it
+    changed, and dnf's answer no (exit 1) is not a failure."""
+    install = f"--assumeno --cacheonly install {INSTALLED_HERE}-1.0-1.el9"
+    run, argv = _run(
+        tmp_path,
+        "dnf",
+        {
+            "dnf": {**DNF_READS, install: (FIXTURES / "dnf-install-downgrade-assumeno.txt", 1)},
+            "needs-restarting": {"-r": (None, 0), "-s": (None, 0)},
+        },
+        _rollback_plan("1.0-1.el9"),
+    )
+    result = run.result(HOST)
+    assert (result.check_mode, result.changed, result.failed_step) == (True, True, None), result.message
+    assert f"dnf {install}" in argv.splitlines()
+    assert not any("check-update" in line for line in argv.splitlines())
+
+
+def test_zypper_rollback_dry_run_installs_the_old_package_version(tmp_path: Path) -> None:
+    """A rollback on zypper is `install --oldpackage NAME=VERSION`, here with --dry-run."""
+    install = f"--non-interactive --no-refresh install --oldpackage {INSTALLED_HERE}=1.0-1 --dry-run"
+    run, argv = _run(
+        tmp_path,
+        "zypper",
+        {
+            "zypper": {
+                **ZYPPER_READS,
+                install: (FIXTURES / "zypper-install-oldpackage-dry-run.txt", 0),
+                "needs-rebooting": (None, 0),
+                "--quiet ps -sss": (None, 0),
+            }
+        },
+        _rollback_plan("1.0-1"),
+    )
+    result = run.result(HOST)
+    assert (result.changed, result.failed_step) == (True, None), result.message
+    assert f"zypper {install}" in argv.splitlines()
 
 
 @pytest.mark.parametrize("listing", ["", "Last metadata expiration check: 0:00:01 ago on Mon 07 Dec 2026.\n"])

@@ -152,3 +152,33 @@ def test_plan_without_settings_keeps_its_bytes(tmp_path: Path) -> None:
     plan = plan_rollout([source], write(tmp_path / "policy.yml", POLICY), now=datetime(2026, 1, 5, tzinfo=UTC))
     assert plan.host_settings == ()
     assert "host_settings" not in plan.canonical_json()
+
+
+def test_snapshot_hook_comes_from_the_inventory_else_the_policy(tmp_path: Path) -> None:
+    """patchorch_snapshot_hook (a tasks file beside the inventory) wins; other hosts take the policy's commands."""
+    snapshot = write(tmp_path / "inv" / "snapshot.yml", DRAIN)
+    source = write(
+        tmp_path / "inv" / "hosts.yml",
+        "all:\n  hosts:\n    mx1: {patchorch_snapshot_hook: snapshot.yml}\n    mx2: {}\n",
+    )
+    policy = write(tmp_path / "policy.yml", POLICY + "snapshot_hook: ['lvcreate -s -n before vg/root']\n")
+    plan = plan_rollout([source], policy, now=datetime(2026, 1, 5, tzinfo=UTC))
+    mx1, mx2 = plan.settings_of("mx1").snapshot_hook, plan.settings_of("mx2").snapshot_hook
+    assert mx1 is not None
+    assert (mx1.tasks, mx1.digest) == (str(snapshot), hashlib.sha256(snapshot.read_bytes()).hexdigest())
+    assert mx2 == Hook(commands=(("lvcreate", "-s", "-n", "before", "vg/root"),))
+
+
+@pytest.mark.parametrize(
+    ("hosts", "says"),
+    [
+        ("mx1: {patchorch_snapshot_hook: ['snap {{ inventory_hostname }}']}", "patchorch_snapshot_hook"),
+        ("mx1: {patchorch_snapshot_hook: missing.yml}", "no hook tasks file 'missing.yml'"),
+        ("mx1: {patchorch_snapshot_hook: snapshot.sh}", "ends in .yml or .yaml"),
+    ],
+)
+def test_bad_snapshot_hooks_are_refused(tmp_path: Path, hosts: str, says: str) -> None:
+    """A templated command, a missing tasks file or a file that is not a tasks file is refused like any hook."""
+    source = write(tmp_path / "hosts.yml", f"all:\n  hosts:\n    {hosts}\n")
+    with pytest.raises(InventoryError, match=says):
+        load_fleet([source])

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from patchorch.domain.outcomes import HostOutcome, HostStatus
+from patchorch.domain.plan import UpdateScope, UpdateSpec
 from patchorch.domain.run import RunInputs, RunState, StageState
 from patchorch.errors import AuditChainError, RunStateError
 from patchorch.store.runs import RunStore, audit
@@ -147,3 +148,14 @@ def test_tampered_stored_plan_is_refused(store: RunStore) -> None:
         conn.execute(update(runs).where(runs.c.id == run_id).values(plan_json=edited))
     with pytest.raises(StoreError, match="does not match its recorded hash"):
         store.plan(run_id)
+
+
+def test_a_rollback_records_the_run_it_undoes_and_is_found_from_it(store: RunStore) -> None:
+    """The link is a column of the rollback's row, in its audit record, and read back from the run undone."""
+    _started(store)
+    update = UpdateSpec(scope=UpdateScope.ROLLBACK, rollback_of="r1")
+    store.create_run("r2", make_plan([[["a"]]]).model_copy(update={"update": update}), RunInputs())
+    assert (store.run("r2").rollback_of, store.run("r1").rollback_of) == ("r1", None)
+    assert (store.rollbacks_of("r1"), store.rollbacks_of("r2")) == (["r2"], [])
+    assert store.audit_log("r2")[0].data["rollback_of"] == "r1"
+    store.verify_audit()

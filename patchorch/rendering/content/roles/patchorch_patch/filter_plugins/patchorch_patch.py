@@ -218,20 +218,48 @@ def hook(planned: Any, role_setting: Any = "") -> dict[str, Any] | None:
 
 def hook_result(
     hook_value: Mapping[str, Any], registered: Mapping[str, Any] | None, check_mode: bool
-) -> dict[str, str]:
-    """`{hook, status, detail}` of a commands hook from its registered loop: ok, failed (the first failing command
-    and why) or skipped (check mode runs no hook command)."""
+) -> dict[str, Any]:
+    """`{hook, status, detail, rc, output}` of a commands hook from its registered loop: ok, failed (the first
+    failing command and why) or skipped (check mode runs no hook command). `rc` and `output` (the last line the
+    command wrote, stdout before stderr) are those of the failing command, else of the last one."""
     label = str(hook_value.get("label", ""))
     if check_mode:
-        return {"hook": label, "status": "skipped", "detail": "check mode runs no hook command"}
-    results = [r for r in (registered or {}).get("results") or () if isinstance(r, Mapping)]
+        skipped = "check mode runs no hook command"
+        return {"hook": label, "status": "skipped", "detail": skipped, "rc": None, "output": ""}
+    results = [r for r in (registered or {}).get("results") or () if isinstance(r, Mapping) and not r.get("skipped")]
     for result in results:
         if result.get("failed"):
             argv = " ".join(str(part) for part in result.get("item") or ())
             why = str(result.get("stderr") or result.get("msg") or "failed").strip()
             last = why.splitlines()[-1] if why else "failed"
-            return {"hook": label, "status": "failed", "detail": _short(f"{argv}: exit {result.get('rc')}: {last}")}
-    return {"hook": label, "status": "ok", "detail": f"{len(results)} command(s) exited 0"}
+            return {
+                "hook": label,
+                "status": "failed",
+                "detail": _short(f"{argv}: exit {result.get('rc')}: {last}"),
+                "rc": _rc(result),
+                "output": _last_line(result),
+            }
+    last_result = results[-1] if results else {}
+    return {
+        "hook": label,
+        "status": "ok",
+        "detail": f"{len(results)} command(s) exited 0",
+        "rc": _rc(last_result),
+        "output": _last_line(last_result),
+    }
+
+
+def _rc(result: Mapping[str, Any]) -> int | None:
+    rc = result.get("rc")
+    return rc if isinstance(rc, int) and not isinstance(rc, bool) else None
+
+
+def _last_line(result: Mapping[str, Any]) -> str:
+    for stream in ("stdout", "stderr"):
+        lines = [line for line in str(result.get(stream) or "").splitlines() if line.strip()]
+        if lines:
+            return _short(lines[-1])
+    return ""
 
 
 _NOT_RESTARTABLE = frozenset({"systemd-manager", "sysv-init"})

@@ -1,0 +1,94 @@
+"""`patchorch rollback RUN`: take the hosts a run changed back to the versions recorded before it, as a new run.
+
+The rollback is planned (canary, waves, cluster budgets, gates and approvals, as any plan), shown, confirmed, run and
+recorded like a rollout; its record names the run it undoes, and `show` and `runs` display the link both ways.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from patchorch.cli._app import app
+from patchorch.cli._common import InventoryOption, PolicyOption, console, console_err, plain, require_inventory, state
+from patchorch.cli.plan import render_plan
+from patchorch.cli.rollout import (
+    AskBecomePassOption,
+    MaxWaitOption,
+    ProgressObserver,
+    RunIdArgument,
+    VaultIdOption,
+    ask_credentials,
+    confirm,
+    drive,
+    finish,
+    live_display,
+    max_wait_span,
+    open_workspace,
+    owners_of,
+)
+from patchorch.domain.run import RunInputs
+from patchorch.orchestrator.engine import new_run_id
+
+
+@app.command()
+def rollback(
+    ctx: typer.Context,
+    run_id: RunIdArgument,
+    hosts: Annotated[
+        str | None,
+        typer.Option("--hosts", help="Only the hosts of RUN matching this Ansible host pattern."),
+    ] = None,
+    inventory: InventoryOption = None,
+    policy: PolicyOption = None,
+    emergency: Annotated[bool, typer.Option("--emergency", help="Compressed emergency path; windows ignored.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before running.")] = False,
+    max_wait: MaxWaitOption = "1h",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print where the run ends as JSON on stdout (the plan goes to stderr).")
+    ] = False,
+    ask_become_pass: AskBecomePassOption = False,
+    vault_id: VaultIdOption = None,
+) -> None:
+    """Take the hosts RUN changed back to the exact versions recorded before it: a new run, planned, gated and
+    recorded like a rollout and linked to RUN. Hosts RUN did not change or did not patch are left alone, and the
+    plan says why. The inventory and policy default to those RUN was started from."""
+    out = console_err if as_json else console
+    settings = state(ctx).settings(inventory=inventory, policy=policy)
+    credentials = ask_credentials(ask_become_pass, vault_id)
+    workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
+    recorded = workspace.store.run(run_id).inputs
+    sources = (
+        tuple(inventory) if inventory else tuple(Path(p) for p in recorded.inventory) or require_inventory(settings)
+    )
+    chosen_policy = policy or (Path(recorded.policy) if recorded.policy else settings.policy)
+    plan = workspace.plan_rollback(run_id, inventory=sources, policy=chosen_policy, hosts=hosts, emergency=emergency)
+    policy_label = str(chosen_policy) if chosen_policy else "built-in default"
+    out.print(render_plan(plan, policy_label=policy_label, owners=owners_of(sources, contact=False)))
+    confirm(
+        yes,
+        f"Roll back {len(plan.targets)} host(s) of run {run_id} in {len(plan.stages)} stage(s)?",
+        err=as_json,
+    )
+    progress = ProgressObserver(plan)
+    workspace.orchestrator.add_observer(progress)
+    inputs = RunInputs(
+        inventory=tuple(str(p.resolve()) for p in sources),
+        policy=str(chosen_policy) if chosen_policy else None,
+        limit=hosts,
+        template_dir=str(settings.template_dir) if settings.template_dir else None,
+    )
+    new_id = new_run_id(workspace.clock.now())
+    out.print(Text(f"run {new_id} rolls back run {plain(run_id)}"))
+    report, log_path = drive(
+        workspace,
+        progress,
+        lambda: workspace.start(plan, inventory=sources, inputs=inputs, run_id=new_id),
+        settings=settings,
+        run_id=new_id,
+        live=live_display(as_json),
+    )
+    finish(report, log_path, as_json=as_json)

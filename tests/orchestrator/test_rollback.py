@@ -1,0 +1,41 @@
+"""`Workspace.rollback` from a script: the recorded run's changed hosts are planned, rendered, run and recorded as a
+new run linked to it (a simulated executor stands in for Ansible; the fleet test runs the real thing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from patchorch.domain.plan import ExclusionReason, PackageSpec, UpdateScope, UpdateSpec
+from patchorch.domain.run import RunInputs, RunState
+from patchorch.errors import PlanError
+from patchorch.orchestrator.workspace import Workspace
+from patchorch.testing import FakeClock, SimulatedExecutor
+
+ACME = UpdateSpec(scope=UpdateScope.PACKAGES, packages=(PackageSpec(name="acme-mta"),))
+
+
+def test_a_script_rolls_back_a_recorded_run_and_the_link_is_recorded(tmp_path: Path) -> None:
+    """The rollback targets the hosts the run changed and names the run it undoes; hosts it never changed are
+    refused as nothing to undo."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    mx1:\n    mx2:\n    relay1:\n")
+    clock = FakeClock()
+    workspace = Workspace.open(
+        tmp_path / "state", actor="pytest", clock=clock, executor=SimulatedExecutor(clock=clock, mean_seconds=0)
+    )
+    plan = workspace.plan([inventory], update=ACME, limit="mx1:mx2")
+    rollout = workspace.start(plan, inventory=[inventory], inputs=RunInputs(inventory=(str(inventory),)))
+    assert rollout.state is RunState.COMPLETED, rollout.reason
+
+    report = workspace.rollback(rollout.run_id)
+
+    assert report.state is RunState.COMPLETED, report.reason
+    assert workspace.store.run(report.run_id).rollback_of == rollout.run_id
+    assert workspace.store.rollbacks_of(rollout.run_id) == [report.run_id]
+    back = workspace.store.plan(report.run_id)
+    assert sorted(back.targets) == ["mx1", "mx2"]
+    assert {e.host: e.reason for e in back.exclusions} == {"relay1": ExclusionReason.NOT_PATCHED}
+    with pytest.raises(PlanError, match="--hosts relay1 matches only hosts run"):
+        workspace.plan_rollback(rollout.run_id, hosts="relay1")
