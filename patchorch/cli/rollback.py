@@ -31,7 +31,6 @@ from patchorch.cli.rollout import (
     owners_of,
 )
 from patchorch.domain.run import RunInputs
-from patchorch.orchestrator.engine import new_run_id
 
 
 @app.command()
@@ -81,6 +80,8 @@ def rollback(
         limit=hosts,
         template_dir=str(settings.template_dir) if settings.template_dir else None,
     )
+    from patchorch.orchestrator.engine import new_run_id  # the engine loads only when a command runs
+
     new_id = new_run_id(workspace.clock.now())
     out.print(Text(f"run {new_id} rolls back run {plain(run_id)}"))
     report, log_path = drive(
