@@ -103,6 +103,7 @@ def open_workspace(
     max_wait: timedelta | None = None,
     credentials: Credentials | None = None,
     clock: Clock | None = None,
+    claim_wait: timedelta | None = None,
 ) -> Workspace:
     """The Workspace for these settings, with structured logs among the observers (displays are added later)."""
     from patchorch.orchestrator.workspace import Workspace
@@ -116,6 +117,7 @@ def open_workspace(
         max_wait=max_wait,
         credentials=credentials,
         clock=clock,
+        claim_wait=claim_wait,
     )
 
 
@@ -168,12 +170,28 @@ MaxWaitOption = Annotated[
 ]
 
 
-def max_wait_span(text: str) -> timedelta:
-    """--max-wait as a duration; one clear error naming the flag when it is not one."""
+WaitForClaimsOption = Annotated[
+    str,
+    typer.Option(
+        "--wait-for-claims",
+        help="Wait up to this long (10m, 1h) for a host another run claims, or for the run's lock another process "
+        "holds, to be released; 0 (default) pauses the run, or refuses, naming the holder.",
+    ),
+]
+
+
+def max_wait_span(text: str, flag: str = "--max-wait") -> timedelta:
+    """--max-wait (or another duration flag) as a duration; one clear error naming the flag when it is not one."""
     try:
         return parse_span(text, allow_zero=True)
     except ValueError as exc:
-        raise ConfigError([Problem(str(exc), field="--max-wait", value=text, allowed="0, 30m, 2h, 1d")]) from None
+        raise ConfigError([Problem(str(exc), field=flag, value=text, allowed="0, 30m, 2h, 1d")]) from None
+
+
+def claim_wait_span(text: str) -> timedelta | None:
+    """--wait-for-claims as a duration, None for 0 (do not wait)."""
+    span = max_wait_span(text, "--wait-for-claims")
+    return span or None
 
 
 def exit_status(report: RolloutReport) -> int:
@@ -530,6 +548,7 @@ def rollout(
     ] = False,
     ask_become_pass: AskBecomePassOption = False,
     vault_id: VaultIdOption = None,
+    wait_for_claims: WaitForClaimsOption = "0",
 ) -> None:
     """Plan, show, confirm, then run a rollout stage by stage, recording every outcome.
 
@@ -541,7 +560,10 @@ def rollout(
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     sources = require_inventory(settings)
     credentials = ask_credentials(ask_become_pass, vault_id)
-    workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
+    claim_wait = claim_wait_span(wait_for_claims)
+    workspace = open_workspace(
+        settings, max_wait=max_wait_span(max_wait), credentials=credentials, claim_wait=claim_wait
+    )
     plan = plan_and_show(
         settings,
         sources,
@@ -601,16 +623,20 @@ def resume(
     as_json: JsonOption = False,
     ask_become_pass: AskBecomePassOption = False,
     vault_id: VaultIdOption = None,
+    wait_for_claims: WaitForClaimsOption = "0",
 ) -> None:
     """Continue a halted, paused, approval-waiting or interrupted run: reconcile unknown hosts first.
 
     A drill goes on as a drill: on a drill clock (no wait is waited for), ending with the drill's report."""
     settings = state(ctx).settings()
     credentials = ask_credentials(ask_become_pass, vault_id)
-    workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
+    claim_wait = claim_wait_span(wait_for_claims)
+    workspace = open_workspace(
+        settings, max_wait=max_wait_span(max_wait), credentials=credentials, claim_wait=claim_wait
+    )
     drilling = workspace.store.run(run_id).inputs.drill
     if drilling:
-        workspace = open_workspace(settings, clock=DrillClock(), credentials=credentials)
+        workspace = open_workspace(settings, clock=DrillClock(), credentials=credentials, claim_wait=claim_wait)
     progress = ProgressObserver(workspace.store.plan(run_id))
     workspace.orchestrator.add_observer(progress)
     report, log_path = drive(

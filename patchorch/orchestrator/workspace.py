@@ -67,6 +67,7 @@ class Workspace:
         template_dir: Path | None = None,
         max_wait: timedelta | None = None,
         credentials: Credentials | None = None,
+        claim_wait: timedelta | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.store = store
@@ -76,10 +77,10 @@ class Workspace:
         self.orchestrator = Orchestrator(
             store,
             self.executor,
-            lock_dir=state_dir / "locks",
             clock=self.clock,
             observers=observers,
             max_wait=max_wait,
+            claim_wait=claim_wait,
         )
 
     @classmethod
@@ -95,6 +96,7 @@ class Workspace:
         template_dir: Path | None = None,
         max_wait: timedelta | None = None,
         credentials: Credentials | None = None,
+        claim_wait: timedelta | None = None,
     ) -> Workspace:
         """Open (creating if needed) the state directory and its store; SQLite inside it unless `store_url`.
 
@@ -112,6 +114,7 @@ class Workspace:
             template_dir=template_dir,
             max_wait=max_wait,
             credentials=credentials,
+            claim_wait=claim_wait,
         )
 
     # -- planning and running -----------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def test_host_held_by_another_run_is_not_dispatched_and_the_run_pauses(
     """Run r2 reaches host b, which run r1 (another machine) holds: b is not dispatched and r2 pauses naming r1."""
     HostClaims(store, lease=LEASE, holder="bastion-2:77").claim("r1", ["b"])
     executor = SimulatedExecutor(clock=clock)
-    orchestrator = Orchestrator(store, executor, clock=clock, lock_dir=tmp_path / "locks", claim_lease=LEASE)
+    orchestrator = Orchestrator(store, executor, clock=clock, claim_lease=LEASE)
     report = orchestrator.start(make_plan([[["a"]], [["b", "c"]]]), CONTENT, RunInputs(), run_id="r2")
     assert report.state is RunState.PAUSED
     assert report.reason.startswith("b is claimed by run r1 (bob@bastion, bastion-2:77) since")
