@@ -4,8 +4,9 @@ Invariants it keeps:
 - intent before dispatch: a host's attempt is recorded before Ansible starts on it, its outcome only after, and
   only with evidence (runner events, or a check-mode reconciliation run);
 - a halted, paused or approval-waiting run dispatches nothing until an operator resumes, approves or aborts it;
-- resume first makes sure no ansible-playbook of the run is still alive, reconciles every host whose outcome is
-  unknown with a read-only play, and never dispatches the update again to a host that has it;
+- resume first makes sure no ansible-playbook of the run is still alive (one that outlived its orchestrator is waited
+  for while it makes progress, then stopped), reconciles every host whose outcome is unknown with a read-only play,
+  and never dispatches the update again to a host that has it;
 - inside a stage there is no batch barrier: `domain.dispatch.StageDispatcher` says which hosts may start (slots,
   cluster room, windows, failure budget) and hosts that may start together share one ansible-playbook;
 - unreachable hosts (only those) are retried with doubling back-off, each attempt recorded.
@@ -37,7 +38,7 @@ from patchorch.orchestrator.claims import CLAIM_LEASE, HostClaims
 from patchorch.orchestrator.clock import Clock, SystemClock
 from patchorch.orchestrator.locks import RunLock
 from patchorch.orchestrator.observers import Observer
-from patchorch.orchestrator.processes import run_processes, terminate
+from patchorch.orchestrator.processes import SurvivorWatch, run_processes, terminate
 from patchorch.store.runs import RunStore
 
 EVIDENCE_EVENTS = "ansible-runner events"
@@ -130,7 +131,7 @@ class Orchestrator:
         *,
         clock: Clock | None = None,
         observers: Iterable[Observer] = (),
-        process_grace: float = 600.0,
+        survivors: SurvivorWatch | None = None,
         max_wait: timedelta | None = None,
         claim_lease: timedelta = CLAIM_LEASE,
         claim_wait: timedelta | None = None,
@@ -139,7 +140,7 @@ class Orchestrator:
         self.executor = executor
         self.clock: Clock = clock or SystemClock()
         self.observers = tuple(observers)
-        self._process_grace = process_grace
+        self._survivors = survivors or SurvivorWatch()
         self._max_wait = max_wait
         self._cancel = threading.Event()
         self._claims = HostClaims(store, lease=claim_lease)
@@ -768,18 +769,16 @@ class Orchestrator:
         self.store.note(run_id, "survivors-terminated", {"pids": pids or []})
 
     def _guard_processes(self, run_id: str) -> None:
-        """Wait (bounded) for any ansible-playbook of this run that outlived its orchestrator; then stop it."""
-        pids = run_processes(run_id)
-        if not pids:
+        """Wait for any process of this run that outlived its orchestrator, only while it makes progress (a playbook
+        finishing its host); then stop what is left. What was seen is recorded (audit `survivors-watched`)."""
+        seen = self._survivors.watch(run_id)
+        if seen is None:
             return
-        self.store.note(run_id, "survivors-found", {"pids": pids})
-        # Real processes finish in real time, so this polls the real clock, bounded by the grace period.
-        deadline = time.monotonic() + self._process_grace
-        while pids and time.monotonic() < deadline:
-            time.sleep(0.2)
-            pids = run_processes(run_id)
+        self.store.note(run_id, "survivors-watched", seen.as_record())
+        pids = list(seen.left)
         if pids:
             terminate(pids)
+            # Real processes end in real time: poll the real clock, bounded.
             deadline = time.monotonic() + 30
             while pids and time.monotonic() < deadline:
                 time.sleep(0.2)
