@@ -36,6 +36,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -182,6 +183,10 @@ store_meta = Table(
     Column("key", String(50), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+
+# Key of the PostgreSQL advisory lock that serialises the first audit record of a store ("patchaud" in ASCII).
+_FIRST_AUDIT_LOCK = 0x7061746368_617564
 
 
 class Clock(Protocol):
@@ -366,7 +371,13 @@ class RunStore:
     ) -> None:
         """Append an audit record; `wrote` selects the state rows this transaction wrote, whose digests it carries,
         and `deleted` names (by key) the rows it removed."""
-        head = conn.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update()).first()
+        head_row = select(audit_head).where(audit_head.c.id == 1).with_for_update()
+        head = conn.execute(head_row).first()
+        if head is None and conn.dialect.name == "postgresql":
+            # No head row to lock yet: two first writers would both append record 1. The first takes this lock and
+            # creates the head; the second waits for its commit and then reads it.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FIRST_AUDIT_LOCK})
+            head = conn.execute(head_row).first()
         seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
         seq += 1
         at = self._now()
