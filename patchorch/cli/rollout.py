@@ -559,8 +559,8 @@ def rollout(
     out = console_err if as_json else console
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     sources = require_inventory(settings)
-    credentials = ask_credentials(ask_become_pass, vault_id)
     claim_wait = claim_wait_span(wait_for_claims)
+    credentials = ask_credentials(ask_become_pass, vault_id)
     workspace = open_workspace(
         settings, max_wait=max_wait_span(max_wait), credentials=credentials, claim_wait=claim_wait
     )
@@ -629,8 +629,8 @@ def resume(
 
     A drill goes on as a drill: on a drill clock (no wait is waited for), ending with the drill's report."""
     settings = state(ctx).settings()
-    credentials = ask_credentials(ask_become_pass, vault_id)
     claim_wait = claim_wait_span(wait_for_claims)
+    credentials = ask_credentials(ask_become_pass, vault_id)
     workspace = open_workspace(
         settings, max_wait=max_wait_span(max_wait), credentials=credentials, claim_wait=claim_wait
     )
