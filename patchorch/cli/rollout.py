@@ -137,15 +137,34 @@ VaultIdOption = Annotated[
         "to Ansible as is; repeatable.",
     ),
 ]
+VaultPasswordFileOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--vault-password-file",
+        help="A vault password file or client script of yours, read by Ansible itself (as --vault-id FILE); "
+        "repeatable.",
+    ),
+]
 
 
-def ask_credentials(ask_become_pass: bool, vault_ids: Sequence[str] | None) -> Credentials | None:
-    """The become password and vault ids the operator asked for, prompting (without echo) for those to type."""
-    if not ask_become_pass and not vault_ids:
+def ask_credentials(
+    ask_become_pass: bool, vault_ids: Sequence[str] | None, password_files: Sequence[Path] | None = None
+) -> Credentials | None:
+    """The become password and vault ids the operator asked for, prompting (without echo) for those to type.
+
+    A vault password file must exist (it is checked before anything runs); its content is Ansible's to read."""
+    files = [str(path) for path in password_files or ()]
+    wanted = [*(vault_ids or ()), *files]
+    if not ask_become_pass and not wanted:
         return None
+    for value in wanted:
+        source = value.rpartition("@")[2]
+        if source and source != "prompt" and not Path(source).is_file():
+            field = "--vault-password-file" if value in files else "--vault-id"
+            raise ConfigError([Problem(f"{source} is not a file", field=field, value=value)])
     become = typer.prompt("BECOME password", hide_input=True, err=True) if ask_become_pass else None
     vaults = []
-    for value in vault_ids or ():
+    for value in wanted:
         label, at, source = value.rpartition("@")
         if not at:
             label, source = "default", value
@@ -548,6 +567,7 @@ def rollout(
     ] = False,
     ask_become_pass: AskBecomePassOption = False,
     vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
     wait_for_claims: WaitForClaimsOption = "0",
 ) -> None:
     """Plan, show, confirm, then run a rollout stage by stage, recording every outcome.
@@ -560,7 +580,7 @@ def rollout(
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     sources = require_inventory(settings)
     claim_wait = claim_wait_span(wait_for_claims)
-    credentials = ask_credentials(ask_become_pass, vault_id)
+    credentials = ask_credentials(ask_become_pass, vault_id, vault_password_file)
     workspace = open_workspace(
         settings, max_wait=max_wait_span(max_wait), credentials=credentials, claim_wait=claim_wait
     )
@@ -623,6 +643,7 @@ def resume(
     as_json: JsonOption = False,
     ask_become_pass: AskBecomePassOption = False,
     vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
     wait_for_claims: WaitForClaimsOption = "0",
 ) -> None:
     """Continue a halted, paused, approval-waiting or interrupted run: reconcile unknown hosts first.
@@ -630,7 +651,7 @@ def resume(
     A drill goes on as a drill: on a drill clock (no wait is waited for), ending with the drill's report."""
     settings = state(ctx).settings()
     claim_wait = claim_wait_span(wait_for_claims)
-    credentials = ask_credentials(ask_become_pass, vault_id)
+    credentials = ask_credentials(ask_become_pass, vault_id, vault_password_file)
     workspace = open_workspace(
         settings, max_wait=max_wait_span(max_wait), credentials=credentials, claim_wait=claim_wait
     )

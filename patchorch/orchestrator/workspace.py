@@ -73,6 +73,7 @@ class Workspace:
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.executor: Executor = executor or AnsibleRunnerExecutor(work_dir=state_dir / "tmp", credentials=credentials)
+        self._vault_ids = credentials.vault_ids if credentials is not None else ()
         self.template_dir = template_dir
         self.orchestrator = Orchestrator(
             store,
@@ -141,6 +142,7 @@ class Workspace:
             update=update,
             vulnerabilities=vulnerabilities,
             now=now or self.clock.now(),
+            vault_ids=self._vault_ids,
         )
 
     def run_changes(self, run_id: str) -> RunChanges:
