@@ -201,7 +201,8 @@ def test_sigkill_at_several_points_then_resume_patches_each_host_once(fresh: Fle
                 process.kill()
         assert reached, "the rollout never reached the kill point"
         run_id = run_id or _run_id(state_dir)
-        command = _cli(state_dir, "resume", run_id)
+        # The killed process's run lock holds until its lease ends (nothing renews it): resume waits for that.
+        command = _cli(state_dir, "resume", run_id, "--wait-for-claims", "3m")
     final = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert final.returncode == 0, final.stdout + final.stderr
     workspace = _workspace(state_dir)
