@@ -4,8 +4,9 @@ a holder that died frees the run only once its lease has expired."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -49,20 +50,32 @@ class RunLock:
     def held(self, run_id: str, *, wait: timedelta | None = None) -> Iterator[None]:
         """Hold the lock of `run_id` for the block, renewing its lease on a real-time heartbeat; released after."""
         self.acquire(run_id, wait=wait)
-        stop = threading.Event()
-
-        def heartbeat() -> None:
-            while not stop.wait(self.lease.total_seconds() / 4):
-                try:
-                    self.store.renew_run_lock(run_id, holder=self.holder, lease=self.lease)
-                except StoreError:
-                    continue  # the next beat tries again; the lease is four beats long
-
-        thread = threading.Thread(target=heartbeat, name=f"run-lock-{run_id}", daemon=True)
-        thread.start()
         try:
-            yield
+            with heartbeat(
+                lambda: self.store.renew_run_lock(run_id, holder=self.holder, lease=self.lease),
+                every=self.lease / 4,
+                name=f"run-lock-{run_id}",
+            ):
+                yield
         finally:
-            stop.set()
-            thread.join()
             self.store.unlock_run(run_id, holder=self.holder)
+
+
+@contextmanager
+def heartbeat(beat: Callable[[], object], *, every: timedelta, name: str) -> Iterator[None]:
+    """Call `beat` every `every` in a thread while the block runs; a StoreError waits for the next beat (a lease is
+    four beats long). Real time: a lease is about real processes on real machines, not the injected clock."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(every.total_seconds()):
+            with contextlib.suppress(StoreError):
+                beat()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -758,16 +758,11 @@ class RunStore:
         Claims of this holder are renewed. A holder that lost the run's lock to another process claims nothing
         (RunLockedError).
         """
-        for attempt in (1, 2):
-            try:
-                self._claim_once(run_id, hosts, holder=holder, lease=lease)
-                return
-            except IntegrityError as exc:
-                # Another process inserted a claim between our read and our write (PostgreSQL): read it again.
-                if attempt == 2:
-                    raise StoreError(f"cannot claim {', '.join(hosts)} for run {run_id}: {exc}", run=run_id) from exc
-            except SQLAlchemyError as exc:
-                raise StoreError(f"cannot claim {', '.join(hosts)} for run {run_id}: {exc}", run=run_id) from exc
+        _read_again_once(
+            lambda: self._claim_once(run_id, hosts, holder=holder, lease=lease),
+            f"cannot claim {', '.join(hosts)} for run {run_id}",
+            run_id,
+        )
 
     def _claim_once(self, run_id: str, hosts: Sequence[str], *, holder: str, lease: timedelta) -> None:
         now = self._clock.now()
@@ -821,11 +816,13 @@ class RunStore:
 
     def renew_claims(self, run_id: str, *, holder: str, lease: timedelta) -> int:
         """The holder's heartbeat: extend the lease of every claim it holds for `run_id`; how many it still holds."""
+        return self._renew(claims, (claims.c.run_id == run_id) & (claims.c.holder == holder), lease)
+
+    def _renew(self, table: Table, mine: ColumnElement[bool], lease: timedelta) -> int:
+        """Extend the leases of the rows of `table` that `mine` selects to now + `lease`; how many there are."""
         with self._tx() as conn:
             result = conn.execute(
-                update(claims)
-                .where(claims.c.run_id == run_id, claims.c.holder == holder)
-                .values(heartbeat_at=self._now(), expires_at=_iso(self._clock.now() + lease))
+                update(table).where(mine).values(heartbeat_at=self._now(), expires_at=_iso(self._clock.now() + lease))
             )
         return int(result.rowcount)
 
@@ -870,16 +867,9 @@ class RunStore:
         holder looks dead: only the lease says so on every machine sharing the store. An expired lock is taken over
         and the audit record says from whom.
         """
-        for attempt in (1, 2):
-            try:
-                self._lock_once(run_id, holder=holder, lease=lease)
-                return
-            except IntegrityError as exc:
-                # Another process inserted the lock between our read and our write (PostgreSQL): read it again.
-                if attempt == 2:
-                    raise StoreError(f"cannot lock run {run_id}: {exc}", run=run_id) from exc
-            except SQLAlchemyError as exc:
-                raise StoreError(f"cannot lock run {run_id}: {exc}", run=run_id) from exc
+        _read_again_once(
+            lambda: self._lock_once(run_id, holder=holder, lease=lease), f"cannot lock run {run_id}", run_id
+        )
 
     def _lock_once(self, run_id: str, *, holder: str, lease: timedelta) -> None:
         now = self._clock.now()
@@ -914,13 +904,7 @@ class RunStore:
 
     def renew_run_lock(self, run_id: str, *, holder: str, lease: timedelta) -> bool:
         """The lock holder's heartbeat: extend its lease; False when `holder` no longer holds the lock."""
-        with self._tx() as conn:
-            result = conn.execute(
-                update(run_locks)
-                .where(run_locks.c.run_id == run_id, run_locks.c.holder == holder)
-                .values(heartbeat_at=self._now(), expires_at=_iso(self._clock.now() + lease))
-            )
-        return bool(result.rowcount)
+        return bool(self._renew(run_locks, (run_locks.c.run_id == run_id) & (run_locks.c.holder == holder), lease))
 
     def unlock_run(self, run_id: str, *, holder: str) -> None:
         """Release the lock of `run_id` if `holder` holds it."""
@@ -931,6 +915,20 @@ class RunStore:
         """Append an audit record that changes no other table (retries, reconciliation, gate decisions)."""
         with self._tx() as conn:
             self._audit(conn, run_id, event_, data)
+
+
+def _read_again_once(write: Callable[[], None], failed: str, run_id: str) -> None:
+    """Run `write` (read rows, then insert); when another process inserted the same row between our read and our
+    write (PostgreSQL: no row to lock yet), run it once more, reading that row. Store failures are StoreError."""
+    for attempt in (1, 2):
+        try:
+            write()
+            return
+        except IntegrityError as exc:
+            if attempt == 2:
+                raise StoreError(f"{failed}: {exc}", run=run_id) from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{failed}: {exc}", run=run_id) from exc
 
 
 def _attempts_of(run_id: str, stage: str, attempt: int, hosts: Sequence[str]) -> ColumnElement[bool]:
