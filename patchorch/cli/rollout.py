@@ -494,7 +494,7 @@ def plan_and_show(
     from patchorch.sources.inventory import load_fleet
 
     # Loaded once: the advisory's exposure, the plan and the owners shown all read this fleet.
-    loaded = load_fleet(list(sources), limit=limit)
+    loaded = load_fleet(list(sources), limit=limit, vault_ids=workspace.vault_ids)
     if advisory is not None:
         if package or all_updates:
             raise ConfigError(

@@ -73,7 +73,8 @@ class Workspace:
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.executor: Executor = executor or AnsibleRunnerExecutor(work_dir=state_dir / "tmp", credentials=credentials)
-        self._vault_ids = credentials.vault_ids if credentials is not None else ()
+        # The vault ids that open vault-encrypted inventory files when this workspace plans.
+        self.vault_ids = credentials.vault_ids if credentials is not None else ()
         self.template_dir = template_dir
         self.orchestrator = Orchestrator(
             store,
@@ -142,7 +143,7 @@ class Workspace:
             update=update,
             vulnerabilities=vulnerabilities,
             now=now or self.clock.now(),
-            vault_ids=self._vault_ids,
+            vault_ids=self.vault_ids,
         )
 
     def run_changes(self, run_id: str) -> RunChanges:
