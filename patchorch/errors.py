@@ -13,7 +13,8 @@
     ├── StoreError                  the state store cannot be opened, migrated or written
     │   └── AuditChainError         the audit log's hash chain does not verify
     └── RunStateError               an operation the run's state does not allow (resume a finished run, approve twice)
-        └── HostClaimedError        a host is claimed by another run whose lease has not expired
+        ├── HostClaimedError        a host is claimed by another run whose lease has not expired
+        └── RunLockedError          another process drives the run and its lock's lease has not expired
 
 Exceptions carry structured context (file, host, field, value, allowed, stage) so the CLI can print one clear line.
 They never log, print or carry exit codes: the CLI maps classes to exit statuses.
@@ -163,3 +164,7 @@ class RunStateError(PatchorchError):
 
 class HostClaimedError(RunStateError):
     """A host is claimed by another run (or another process of this one) whose lease has not expired."""
+
+
+class RunLockedError(RunStateError):
+    """Another process holds the run's lock in the store and its lease has not expired (context `until`)."""

@@ -103,6 +103,7 @@ def open_workspace(
     max_wait: timedelta | None = None,
     credentials: Credentials | None = None,
     clock: Clock | None = None,
+    claim_wait: timedelta | None = None,
 ) -> Workspace:
     """The Workspace for these settings, with structured logs among the observers (displays are added later)."""
     from patchorch.orchestrator.workspace import Workspace
@@ -116,6 +117,7 @@ def open_workspace(
         max_wait=max_wait,
         credentials=credentials,
         clock=clock,
+        claim_wait=claim_wait,
     )
 
 
@@ -135,15 +137,34 @@ VaultIdOption = Annotated[
         "to Ansible as is; repeatable.",
     ),
 ]
+VaultPasswordFileOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--vault-password-file",
+        help="A vault password file or client script of yours, read by Ansible itself (as --vault-id FILE); "
+        "repeatable.",
+    ),
+]
 
 
-def ask_credentials(ask_become_pass: bool, vault_ids: Sequence[str] | None) -> Credentials | None:
-    """The become password and vault ids the operator asked for, prompting (without echo) for those to type."""
-    if not ask_become_pass and not vault_ids:
+def ask_credentials(
+    ask_become_pass: bool, vault_ids: Sequence[str] | None, password_files: Sequence[Path] | None = None
+) -> Credentials | None:
+    """The become password and vault ids the operator asked for, prompting (without echo) for those to type.
+
+    A vault password file must exist (it is checked before anything runs); its content is Ansible's to read."""
+    files = [str(path) for path in password_files or ()]
+    wanted = [*(vault_ids or ()), *files]
+    if not ask_become_pass and not wanted:
         return None
+    for value in wanted:
+        source = value.rpartition("@")[2]
+        if source and source != "prompt" and not Path(source).is_file():
+            field = "--vault-password-file" if value in files else "--vault-id"
+            raise ConfigError([Problem(f"{source} is not a file", field=field, value=value)])
     become = typer.prompt("BECOME password", hide_input=True, err=True) if ask_become_pass else None
     vaults = []
-    for value in vault_ids or ():
+    for value in wanted:
         label, at, source = value.rpartition("@")
         if not at:
             label, source = "default", value
@@ -168,12 +189,28 @@ MaxWaitOption = Annotated[
 ]
 
 
-def max_wait_span(text: str) -> timedelta:
-    """--max-wait as a duration; one clear error naming the flag when it is not one."""
+WaitForClaimsOption = Annotated[
+    str,
+    typer.Option(
+        "--wait-for-claims",
+        help="Wait up to this long (10m, 1h) for a host another run claims, or for the run's lock another process "
+        "holds, to be released; 0 (default) pauses the run, or refuses, naming the holder.",
+    ),
+]
+
+
+def max_wait_span(text: str, flag: str = "--max-wait") -> timedelta:
+    """--max-wait (or another duration flag) as a duration; one clear error naming the flag when it is not one."""
     try:
         return parse_span(text, allow_zero=True)
     except ValueError as exc:
-        raise ConfigError([Problem(str(exc), field="--max-wait", value=text, allowed="0, 30m, 2h, 1d")]) from None
+        raise ConfigError([Problem(str(exc), field=flag, value=text, allowed="0, 30m, 2h, 1d")]) from None
+
+
+def claim_wait_span(text: str) -> timedelta | None:
+    """--wait-for-claims as a duration, None for 0 (do not wait)."""
+    span = max_wait_span(text, "--wait-for-claims")
+    return span or None
 
 
 def exit_status(report: RolloutReport) -> int:
@@ -457,7 +494,7 @@ def plan_and_show(
     from patchorch.sources.inventory import load_fleet
 
     # Loaded once: the advisory's exposure, the plan and the owners shown all read this fleet.
-    loaded = load_fleet(list(sources), limit=limit)
+    loaded = load_fleet(list(sources), limit=limit, vault_ids=workspace.vault_ids)
     if advisory is not None:
         if package or all_updates:
             raise ConfigError(
@@ -530,6 +567,8 @@ def rollout(
     ] = False,
     ask_become_pass: AskBecomePassOption = False,
     vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
+    wait_for_claims: WaitForClaimsOption = "0",
 ) -> None:
     """Plan, show, confirm, then run a rollout stage by stage, recording every outcome.
 
@@ -540,8 +579,11 @@ def rollout(
     out = console_err if as_json else console
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     sources = require_inventory(settings)
-    credentials = ask_credentials(ask_become_pass, vault_id)
-    workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
+    claim_wait = claim_wait_span(wait_for_claims)
+    credentials = ask_credentials(ask_become_pass, vault_id, vault_password_file)
+    workspace = open_workspace(
+        settings, max_wait=max_wait_span(max_wait), credentials=credentials, claim_wait=claim_wait
+    )
     plan = plan_and_show(
         settings,
         sources,
@@ -601,16 +643,21 @@ def resume(
     as_json: JsonOption = False,
     ask_become_pass: AskBecomePassOption = False,
     vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
+    wait_for_claims: WaitForClaimsOption = "0",
 ) -> None:
     """Continue a halted, paused, approval-waiting or interrupted run: reconcile unknown hosts first.
 
     A drill goes on as a drill: on a drill clock (no wait is waited for), ending with the drill's report."""
     settings = state(ctx).settings()
-    credentials = ask_credentials(ask_become_pass, vault_id)
-    workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
+    claim_wait = claim_wait_span(wait_for_claims)
+    credentials = ask_credentials(ask_become_pass, vault_id, vault_password_file)
+    workspace = open_workspace(
+        settings, max_wait=max_wait_span(max_wait), credentials=credentials, claim_wait=claim_wait
+    )
     drilling = workspace.store.run(run_id).inputs.drill
     if drilling:
-        workspace = open_workspace(settings, clock=DrillClock(), credentials=credentials)
+        workspace = open_workspace(settings, clock=DrillClock(), credentials=credentials, claim_wait=claim_wait)
     progress = ProgressObserver(workspace.store.plan(run_id))
     workspace.orchestrator.add_observer(progress)
     report, log_path = drive(

@@ -3,12 +3,11 @@ once the outcome is recorded. The rules (who may take a claim over, and when) li
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
-from patchorch.errors import StoreError
+from patchorch.orchestrator.locks import heartbeat
 from patchorch.store.runs import RunStore, holder_name
 
 # How long a claim holds without a heartbeat: long enough to ride out a slow store, short enough that a run on a
@@ -34,23 +33,10 @@ class HostClaims:
 
     @contextmanager
     def kept(self, run_id: str) -> Iterator[None]:
-        """Renew this process's leases of `run_id` on a timer while the block runs (a batch can outlast a lease).
-
-        The timer runs in real time: a lease is about real processes on real machines, not the injected clock.
-        """
-        stop = threading.Event()
-
-        def heartbeat() -> None:
-            while not stop.wait(self.lease.total_seconds() / 4):
-                try:
-                    self.store.renew_claims(run_id, holder=self.holder, lease=self.lease)
-                except StoreError:
-                    continue  # the next beat tries again; the lease is four beats long
-
-        thread = threading.Thread(target=heartbeat, name=f"claims-{run_id}", daemon=True)
-        thread.start()
-        try:
+        """Renew this process's leases of `run_id` on a timer while the block runs (a batch can outlast a lease)."""
+        with heartbeat(
+            lambda: self.store.renew_claims(run_id, holder=self.holder, lease=self.lease),
+            every=self.lease / 4,
+            name=f"claims-{run_id}",
+        ):
             yield
-        finally:
-            stop.set()
-            thread.join()

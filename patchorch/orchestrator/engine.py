@@ -4,8 +4,9 @@ Invariants it keeps:
 - intent before dispatch: a host's attempt is recorded before Ansible starts on it, its outcome only after, and
   only with evidence (runner events, or a check-mode reconciliation run);
 - a halted, paused or approval-waiting run dispatches nothing until an operator resumes, approves or aborts it;
-- resume first makes sure no ansible-playbook of the run is still alive, reconciles every host whose outcome is
-  unknown with a read-only play, and never dispatches the update again to a host that has it;
+- resume first makes sure no ansible-playbook of the run is still alive (one that outlived its orchestrator is waited
+  for while it makes progress, then stopped), reconciles every host whose outcome is unknown with a read-only play,
+  and never dispatches the update again to a host that has it;
 - inside a stage there is no batch barrier: `domain.dispatch.StageDispatcher` says which hosts may start (slots,
   cluster room, windows, failure budget) and hosts that may start together share one ansible-playbook;
 - unreachable hosts (only those) are retried with doubling back-off, each attempt recorded.
@@ -35,9 +36,9 @@ from patchorch.errors import HostClaimedError, RunStateError
 from patchorch.execution.base import BatchInterrupted, BatchRequest, Executor, HostEvent
 from patchorch.orchestrator.claims import CLAIM_LEASE, HostClaims
 from patchorch.orchestrator.clock import Clock, SystemClock
-from patchorch.orchestrator.locks import run_lock
+from patchorch.orchestrator.locks import RunLock
 from patchorch.orchestrator.observers import Observer
-from patchorch.orchestrator.processes import run_processes, terminate
+from patchorch.orchestrator.processes import SurvivorWatch, run_processes, terminate
 from patchorch.store.runs import RunStore
 
 EVIDENCE_EVENTS = "ansible-runner events"
@@ -49,6 +50,8 @@ PREPARE_FORKS = 50
 _POLL_SECONDS = 0.2
 # How long a stage that ends waits for a playbook it told to stop (runner polls its cancel check every second).
 _STOP_GRACE_SECONDS = 60.0
+# How often a host another run holds is tried again while the run waits for its claim (--wait-for-claims).
+_CLAIM_POLL = timedelta(seconds=30)
 
 
 class StageContent(Protocol):
@@ -113,9 +116,11 @@ class Orchestrator:
     """Drives runs recorded in `store` with `executor`; `observers` watch every event.
 
     Soak times and maintenance windows are waited for on `clock`; a wait longer than `max_wait` (None: no limit)
-    instead leaves the run `waiting`, to be resumed once the time has come.
+    instead leaves the run `waiting`, to be resumed once the time has come. A host another run claims, and the run's
+    lock held by another process, are waited for up to `claim_wait` (None: not at all; the run pauses, or the
+    command is refused, naming the holder).
 
-    >>> orchestrator = Orchestrator(store, AnsibleRunnerExecutor(), lock_dir=state / "locks")  # doctest: +SKIP
+    >>> orchestrator = Orchestrator(store, AnsibleRunnerExecutor())  # doctest: +SKIP
     >>> report = orchestrator.start(plan, render_run(plan, run_dir, inventory_sources=[inv]))  # doctest: +SKIP
     """
 
@@ -124,22 +129,23 @@ class Orchestrator:
         store: RunStore,
         executor: Executor,
         *,
-        lock_dir: Path,
         clock: Clock | None = None,
         observers: Iterable[Observer] = (),
-        process_grace: float = 600.0,
+        survivors: SurvivorWatch | None = None,
         max_wait: timedelta | None = None,
         claim_lease: timedelta = CLAIM_LEASE,
+        claim_wait: timedelta | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
         self.clock: Clock = clock or SystemClock()
         self.observers = tuple(observers)
-        self._lock_dir = lock_dir
-        self._process_grace = process_grace
+        self._survivors = survivors or SurvivorWatch()
         self._max_wait = max_wait
         self._cancel = threading.Event()
         self._claims = HostClaims(store, lease=claim_lease)
+        self._lock = RunLock(store, self.clock, holder=self._claims.holder)
+        self._claim_wait = claim_wait
         # Expected apply duration per host, from durations measured in earlier attempts (else the plan's value).
         self._expected: dict[str, timedelta] = {}
         # A drill's hosts that failed to prepare: blockers, recorded and left out of the stages.
@@ -154,7 +160,7 @@ class Orchestrator:
         """Record a new run of `plan` and drive it as far as the gates allow."""
         run_id = run_id or new_run_id(self.clock.now())
         self._cancel.clear()  # a cancel stops the run it was asked of, not the next one
-        with run_lock(self._lock_dir, run_id), bound_contextvars(run=run_id):
+        with self._lock.held(run_id, wait=self._claim_wait), bound_contextvars(run=run_id):
             self.store.create_run(run_id, plan, inputs)
             if plan.mode is Mode.EMERGENCY:
                 windowed = sorted(h.name for h in plan.hosts if h.windows) or None
@@ -173,7 +179,7 @@ class Orchestrator:
         hosts are not dispatched again unless `retry_failed`.
         """
         self._cancel.clear()  # a cancel stops the run it was asked of, not the next one
-        with run_lock(self._lock_dir, run_id), bound_contextvars(run=run_id):
+        with self._lock.held(run_id, wait=self._claim_wait), bound_contextvars(run=run_id):
             run = self.store.run(run_id)
             if run.state.is_final:
                 raise RunStateError(f"run {run_id} is {run.state.value}; it cannot be resumed", run=run_id)
@@ -208,7 +214,7 @@ class Orchestrator:
 
     def abort(self, run_id: str, reason: str) -> None:
         """End a run for good: nothing more is dispatched; pending stages are marked cancelled."""
-        with run_lock(self._lock_dir, run_id):
+        with self._lock.held(run_id, wait=self._claim_wait):
             run = self.store.run(run_id)
             if run.state.is_final:
                 raise RunStateError(f"run {run_id} is already {run.state.value}", run=run_id)
@@ -377,6 +383,7 @@ class Orchestrator:
         interrupted: str | None = None
         stopping = threading.Event()  # stops this stage's other playbooks after one was interrupted
         threads: list[threading.Thread] = []
+        claim_waits: dict[str, datetime] = {}  # until when each host another run holds is waited for
 
         def cancelled() -> bool:
             return self._cancel.is_set() or stopping.is_set()
@@ -400,6 +407,8 @@ class Orchestrator:
                                     )
                                 )
                             except HostClaimedError as exc:
+                                if self._wait_for_claim(run_id, stage, exc, hosts, dispatcher, claim_waits, now):
+                                    continue
                                 # Another run holds one of these hosts: start nothing more, let the running finish.
                                 stop = GateDecision(Verdict.PAUSE, "host-claimed", str(exc))
                                 break
@@ -608,6 +617,36 @@ class Orchestrator:
                     raise
                 self._cancel.set()
 
+    def _wait_for_claim(
+        self,
+        run_id: str,
+        stage: Stage,
+        refused: HostClaimedError,
+        hosts: tuple[str, ...],
+        dispatcher: StageDispatcher,
+        deadlines: dict[str, datetime],
+        now: datetime,
+    ) -> bool:
+        """Another run holds a host of `hosts`: while `claim_wait` lasts, give the group back to the dispatcher (the
+        held host to be tried again shortly, the others at once) and return True; else False (the run pauses)."""
+        host = str(refused.context.get("host"))
+        if self._claim_wait is None:
+            return False
+        if host not in deadlines:
+            deadlines[host] = now + self._claim_wait
+            until = deadlines[host].isoformat()
+            self.store.note(
+                run_id, "claim-wait", {"stage": stage.name, "host": host, "claim": str(refused), "until": until}
+            )
+        if now >= deadlines[host]:
+            refused.message += f"; waited {self._claim_wait} (--wait-for-claims) for it"
+            return False
+        # The claim may be released before its lease ends (the other run records the host): look again soon.
+        look = min(now + _CLAIM_POLL, deadlines[host])
+        for name in hosts:
+            dispatcher.complete(name, retry_at=look if name == host else now)
+        return True
+
     def _settle(
         self,
         run_id: str,
@@ -730,18 +769,16 @@ class Orchestrator:
         self.store.note(run_id, "survivors-terminated", {"pids": pids or []})
 
     def _guard_processes(self, run_id: str) -> None:
-        """Wait (bounded) for any ansible-playbook of this run that outlived its orchestrator; then stop it."""
-        pids = run_processes(run_id)
-        if not pids:
+        """Wait for any process of this run that outlived its orchestrator, only while it makes progress (a playbook
+        finishing its host); then stop what is left. What was seen is recorded (audit `survivors-watched`)."""
+        seen = self._survivors.watch(run_id)
+        if seen is None:
             return
-        self.store.note(run_id, "survivors-found", {"pids": pids})
-        # Real processes finish in real time, so this polls the real clock, bounded by the grace period.
-        deadline = time.monotonic() + self._process_grace
-        while pids and time.monotonic() < deadline:
-            time.sleep(0.2)
-            pids = run_processes(run_id)
+        self.store.note(run_id, "survivors-watched", seen.as_record())
+        pids = list(seen.left)
         if pids:
             terminate(pids)
+            # Real processes end in real time: poll the real clock, bounded.
             deadline = time.monotonic() + 30
             while pids and time.monotonic() < deadline:
                 time.sleep(0.2)

@@ -26,7 +26,7 @@ from patchorch.domain.vulnerability import HostVulnerability
 from patchorch.sources.policy import load_policy
 
 if TYPE_CHECKING:
-    from patchorch.sources.inventory import InventoryLoad
+    from patchorch.sources.inventory import InventoryLoad, VaultSecret
 
 
 def plan_rollout(
@@ -39,6 +39,7 @@ def plan_rollout(
     update: UpdateSpec | None = None,
     vulnerabilities: Iterable[HostVulnerability] | None = None,
     now: datetime | None = None,
+    vault_ids: Sequence[VaultSecret] = (),
 ) -> RolloutPlan:
     """Plan a rollout over the hosts of `inventory` (Ansible sources, or a fleet loaded from them) under `policy`.
 
@@ -46,7 +47,7 @@ def plan_rollout(
     `limit` is an Ansible host pattern (`--limit`); hosts outside it are excluded and say so (a loaded fleet carries the
     limit it was loaded with, and `limit` must be that one or None). `targets` restricts
     the plan to the named hosts (an advisory's affected hosts); `vulnerabilities` feed the policy's risk rules.
-    `now` defaults to the current time in UTC.
+    `now` defaults to the current time in UTC. `vault_ids` read vault-encrypted inventory files (from memory).
 
     Raises `InventoryError` or `PolicyError` for inputs that do not validate, `PlanError` for inputs that cannot
     make a plan (a risk-class override the policy does not define).
@@ -60,7 +61,7 @@ def plan_rollout(
             raise ValueError(f"the fleet was loaded with limit {inventory.limit!r}, not {limit!r}")
         loaded, limit = inventory, inventory.limit
     else:
-        loaded = load_fleet([Path(source) for source in inventory], limit=limit)
+        loaded = load_fleet([Path(source) for source in inventory], limit=limit, vault_ids=vault_ids)
     return plan_fleet(
         loaded.fleet,
         resolved,

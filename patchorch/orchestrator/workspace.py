@@ -67,19 +67,22 @@ class Workspace:
         template_dir: Path | None = None,
         max_wait: timedelta | None = None,
         credentials: Credentials | None = None,
+        claim_wait: timedelta | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.executor: Executor = executor or AnsibleRunnerExecutor(work_dir=state_dir / "tmp", credentials=credentials)
+        # The vault ids that open vault-encrypted inventory files when this workspace plans.
+        self.vault_ids = credentials.vault_ids if credentials is not None else ()
         self.template_dir = template_dir
         self.orchestrator = Orchestrator(
             store,
             self.executor,
-            lock_dir=state_dir / "locks",
             clock=self.clock,
             observers=observers,
             max_wait=max_wait,
+            claim_wait=claim_wait,
         )
 
     @classmethod
@@ -95,6 +98,7 @@ class Workspace:
         template_dir: Path | None = None,
         max_wait: timedelta | None = None,
         credentials: Credentials | None = None,
+        claim_wait: timedelta | None = None,
     ) -> Workspace:
         """Open (creating if needed) the state directory and its store; SQLite inside it unless `store_url`.
 
@@ -112,6 +116,7 @@ class Workspace:
             template_dir=template_dir,
             max_wait=max_wait,
             credentials=credentials,
+            claim_wait=claim_wait,
         )
 
     # -- planning and running -----------------------------------------------------------------------------------
@@ -138,6 +143,7 @@ class Workspace:
             update=update,
             vulnerabilities=vulnerabilities,
             now=now or self.clock.now(),
+            vault_ids=self.vault_ids,
         )
 
     def run_changes(self, run_id: str) -> RunChanges:

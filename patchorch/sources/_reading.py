@@ -20,7 +20,7 @@ import contextlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ansible import constants
 from ansible._internal._datatag._tags import TrustedAsTemplate
@@ -29,7 +29,8 @@ from ansible.errors import AnsibleError
 from ansible.inventory import manager as inventory_manager
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
-from ansible.parsing.vault import VaultHelper
+from ansible.parsing.vault import VaultHelper, get_file_vault_secret
+from ansible.parsing.vault import VaultSecret as AnsibleVaultSecret
 from ansible.plugins.vars import host_group_vars
 from ansible.vars.manager import VariableManager
 
@@ -76,7 +77,11 @@ class Reading:
         Only the wanted values are converted, and one host's variables are held at a time.
         """
         for name in self.hosts:
-            merged = self._variables.get_vars(host=self._inventory.get_host(name), include_hostvars=False, stage="all")
+            try:
+                host = self._inventory.get_host(name)
+                merged = self._variables.get_vars(host=host, include_hostvars=False, stage="all")
+            except AnsibleError as exc:  # a vars file Ansible reads only now: vault-encrypted without its password
+                raise ReadFailed(f"[ERROR]: {exc.message}") from None
             yield name, {_text(key): _listed(value) for key, value in merged.items() if wanted(key)}
 
     @property
@@ -90,14 +95,41 @@ class Reading:
         return self._variables
 
 
+class VaultSecret(Protocol):
+    """A vault id as the inventory reader needs it (execution.base.VaultId is one): a password held in memory, or a
+    password file or client script of the user's that Ansible reads itself."""
+
+    @property
+    def label(self) -> str:
+        """The vault id's label."""
+        ...
+
+    @property
+    def password(self) -> str | None:
+        """The password, in memory only."""
+        ...
+
+    @property
+    def source(self) -> str | None:
+        """A password file or client script."""
+        ...
+
+
 @contextlib.contextmanager
 def read_inventory(
-    sources: Sequence[str], *, limit: str | None = None, ignored_files: Iterable[str] = ()
+    sources: Sequence[str],
+    *,
+    limit: str | None = None,
+    ignored_files: Iterable[str] = (),
+    vault_ids: Sequence[VaultSecret] = (),
 ) -> Iterator[Reading]:
-    """Read `sources` with Ansible; raises ReadFailed with Ansible's report when a source cannot be read."""
+    """Read `sources` with Ansible; raises ReadFailed with Ansible's report when a source cannot be read.
+
+    `vault_ids` open vault-encrypted files and values: passwords in memory go to the loader as they are."""
     with _configured(ignored_files), DeferredWarningContext(variables={}) as captured:
         loader = DataLoader()
         try:
+            loader.set_vault_secrets([(vault.label, _vault_secret(vault, loader)) for vault in vault_ids])
             inventory = InventoryManager(loader=loader, sources=list(sources))
         except AnsibleError as exc:
             raise ReadFailed(_report(captured, exc)) from None
@@ -179,3 +211,12 @@ def _text(text: str) -> str:
 def _key(key: Any) -> Any:
     """A mapping key: strings are kept as text (a key is never templated, trusted or not), other keys as they are."""
     return str.__str__(key) if isinstance(key, str) else key
+
+
+def _vault_secret(vault: VaultSecret, loader: DataLoader) -> AnsibleVaultSecret:
+    """Ansible's secret for one vault id: the password from memory, else Ansible's reader of the user's file."""
+    if vault.password is not None:
+        return AnsibleVaultSecret(vault.password.encode())
+    secret = get_file_vault_secret(filename=vault.source, vault_id=vault.label, loader=loader)
+    secret.load()
+    return secret

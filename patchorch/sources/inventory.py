@@ -29,10 +29,10 @@ from patchorch.domain.inventory_check import (
 )
 from patchorch.errors import ConfigError, InventoryError, Problem
 from patchorch.sources._origins import HOST_DEFINITION, Origin, locate
-from patchorch.sources._reading import ReadFailed, Reading, read_inventory
+from patchorch.sources._reading import ReadFailed, Reading, VaultSecret, read_inventory
 from patchorch.sources.hooks import HookFileMissing, resolve_hook
 
-__all__ = ["IGNORED_FILE_PATTERNS", "InventoryLoad", "UnknownKey", "load_fleet"]
+__all__ = ["IGNORED_FILE_PATTERNS", "InventoryLoad", "UnknownKey", "VaultSecret", "load_fleet"]
 
 # Fields that take a documented default when undeclared, and are reported as defaulted.
 _DEFAULTABLE = frozenset({"owner", "criticality", "exposure"})
@@ -71,8 +71,17 @@ class InventoryLoad:
         return self.fleet if self.in_limit is None else self.fleet.subset(self.in_limit)
 
 
-def load_fleet(sources: Sequence[Path], *, limit: str | None = None, strict: bool = True) -> InventoryLoad:
+def load_fleet(
+    sources: Sequence[Path],
+    *,
+    limit: str | None = None,
+    strict: bool = True,
+    vault_ids: Sequence[VaultSecret] = (),
+) -> InventoryLoad:
     """Read `sources` with Ansible, in this process, and validate every host's patch metadata.
+
+    Vault-encrypted files and values are read with `vault_ids`: a password held in memory is handed to Ansible's
+    loader as is; a password file or client script of the user's is read by Ansible itself. Nothing is written.
 
     Raises InventoryError naming the source and Ansible's reason when Ansible cannot read a source, and listing every
     problem (host, variable, value, what is allowed) when metadata does not validate. Unknown `patchorch_*` variables
@@ -89,17 +98,19 @@ def load_fleet(sources: Sequence[Path], *, limit: str | None = None, strict: boo
         if "," not in name and not source.exists():
             raise InventoryError([Problem("no such file or directory", file=name)])
     try:
-        load = _read(names, label, limit=limit, strict=strict)
+        load = _read(names, label, limit=limit, strict=strict, vault_ids=vault_ids)
     finally:
         # Ansible's inventory is a web of cycles (hosts and groups name each other): free it before planning.
         gc.collect()
     return _with_hook_files(load, sources, label)
 
 
-def _read(names: tuple[str, ...], label: str, *, limit: str | None, strict: bool) -> InventoryLoad:
+def _read(
+    names: tuple[str, ...], label: str, *, limit: str | None, strict: bool, vault_ids: Sequence[VaultSecret]
+) -> InventoryLoad:
     """The validated load of `names`; Ansible's inventory of it is left behind for the collector."""
     try:
-        with read_inventory(names, limit=limit, ignored_files=IGNORED_FILE_PATTERNS) as reading:
+        with read_inventory(names, limit=limit, ignored_files=IGNORED_FILE_PATTERNS, vault_ids=vault_ids) as reading:
             try:
                 load = _convert(reading, names, label, limit=limit, strict=strict)
             except InventoryError as exc:

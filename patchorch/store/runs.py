@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +36,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -55,7 +56,15 @@ from patchorch.domain.run import (
     StageRecord,
     StageState,
 )
-from patchorch.errors import AuditChainError, ConfigError, HostClaimedError, Problem, RunStateError, StoreError
+from patchorch.errors import (
+    AuditChainError,
+    ConfigError,
+    HostClaimedError,
+    Problem,
+    RunLockedError,
+    RunStateError,
+    StoreError,
+)
 from patchorch.store._chain import GENESIS, canonical, record_hash, row_digest
 from patchorch.store.schema import metadata, migrate
 
@@ -153,12 +162,31 @@ claims = Table(
     Column("expires_at", String(40), nullable=False),
 )
 
+# The lock of a run: the process driving it (`holder`, `machine:pid`) holds a lease its heartbeat renews. Not a state
+# row of the run: the audit records a lock only when it is taken over.
+run_locks = Table(
+    "run_locks",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("holder", String(200), nullable=False),
+    Column("machine", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", String(40), nullable=False),
+    Column("heartbeat_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+)
+
 store_meta = Table(
     "store_meta",
     metadata,
     Column("key", String(50), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+
+# Key of the PostgreSQL advisory lock that serialises the first audit record of a store ("patchaud" in ASCII).
+_FIRST_AUDIT_LOCK = 0x7061746368_617564
 
 
 class Clock(Protocol):
@@ -343,7 +371,13 @@ class RunStore:
     ) -> None:
         """Append an audit record; `wrote` selects the state rows this transaction wrote, whose digests it carries,
         and `deleted` names (by key) the rows it removed."""
-        head = conn.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update()).first()
+        head_row = select(audit_head).where(audit_head.c.id == 1).with_for_update()
+        head = conn.execute(head_row).first()
+        if head is None and conn.dialect.name == "postgresql":
+            # No head row to lock yet: two first writers would both append record 1. The first takes this lock and
+            # creates the head; the second waits for its commit and then reads it.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FIRST_AUDIT_LOCK})
+            head = conn.execute(head_row).first()
         seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
         seq += 1
         at = self._now()
@@ -717,20 +751,18 @@ class RunStore:
     def claim_hosts(self, run_id: str, hosts: Sequence[str], *, holder: str, lease: timedelta) -> None:
         """Claim every one of `hosts` for `run_id` driven by `holder` until now + `lease`, or none of them.
 
-        A host claimed by another run, or by another process of this run, is refused with HostClaimedError naming
-        the claim, unless its lease has expired or `holder_is_dead` says its process is gone; such claims are taken
-        over and the audit record says from whom. Claims of this holder are renewed.
+        A host claimed by another run is refused with HostClaimedError naming the claim until its lease has expired
+        (a run whose process died may have left an ansible-playbook on the host); an expired claim is taken over
+        and the audit record says from whom. A claim of this run made by another process is adopted when `holder`
+        holds the run's lock (that process is gone: its lock was taken over), else refused like another run's.
+        Claims of this holder are renewed. A holder that lost the run's lock to another process claims nothing
+        (RunLockedError).
         """
-        for attempt in (1, 2):
-            try:
-                self._claim_once(run_id, hosts, holder=holder, lease=lease)
-                return
-            except IntegrityError as exc:
-                # Another process inserted a claim between our read and our write (PostgreSQL): read it again.
-                if attempt == 2:
-                    raise StoreError(f"cannot claim {', '.join(hosts)} for run {run_id}: {exc}", run=run_id) from exc
-            except SQLAlchemyError as exc:
-                raise StoreError(f"cannot claim {', '.join(hosts)} for run {run_id}: {exc}", run=run_id) from exc
+        _read_again_once(
+            lambda: self._claim_once(run_id, hosts, holder=holder, lease=lease),
+            f"cannot claim {', '.join(hosts)} for run {run_id}",
+            run_id,
+        )
 
     def _claim_once(self, run_id: str, hosts: Sequence[str], *, holder: str, lease: timedelta) -> None:
         now = self._clock.now()
@@ -739,18 +771,23 @@ class RunStore:
             held = {
                 r.host: r for r in conn.execute(select(claims).where(claims.c.host.in_(list(hosts))).with_for_update())
             }
+            locked_by = conn.execute(select(run_locks.c.holder).where(run_locks.c.run_id == run_id)).scalar()
+            if locked_by is not None and locked_by != holder:
+                raise RunLockedError(f"run {run_id} is now driven by {locked_by}; {holder} claims nothing", run=run_id)
             taken: dict[str, dict[str, str]] = {}
             for host in hosts:
                 row = held.get(host)
                 if row is None or (row.run_id == run_id and row.holder == holder):
                     continue
-                if _must_dt(row.expires_at) > now and not holder_is_dead(row.holder):
+                adopted = row.run_id == run_id and locked_by == holder
+                if _must_dt(row.expires_at) > now and not adopted:
                     whose = "another process of this run" if row.run_id == run_id else f"run {row.run_id}"
                     raise HostClaimedError(
                         f"{host} is claimed by {whose} ({row.owner}, {row.holder}) since {row.claimed_at}, "
                         f"lease until {row.expires_at}",
                         host=host,
                         run=row.run_id,
+                        until=_must_dt(row.expires_at),
                     )
                 taken[host] = {"run": row.run_id, "owner": row.owner, "holder": row.holder}
             # Only the rows read (and locked) above are replaced: a claim another process inserted since then makes
@@ -779,11 +816,13 @@ class RunStore:
 
     def renew_claims(self, run_id: str, *, holder: str, lease: timedelta) -> int:
         """The holder's heartbeat: extend the lease of every claim it holds for `run_id`; how many it still holds."""
+        return self._renew(claims, (claims.c.run_id == run_id) & (claims.c.holder == holder), lease)
+
+    def _renew(self, table: Table, mine: ColumnElement[bool], lease: timedelta) -> int:
+        """Extend the leases of the rows of `table` that `mine` selects to now + `lease`; how many there are."""
         with self._tx() as conn:
             result = conn.execute(
-                update(claims)
-                .where(claims.c.run_id == run_id, claims.c.holder == holder)
-                .values(heartbeat_at=self._now(), expires_at=_iso(self._clock.now() + lease))
+                update(table).where(mine).values(heartbeat_at=self._now(), expires_at=_iso(self._clock.now() + lease))
             )
         return int(result.rowcount)
 
@@ -819,10 +858,77 @@ class RunStore:
             for r in rows
         ]
 
+    # -- run locks --------------------------------------------------------------------------------------------
+
+    def lock_run(self, run_id: str, *, holder: str, lease: timedelta) -> None:
+        """Take the lock of `run_id` for `holder` (`machine:pid`) until now + `lease`, or renew it if `holder` has it.
+
+        Another holder's lock is refused with RunLockedError naming it until its lease has expired, even when that
+        holder looks dead: only the lease says so on every machine sharing the store. An expired lock is taken over
+        and the audit record says from whom.
+        """
+        _read_again_once(
+            lambda: self._lock_once(run_id, holder=holder, lease=lease), f"cannot lock run {run_id}", run_id
+        )
+
+    def _lock_once(self, run_id: str, *, holder: str, lease: timedelta) -> None:
+        now = self._clock.now()
+        stamp, until = self._now(), _iso(now + lease)
+        machine, _, pid = holder.rpartition(":")
+        with self.engine.begin() as conn:
+            row = conn.execute(select(run_locks).where(run_locks.c.run_id == run_id).with_for_update()).first()
+            if row is not None and row.holder != holder and _must_dt(row.expires_at) > now:
+                raise RunLockedError(
+                    f"run {run_id} is being driven by {row.owner} ({row.holder}) since {row.acquired_at}, "
+                    f"lease until {row.expires_at}",
+                    run=run_id,
+                    holder=row.holder,
+                    until=_must_dt(row.expires_at),
+                )
+            values = {
+                "owner": self.actor,
+                "holder": holder,
+                "machine": machine,
+                "pid": int(pid) if pid.isdigit() else 0,
+                "acquired_at": row.acquired_at if row is not None and row.holder == holder else stamp,
+                "heartbeat_at": stamp,
+                "expires_at": until,
+            }
+            if row is None:
+                conn.execute(insert(run_locks).values(run_id=run_id, **values))
+                return
+            conn.execute(update(run_locks).where(run_locks.c.run_id == run_id).values(**values))
+            if row.holder != holder:
+                taken = {"owner": row.owner, "holder": row.holder, "heartbeat_at": row.heartbeat_at}
+                self._audit(conn, run_id, "run-lock-taken-over", {"holder": holder, "from": taken})
+
+    def renew_run_lock(self, run_id: str, *, holder: str, lease: timedelta) -> bool:
+        """The lock holder's heartbeat: extend its lease; False when `holder` no longer holds the lock."""
+        return bool(self._renew(run_locks, (run_locks.c.run_id == run_id) & (run_locks.c.holder == holder), lease))
+
+    def unlock_run(self, run_id: str, *, holder: str) -> None:
+        """Release the lock of `run_id` if `holder` holds it."""
+        with self._tx() as conn:
+            conn.execute(delete(run_locks).where(run_locks.c.run_id == run_id, run_locks.c.holder == holder))
+
     def note(self, run_id: str | None, event_: str, data: dict[str, Any]) -> None:
         """Append an audit record that changes no other table (retries, reconciliation, gate decisions)."""
         with self._tx() as conn:
             self._audit(conn, run_id, event_, data)
+
+
+def _read_again_once(write: Callable[[], None], failed: str, run_id: str) -> None:
+    """Run `write` (read rows, then insert); when another process inserted the same row between our read and our
+    write (PostgreSQL: no row to lock yet), run it once more, reading that row. Store failures are StoreError."""
+    for attempt in (1, 2):
+        try:
+            write()
+            return
+        except IntegrityError as exc:
+            if attempt == 2:
+                raise StoreError(f"{failed}: {exc}", run=run_id) from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{failed}: {exc}", run=run_id) from exc
 
 
 def _attempts_of(run_id: str, stage: str, attempt: int, hosts: Sequence[str]) -> ColumnElement[bool]:
@@ -865,21 +971,6 @@ def _check_state_rows(state_rows: dict[str, Sequence[Any]], vouched: dict[tuple[
 def holder_name() -> str:
     """This process as a claim holder: `hostname:pid`."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def holder_is_dead(holder: str) -> bool:
-    """True when `holder` is a process on this machine that no longer runs; a process elsewhere is never known dead
-    (its lease must expire)."""
-    hostname, _, pid = holder.rpartition(":")
-    if hostname != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _run_record(row: Any) -> RunRecord:

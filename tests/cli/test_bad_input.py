@@ -3,11 +3,15 @@ too deep, limits Ansible would quietly widen."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from patchorch.cli._app import main
+from patchorch.domain.run import RunInputs
+from patchorch.store.runs import RunStore
+from tests.plans import make_plan
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "inventories" / "example-mail"
 
@@ -28,6 +32,7 @@ def _deep(path: Path) -> Path:
         (["--store-url", "sqlite:////nonexistent/dir/p.db", "runs"], "the directory /nonexistent/dir does not exist"),
         (["--state-dir", "/etc/passwd", "runs"], "state_dir: /etc/passwd is a file, not a directory"),
         (["plan", "-i", str(EXAMPLE), "--limit", "["], "--limit: '[' has unbalanced brackets"),
+        (["resume", "r1", "--wait-for-claims", "soon"], "--wait-for-claims: "),
     ],
 )
 def test_bad_option_exits_2_with_one_line(
@@ -56,3 +61,19 @@ def test_deeply_nested_project_file_exits_2(tmp_path: Path, capsys: pytest.Captu
     status = main(["--config", str(config), "runs"])
     assert status == 2
     assert capsys.readouterr().err == f"error: {config}:1: not valid YAML: nested deeper than 64 levels\n"
+
+
+def test_resume_of_a_run_another_process_drives_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another state directory's process holds the run's lock in the shared store: one line naming it, exit 2."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    store = RunStore.open(url, actor="alice")
+    store.create_run("r1", make_plan([[["a"]]]), RunInputs())
+    store.lock_run("r1", holder="bastion-2:4242", lease=timedelta(minutes=1))
+    status = main(["--state-dir", str(tmp_path / "state"), "--store-url", url, "resume", "r1"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("error: run r1 is being driven by alice (bastion-2:4242) since ")
+    assert err.count("\n") == 1
+    assert store.attempts("r1") == []

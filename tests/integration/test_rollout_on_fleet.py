@@ -201,7 +201,8 @@ def test_sigkill_at_several_points_then_resume_patches_each_host_once(fresh: Fle
                 process.kill()
         assert reached, "the rollout never reached the kill point"
         run_id = run_id or _run_id(state_dir)
-        command = _cli(state_dir, "resume", run_id)
+        # The killed process's run lock holds until its lease ends (nothing renews it): resume waits for that.
+        command = _cli(state_dir, "resume", run_id, "--wait-for-claims", "3m")
     final = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert final.returncode == 0, final.stdout + final.stderr
     workspace = _workspace(state_dir)
@@ -248,3 +249,37 @@ def test_library_example_script_runs(fresh: Fleet, state_dir: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "completed" in done.stdout
     assert all(fresh.upgrades(h.name) == 1 for h in fresh.fleet.hosts)
+
+
+def test_two_rollouts_racing_for_overlapping_hosts_upgrade_each_host_once(fresh: Fleet, tmp_path: Path) -> None:
+    """Two operators (two state directories, one store) start rollouts over overlapping hosts at once: no host is
+    upgraded by both; the run that met a claimed host pauses, and its resume finishes without upgrading it again."""
+    names = [h.name for h in fresh.fleet.hosts]
+    limits = (",".join(names[0:3]), ",".join(names[1:4]))
+    store = f"sqlite:///{tmp_path / 'shared.db'}"
+    commands = []
+    for n, limit in enumerate(limits, start=1):
+        rollout = _rollout_cli(fresh, tmp_path / f"operator-{n}")
+        at = rollout.index("rollout")  # --store-url is an option of patchorch, before the command
+        commands.append([*rollout[:at], "--store-url", store, *rollout[at:], "--limit", limit])
+    processes = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in commands]
+    try:
+        for process in processes:
+            process.wait(timeout=600)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    workspace = Workspace.open(tmp_path / "check", store_url=store, actor="pytest")
+    runs = workspace.runs()
+    assert len(runs) == 2
+    said = "; ".join(f"{r.id}: {r.state.value}: {r.state_reason}" for r in runs)
+    for run in runs:
+        if run.state is RunState.PAUSED:
+            assert "is claimed by run" in run.state_reason
+            report = Workspace.open(tmp_path / "operator-3", store_url=store, actor="pytest").resume(run.id)
+            assert report.state is RunState.COMPLETED, report.reason
+    for host in names[0:4]:
+        assert fresh.upgrades(host) == 1, f"{host} was upgraded {fresh.upgrades(host)} times ({said})"
+    assert workspace.store.claims() == []
+    assert workspace.verify_audit() > 0

@@ -1,7 +1,7 @@
-"""No secret on disk: secrets planted in inventory vars (printed by -vvv), a become password and a vault password
-reach Ansible, yet neither the state directory (store, run directories, private runner directories, debug and run
-logs) holds any of them, during a run, after it, and after the orchestrator is killed; the next start removes the
-private directory a killed orchestrator left."""
+"""No secret on disk: secrets planted in inventory vars (printed by -vvv) and in a vault-encrypted vars file, a become
+password and a vault password (which opens that file) reach Ansible, yet neither the state directory (store, run
+directories, private runner directories, debug and run logs) holds any of them, during a run, after it, and after the
+orchestrator is killed; the next start removes the private directory a killed orchestrator left."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible.parsing.vault import VaultLib
+from ansible.parsing.vault import VaultSecret as AnsibleSecret
 
 from patchorch.domain.run import RunInputs, RunState
 from patchorch.execution.base import Credentials, HostEvent, VaultId
@@ -29,7 +31,8 @@ pytestmark = pytest.mark.fleet
 INVENTORY_SECRET = "inv-S3cr3t-7c1f0a"  # noqa: S105
 BECOME_SECRET = "become-S3cr3t-52aa91"  # noqa: S105
 VAULT_SECRET = "vault-S3cr3t-e0d4b7"  # noqa: S105
-SECRETS = (INVENTORY_SECRET, BECOME_SECRET, VAULT_SECRET)
+VAULTED_SECRET = "vaulted-S3cr3t-3d9b21"  # noqa: S105  # inside the encrypted vars file
+SECRETS = (INVENTORY_SECRET, BECOME_SECRET, VAULT_SECRET, VAULTED_SECRET)
 
 
 def _secret_inventory(fresh: Fleet, directory: Path) -> Path:
@@ -38,8 +41,15 @@ def _secret_inventory(fresh: Fleet, directory: Path) -> Path:
     variables = data["all"]["vars"]
     variables["deploy_token"] = INVENTORY_SECRET
     variables["ansible_ssh_common_args"] += f" -o SetEnv=DEPLOY_TOKEN={INVENTORY_SECRET}"
+    variables["ansible_ssh_common_args"] += " -o SetEnv=VAULTED_TOKEN={{ vaulted_token }}"
     path = directory / "inventory.yml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    # A group_vars file beside the inventory, encrypted whole with vault id `ops`: planning cannot read the inventory
+    # without the vault password.
+    vaulted = directory / "group_vars" / "all" / "vault.yml"
+    vaulted.parent.mkdir(parents=True)
+    vault = VaultLib([("ops", AnsibleSecret(VAULT_SECRET.encode()))])
+    vaulted.write_bytes(vault.encrypt(yaml.safe_dump({"vaulted_token": VAULTED_SECRET}), vault_id="ops"))
     return path
 
 

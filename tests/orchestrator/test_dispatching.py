@@ -22,7 +22,7 @@ MONDAY_0830 = WeeklyWindow.of(MaintenanceWindow(days=("mon",), start="08:30", du
 def _orchestrator(
     store: RunStore, executor: SimulatedExecutor, clock: FakeClock, tmp_path: Path, **options: object
 ) -> Orchestrator:
-    return Orchestrator(store, executor, clock=clock, lock_dir=tmp_path / "locks", **options)  # type: ignore[arg-type]
+    return Orchestrator(store, executor, clock=clock, **options)  # type: ignore[arg-type]
 
 
 def _with(plan: RolloutPlan, *, mode: Mode | None = None, **per_host: dict[str, object]) -> RolloutPlan:

@@ -24,9 +24,7 @@ def _drill(
 ) -> tuple[RunStore, DrillClock, RunState]:
     clock = DrillClock(base)
     store = memory_store(clock=clock)  # type: ignore[arg-type]  # any Clock serves the store
-    report = Orchestrator(store, executor, clock=clock, lock_dir=tmp_path / "locks").start(
-        plan, CONTENT, inputs, run_id="d"
-    )
+    report = Orchestrator(store, executor, clock=clock).start(plan, CONTENT, inputs, run_id="d")
     return store, clock, report.state
 
 

@@ -19,7 +19,7 @@ CONTENT = FakeContent()
 
 
 def _orchestrator(store: RunStore, executor: SimulatedExecutor, clock: FakeClock, tmp_path: Path) -> Orchestrator:
-    return Orchestrator(store, executor, clock=clock, lock_dir=tmp_path / "locks")
+    return Orchestrator(store, executor, clock=clock)
 
 
 def test_full_rollout_patches_every_host_and_records_versions(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -188,7 +188,7 @@ def test_wait_longer_than_max_wait_leaves_the_run_waiting_until_resumed(store, c
     """A soak longer than max_wait stops the run in 'waiting' with the time to resume; resume then finishes it."""
     executor = SimulatedExecutor(clock=clock, mean_seconds=0)
     plan = make_plan([[["c1"]], [["a"]]], soak=timedelta(hours=2))
-    orchestrator = Orchestrator(store, executor, clock=clock, lock_dir=tmp_path / "locks", max_wait=timedelta(hours=1))
+    orchestrator = Orchestrator(store, executor, clock=clock, max_wait=timedelta(hours=1))
     report = orchestrator.start(plan, CONTENT, RunInputs(), run_id="r")
     assert report.state is RunState.WAITING
     assert "resume at or after" in report.reason
@@ -204,7 +204,7 @@ def test_wait_within_max_wait_is_slept_in_process(store, clock, tmp_path) -> Non
     """A soak shorter than max_wait is waited on the clock and the run completes in one go."""
     executor = SimulatedExecutor(clock=clock, mean_seconds=0)
     plan = make_plan([[["c1"]], [["a"]]], soak=timedelta(minutes=10))
-    orchestrator = Orchestrator(store, executor, clock=clock, lock_dir=tmp_path / "locks", max_wait=timedelta(hours=1))
+    orchestrator = Orchestrator(store, executor, clock=clock, max_wait=timedelta(hours=1))
     assert orchestrator.start(plan, CONTENT, RunInputs(), run_id="r").state is RunState.COMPLETED
     assert clock.sleeps == [600.0]
 

@@ -1,6 +1,6 @@
 """Host claims in the store: a lease per host with an owner and a holder process; another run is refused until the
-lease expires or its holder is known dead; claims are covered by the audit chain; racing processes never share a
-host."""
+lease expires, even when its holder is known dead; the run's lock holder adopts its own run's claims; claims are
+covered by the audit chain; racing processes never share a host."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from patchorch.errors import AuditChainError, HostClaimedError
+from patchorch.errors import AuditChainError, HostClaimedError, RunLockedError
 from patchorch.store.runs import RunStore, claims
 from patchorch.testing import FakeClock
 
@@ -72,13 +72,33 @@ def test_resume_from_another_machine_waits_for_the_lease(store: RunStore) -> Non
         store.claim_hosts("r1", ["imap1"], holder="here:1", lease=LEASE)
 
 
-def test_claim_of_a_dead_local_process_is_taken_over_at_once(store: RunStore) -> None:
-    """A holder on this machine whose process is gone (kill -9) no longer holds anything."""
+def test_claim_of_a_dead_run_is_kept_until_its_lease_expires(store: RunStore, clock: FakeClock) -> None:
+    """A run on this machine killed with -9 keeps its hosts until the lease runs out: its playbook may still run."""
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     store.claim_hosts("r1", ["imap1"], holder=f"{socket.gethostname()}:{process.pid}", lease=LEASE)
+    with pytest.raises(HostClaimedError, match="imap1 is claimed by run r1"):
+        store.claim_hosts("r2", ["imap1"], holder="here:1", lease=LEASE)
+    clock.advance(LEASE.total_seconds() + 1)
+    store.claim_hosts("r2", ["imap1"], holder="here:1", lease=LEASE)
+    assert [(c.run_id, c.holder) for c in store.claims()] == [("r2", "here:1")]
+
+
+def test_resume_holding_the_run_lock_adopts_the_runs_claims(store: RunStore) -> None:
+    """The process that took the run's lock over takes its hosts too, without waiting for their leases."""
+    store.claim_hosts("r1", ["imap1"], holder=ELSEWHERE, lease=LEASE)
+    store.lock_run("r1", holder="here:1", lease=LEASE)  # no lock row was left: the first process never locked
     store.claim_hosts("r1", ["imap1"], holder="here:1", lease=LEASE)
     assert [c.holder for c in store.claims()] == ["here:1"]
+    assert store.audit_log()[-1].data["taken_over"]["imap1"]["holder"] == ELSEWHERE
+
+
+def test_holder_that_lost_the_run_lock_claims_nothing(store: RunStore) -> None:
+    """A process whose run is now locked by another process is refused any claim for that run."""
+    store.lock_run("r1", holder="here:1", lease=LEASE)
+    with pytest.raises(RunLockedError, match="run r1 is now driven by here:1"):
+        store.claim_hosts("r1", ["imap1"], holder=ELSEWHERE, lease=LEASE)
+    assert store.claims() == []
 
 
 def test_claims_are_covered_by_the_audit_chain(store: RunStore, clock: FakeClock) -> None:
