@@ -262,14 +262,21 @@ def test_two_rollouts_racing_for_overlapping_hosts_upgrade_each_host_once(fresh:
         rollout = _rollout_cli(fresh, tmp_path / f"operator-{n}")
         at = rollout.index("rollout")  # --store-url is an option of patchorch, before the command
         commands.append([*rollout[:at], "--store-url", store, *rollout[at:], "--limit", limit])
-    processes = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in commands]
+    logs = [tmp_path / f"operator-{n}.log" for n in (1, 2)]
+    outputs = [log.open("w") for log in logs]
+    processes = [
+        subprocess.Popen(c, stdout=out, stderr=subprocess.STDOUT) for c, out in zip(commands, outputs, strict=True)
+    ]
     try:
-        for process in processes:
-            process.wait(timeout=600)
+        codes = [process.wait(timeout=600) for process in processes]
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
+        for out in outputs:
+            out.close()
+    told = "\n".join(f"exit {code}:\n{log.read_text()[-3000:]}" for code, log in zip(codes, logs, strict=True))
+    assert all(code in (0, 1) for code in codes), told  # completed, or paused on the other's claim
     workspace = Workspace.open(tmp_path / "check", store_url=store, actor="pytest")
     runs = workspace.runs()
     assert len(runs) == 2
@@ -280,6 +287,6 @@ def test_two_rollouts_racing_for_overlapping_hosts_upgrade_each_host_once(fresh:
             report = Workspace.open(tmp_path / "operator-3", store_url=store, actor="pytest").resume(run.id)
             assert report.state is RunState.COMPLETED, report.reason
     for host in names[0:4]:
-        assert fresh.upgrades(host) == 1, f"{host} was upgraded {fresh.upgrades(host)} times ({said})"
+        assert fresh.upgrades(host) == 1, f"{host} was upgraded {fresh.upgrades(host)} times ({said})\n{told}"
     assert workspace.store.claims() == []
     assert workspace.verify_audit() > 0
