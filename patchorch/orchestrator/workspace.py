@@ -175,6 +175,7 @@ class Workspace:
             emergency=emergency,
             hosts=hosts,
             now=now or self.clock.now(),
+            vault_ids=self.vault_ids,
         )
 
     def rollback(
