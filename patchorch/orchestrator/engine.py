@@ -20,6 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -189,6 +190,11 @@ class Orchestrator:
                 self.store.note(run_id, "failures-acknowledged", {"hosts": failed})
             self._reconcile(run_id, content)
             return self._drive(run_id, content, retry_failed=retry_failed)
+
+    def locked(self, run_id: str) -> AbstractContextManager[None]:
+        """Hold the run's lock for a block (waiting up to `claim_wait`), so that work done before `resume` (rendering
+        the run's directory) is refused with RunLockedError like the resume itself; `resume` inside keeps it."""
+        return self._lock.held(run_id, wait=self._claim_wait)
 
     def approve(self, run_id: str, approver: str, *, stage: str | None = None, comment: str = "") -> ApprovalRecord:
         """Approve `stage`, or the stage the run is waiting for; the run continues on `resume`."""

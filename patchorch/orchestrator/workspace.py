@@ -262,11 +262,14 @@ class Workspace:
         )
 
     def resume(self, run_id: str, *, retry_failed: bool = False) -> RolloutReport:
-        """Continue a halted, paused, approval-waiting or interrupted run from its records."""
-        plan = self.store.plan(run_id)
-        inputs = self.store.run(run_id).inputs
-        content = self.render(plan, run_id, inputs.inventory)
-        return self.orchestrator.resume(run_id, content, retry_failed=retry_failed)
+        """Continue a halted, paused, approval-waiting or interrupted run from its records.
+
+        The run's lock is taken first: a resume refused because another process drives the run writes nothing."""
+        with self.orchestrator.locked(run_id):
+            plan = self.store.plan(run_id)
+            inputs = self.store.run(run_id).inputs
+            content = self.render(plan, run_id, inputs.inventory)
+            return self.orchestrator.resume(run_id, content, retry_failed=retry_failed)
 
     def approve(self, run_id: str, approver: str, *, stage: str | None = None, comment: str = "") -> ApprovalRecord:
         """Approve the stage the run waits for (or `stage`)."""

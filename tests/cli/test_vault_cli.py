@@ -94,7 +94,7 @@ def test_inventory_check_takes_the_password_at_its_prompt(vaulted: Path, tmp_pat
     """`inventory check --vault-id ops@prompt` reads the password from its prompt (stdin without a terminal)."""
     command = [sys.executable, "-m", "patchorch", "--state-dir", str(tmp_path / "state")]
     args = ["inventory", "check", "-i", str(vaulted), "--json", "--vault-id", "ops@prompt"]
-    done = subprocess.run(  # noqa: S603  # our own CLI with arguments built here
+    done = subprocess.run(
         [*command, *args],
         input=PASSWORD + "\n",
         capture_output=True,
