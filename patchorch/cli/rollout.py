@@ -111,7 +111,7 @@ def open_workspace(
     claim_wait: timedelta | None = None,
 ) -> Workspace:
     """The Workspace for these settings, with structured logs among the observers (displays are added later)."""
-    from patchorch.orchestrator.workspace import Workspace
+    from patchorch.orchestrator.workspace import Leases, Workspace
 
     return Workspace.open(
         settings.state_dir,
@@ -123,6 +123,7 @@ def open_workspace(
         credentials=credentials,
         clock=clock,
         claim_wait=claim_wait,
+        leases=Leases(run_lock_lease=settings.run_lock_lease, claim_lease=settings.claim_lease),
     )
 
 

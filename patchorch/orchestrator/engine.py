@@ -32,10 +32,19 @@ from patchorch.domain.dispatch import DispatchLimits, StageDispatcher, dispatch_
 from patchorch.domain.gates import GateContext, GateDecision, Verdict, after_batch, before_stage
 from patchorch.domain.outcomes import BatchOutcome, HostOutcome, HostStatus
 from patchorch.domain.plan import Mode, RolloutPlan, Stage
-from patchorch.domain.run import ApprovalRecord, AttemptRecord, RunInputs, RunState, StageRecord, StageState
+from patchorch.domain.run import (
+    CLAIM_LEASE,
+    RUN_LOCK_LEASE,
+    ApprovalRecord,
+    AttemptRecord,
+    RunInputs,
+    RunState,
+    StageRecord,
+    StageState,
+)
 from patchorch.errors import HostClaimedError, RunStateError
 from patchorch.execution.base import BatchInterrupted, BatchRequest, Executor, HostEvent
-from patchorch.orchestrator.claims import CLAIM_LEASE, HostClaims
+from patchorch.orchestrator.claims import HostClaims
 from patchorch.orchestrator.clock import Clock, SystemClock
 from patchorch.orchestrator.locks import RunLock
 from patchorch.orchestrator.observers import Observer
@@ -136,6 +145,7 @@ class Orchestrator:
         max_wait: timedelta | None = None,
         claim_lease: timedelta = CLAIM_LEASE,
         claim_wait: timedelta | None = None,
+        run_lock_lease: timedelta = RUN_LOCK_LEASE,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -145,7 +155,7 @@ class Orchestrator:
         self._max_wait = max_wait
         self._cancel = threading.Event()
         self._claims = HostClaims(store, lease=claim_lease)
-        self._lock = RunLock(store, self.clock, holder=self._claims.holder)
+        self._lock = RunLock(store, self.clock, lease=run_lock_lease, holder=self._claims.holder)
         self._claim_wait = claim_wait
         # Expected apply duration per host, from durations measured in earlier attempts (else the plan's value).
         self._expected: dict[str, timedelta] = {}

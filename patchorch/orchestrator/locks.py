@@ -10,13 +10,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+from patchorch.domain.run import RUN_LOCK_LEASE
 from patchorch.errors import RunLockedError, StoreError
 from patchorch.orchestrator.clock import Clock
 from patchorch.store.runs import RunStore, holder_name
-
-# How long a run's lock holds without a heartbeat: after kill -9, `resume` waits at most this long for it. The
-# heartbeat renews it four times per lease.
-RUN_LOCK_LEASE = timedelta(seconds=60)
 
 
 class RunLock:
