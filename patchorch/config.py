@@ -13,22 +13,27 @@ The project file is found in the working directory (or given with `--config`). E
       - {type: kev}
       - {type: osv}
     smtp: {host: mail.example.org, port: 587, from: patchorch@example.org, security: starttls}
+    run_lock_lease: 60s                     # a run's lock without a heartbeat expires after this (10s to 1h)
+    claim_lease: 10m                        # a host claim without a heartbeat expires after this (10s to 1h)
 
 Environment: PATCHORCH_INVENTORY (paths separated by ':'), PATCHORCH_POLICY, PATCHORCH_STATE_DIR, PATCHORCH_STORE_URL,
-PATCHORCH_TEMPLATE_DIR, PATCHORCH_LOG_FORMAT. Without any of them the state lives in `$XDG_STATE_HOME/patchorch`
-(`~/.local/state/patchorch`), which needs no set-up.
+PATCHORCH_TEMPLATE_DIR, PATCHORCH_LOG_FORMAT, PATCHORCH_RUN_LOCK_LEASE, PATCHORCH_CLAIM_LEASE. Without any of them the
+state lives in `$XDG_STATE_HOME/patchorch` (`~/.local/state/patchorch`), which needs no set-up.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from patchorch.domain.policy import format_span, parse_span
+from patchorch.domain.run import CLAIM_LEASE, LEASE_RANGE, RUN_LOCK_LEASE
 from patchorch.errors import ConfigError, Problem
 from patchorch.orchestrator.smtp_settings import SmtpSettings
 from patchorch.sources._yaml import BoundedLoader
@@ -51,6 +56,8 @@ class Settings(BaseModel):
     log_format: Literal["console", "json"] = "console"
     advisory_sources: tuple[SourceSpec, ...] = ()
     smtp: SmtpSettings | None = None
+    run_lock_lease: timedelta = RUN_LOCK_LEASE
+    claim_lease: timedelta = CLAIM_LEASE
     config_file: Path | None = None
 
     @field_validator("inventory", mode="before")
@@ -68,6 +75,15 @@ class Settings(BaseModel):
         if repeated:
             raise ValueError(f"source names must be unique (the sync state is kept per name); repeated: {repeated}")
         return value
+
+    @field_validator("run_lock_lease", "claim_lease", mode="before")
+    @classmethod
+    def _lease(cls, value: Any) -> timedelta:
+        shortest, longest = LEASE_RANGE
+        lease = parse_span(value)
+        if not shortest <= lease <= longest:
+            raise ValueError(f"a lease must be between 10s and {format_span(longest)}, not {value!r}")
+        return lease
 
     @field_validator("state_dir")
     @classmethod
@@ -173,7 +189,7 @@ def _relative_source_paths(result: dict[str, Any], base: Path) -> None:
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    for key in ("policy", "state_dir", "store_url", "template_dir", "log_format"):
+    for key in ("policy", "state_dir", "store_url", "template_dir", "log_format", "run_lock_lease", "claim_lease"):
         value = environ.get(_ENV_PREFIX + key.upper())
         if value:
             result[key] = value

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -18,6 +19,7 @@ from rich.text import Text
 
 from patchorch.config import Settings, default_state_dir, load_settings
 from patchorch.errors import ConfigError, Problem
+from patchorch.execution.base import Credentials, VaultId
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -65,6 +67,60 @@ LimitOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 PolicyOption = Annotated[Path | None, typer.Option("--policy", help="Policy file (default: from settings).")]
+VaultIdOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--vault-id",
+        help="An Ansible vault id: LABEL@prompt asks for its password here (kept in memory), LABEL@FILE names a "
+        "password file or client script of yours that Ansible reads; repeatable.",
+    ),
+]
+VaultPasswordFileOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--vault-password-file",
+        help="A vault password file or client script of yours, read by Ansible itself (as --vault-id FILE); "
+        "repeatable.",
+    ),
+]
+
+
+def ask_credentials(
+    ask_become_pass: bool, vault_ids: Sequence[str] | None, password_files: Sequence[Path] | None = None
+) -> Credentials | None:
+    """The become password and vault ids the operator asked for, prompting (without echo) for those to type.
+
+    A vault password file must exist (it is checked before anything runs); its content is Ansible's to read."""
+    files = [str(path) for path in password_files or ()]
+    wanted = [*(vault_ids or ()), *files]
+    if not ask_become_pass and not wanted:
+        return None
+    for value in wanted:
+        source = value.rpartition("@")[2]
+        if source and source != "prompt" and not Path(source).is_file():
+            field = "--vault-password-file" if value in files else "--vault-id"
+            raise ConfigError([Problem(f"{source} is not a file", field=field, value=value)])
+    become = typer.prompt("BECOME password", hide_input=True, err=True) if ask_become_pass else None
+    vaults = []
+    for value in wanted:
+        label, at, source = value.rpartition("@")
+        if not at:
+            label, source = "default", value
+        if not label or not source:
+            raise ConfigError(
+                [Problem(f"{value!r} is not a vault id", field="--vault-id", allowed="LABEL@prompt or LABEL@FILE")]
+            )
+        if source == "prompt":
+            vaults.append(VaultId(label, password=typer.prompt(f"Vault password ({label})", hide_input=True, err=True)))
+        else:
+            vaults.append(VaultId(label, source=source))
+    return Credentials(become_password=become, vault_ids=tuple(vaults))
+
+
+def ask_vault_ids(vault_ids: Sequence[str] | None, password_files: Sequence[Path] | None) -> tuple[VaultId, ...]:
+    """The vault ids of a command that only reads the inventory (no become password), prompting for those to type."""
+    credentials = ask_credentials(False, vault_ids, password_files)
+    return credentials.vault_ids if credentials is not None else ()
 
 
 @dataclass

@@ -25,6 +25,10 @@ from patchorch.cli._common import (
     JsonOption,
     LimitOption,
     PolicyOption,
+    VaultIdOption,
+    VaultPasswordFileOption,
+    ask_credentials,
+    ask_vault_ids,
     cell,
     console,
     console_err,
@@ -43,6 +47,7 @@ if TYPE_CHECKING:
 
     from patchorch.domain.advisory import Advisory
     from patchorch.domain.fleet import Fleet
+    from patchorch.execution.base import VaultId
     from patchorch.orchestrator.exposure import ExposureReport
     from patchorch.store.advisories import AdvisoryStore
 
@@ -93,12 +98,12 @@ def _max_fact_age(value: str | None) -> timedelta:
     return timedelta(**{unit: int(match.group(1))})
 
 
-def _fleet(settings: Settings, limit: str | None) -> Fleet | None:
+def _fleet(settings: Settings, limit: str | None, vault_ids: Sequence[VaultId]) -> Fleet | None:
     from patchorch.sources.inventory import load_fleet
 
     if not settings.inventory:
         return None
-    return load_fleet(settings.inventory, limit=limit).selected
+    return load_fleet(settings.inventory, limit=limit, vault_ids=vault_ids).selected
 
 
 def _cell(value: object) -> Text:
@@ -159,6 +164,8 @@ def list_command(
     limit: LimitOption = None,
     max_fact_age: MaxFactAgeOption = None,
     json_output: JsonOption = False,
+    vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
 ) -> None:
     """Stored advisories with the hosts they affect and the owners of those hosts."""
     from patchorch.orchestrator.exposure import ExposureStatus, exposure
@@ -166,7 +173,7 @@ def list_command(
     settings = state(ctx).settings(inventory=inventory)
     store = open_advisory_store(settings)
     now = datetime.now(UTC)
-    fleet = _fleet(settings, limit)
+    fleet = _fleet(settings, limit, ask_vault_ids(vault_id, vault_password_file))
     report = exposure(fleet, store, now=now, max_fact_age=_max_fact_age(max_fact_age)) if fleet is not None else None
     items: list[dict[str, Any]] = []
     for stored in store.list():
@@ -336,6 +343,8 @@ def exposure_command(
     max_fact_age: MaxFactAgeOption = None,
     json_output: JsonOption = False,
     policy: PolicyOption = None,
+    vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
     new_since: Annotated[
         str | None,
         typer.Option(
@@ -355,7 +364,7 @@ def exposure_command(
     if notify and new_since is None:
         raise ConfigError([Problem("--notify needs --new-since SYNC", field="--notify")])
     settings = state(ctx).settings(inventory=inventory, policy=policy)
-    fleet = _fleet(settings, limit)
+    fleet = _fleet(settings, limit, ask_vault_ids(vault_id, vault_password_file))
     if fleet is None:
         require_inventory(settings)
         return
@@ -442,6 +451,8 @@ def facts_refresh(
     inventory: InventoryOption = None,
     limit: LimitOption = None,
     as_json: JsonOption = False,
+    vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
 ) -> None:
     """Gather installed packages and OS details from the hosts (read-only) and store them with a timestamp.
 
@@ -453,7 +464,8 @@ def facts_refresh(
 
     settings = state(ctx).settings(inventory=inventory)
     sources = require_inventory(settings)
-    loaded = load_fleet(list(sources), limit=limit)
+    credentials = ask_credentials(False, vault_id, vault_password_file)
+    loaded = load_fleet(list(sources), limit=limit, vault_ids=credentials.vault_ids if credentials else ())
     # Progress on a terminal only: a spinner with the host count on stderr; piped output stays clean lines.
     with (
         console_err.status(f"gathering package facts from {len(loaded.fleet)} host(s)", spinner="dots")
@@ -461,7 +473,7 @@ def facts_refresh(
         else nullcontext()
     ):
         result = refresh_facts(
-            open_workspace(settings),
+            open_workspace(settings, credentials=credentials),
             open_advisory_store(settings),
             loaded.fleet,
             list(settings.inventory),

@@ -22,6 +22,9 @@ from patchorch.cli._common import (
     InventoryOption,
     LimitOption,
     PolicyOption,
+    VaultIdOption,
+    VaultPasswordFileOption,
+    ask_credentials,
     console,
     console_err,
     plain,
@@ -153,6 +156,8 @@ def drill(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the drill's report as JSON on stdout (the plan goes to stderr).")
     ] = False,
+    vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
 ) -> None:
     """Rehearse the whole rollout on the real hosts, read-only, and time it; recorded as a drill, never as patched.
 
@@ -165,7 +170,8 @@ def drill(
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     sources = require_inventory(settings)
     # The drill's clock skips every wait: no soak or window is waited for, and nothing gives up waiting either.
-    workspace = open_workspace(settings, clock=DrillClock())
+    credentials = ask_credentials(False, vault_id, vault_password_file)
+    workspace = open_workspace(settings, clock=DrillClock(), credentials=credentials)
     plan = plan_and_show(
         settings,
         sources,

@@ -7,6 +7,7 @@ included); `check` 0 when clean, 1 with findings (unknown variables are findings
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -22,6 +23,9 @@ from patchorch.cli._common import (
     JsonOption,
     LimitOption,
     PolicyOption,
+    VaultIdOption,
+    VaultPasswordFileOption,
+    ask_vault_ids,
     cell,
     console,
     console_err,
@@ -43,11 +47,20 @@ inventory_app = typer.Typer(
 app.add_typer(inventory_app, name="inventory")
 
 
-def _load(ctx: typer.Context, inventory: list[Any] | None, limit: str | None, *, strict: bool) -> InventoryLoad:
+def _load(
+    ctx: typer.Context,
+    inventory: list[Any] | None,
+    limit: str | None,
+    *,
+    strict: bool,
+    vault_id: list[str] | None,
+    vault_password_file: list[Path] | None,
+) -> InventoryLoad:
     from patchorch.sources.inventory import load_fleet
 
     settings = state(ctx).settings(inventory=inventory)
-    loaded = load_fleet(require_inventory(settings), limit=limit, strict=strict)
+    sources = require_inventory(settings)
+    loaded = load_fleet(sources, limit=limit, strict=strict, vault_ids=ask_vault_ids(vault_id, vault_password_file))
     for warning in loaded.warnings:
         console_err.print(f"ansible: {plain(warning)}", markup=False, highlight=False)
     return loaded
@@ -58,10 +71,12 @@ def show(
     ctx: typer.Context,
     inventory: InventoryOption = None,
     limit: LimitOption = None,
+    vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show every host with its owner, criticality, exposure, services, cluster, windows and flags."""
-    loaded = _load(ctx, inventory, limit, strict=True)
+    loaded = _load(ctx, inventory, limit, strict=True, vault_id=vault_id, vault_password_file=vault_password_file)
     selected = loaded.selected
     if as_json:
         data = selected.model_dump(mode="json")
@@ -98,6 +113,8 @@ def check(
     ctx: typer.Context,
     inventory: InventoryOption = None,
     limit: LimitOption = None,
+    vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
     policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -108,7 +125,7 @@ def check(
     from patchorch.sources.policy import load_policy
 
     settings = state(ctx).settings(inventory=inventory, policy=policy)
-    loaded = _load(ctx, inventory, limit, strict=False)
+    loaded = _load(ctx, inventory, limit, strict=False, vault_id=vault_id, vault_password_file=vault_password_file)
     report = inventory_report(loaded, load_policy(settings.policy).quorum)
     if as_json:
         print_json({"sources": list(loaded.sources), "limit": loaded.limit, **report.model_dump(mode="json")})

@@ -23,6 +23,9 @@ from patchorch.cli._common import (
     JsonOption,
     LimitOption,
     PolicyOption,
+    VaultIdOption,
+    VaultPasswordFileOption,
+    ask_vault_ids,
     cell,
     console,
     plain,
@@ -41,6 +44,8 @@ def plan_command(
     inventory: InventoryOption = None,
     limit: LimitOption = None,
     policy: PolicyOption = None,
+    vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
     emergency: Annotated[
         bool, typer.Option("--emergency", help="Small canary, short soak, exposure first; ignores windows.")
     ] = False,
@@ -65,8 +70,9 @@ def plan_command(
         raise ConfigError([Problem("give --json or --out, not both", field="--json")])
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     planned_at = _parse_now(now)
+    vault_ids = ask_vault_ids(vault_id, vault_password_file)
     # Loaded once: the plan and the owners shown read the same fleet.
-    loaded = load_fleet(require_inventory(settings), limit=limit)
+    loaded = load_fleet(require_inventory(settings), limit=limit, vault_ids=vault_ids)
     rollout = plan_rollout(loaded, settings.policy, emergency=emergency, now=planned_at)
     if timeline:
         from patchorch.domain.dispatch import project

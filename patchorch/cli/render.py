@@ -20,6 +20,9 @@ from patchorch.cli._common import (
     InventoryOption,
     LimitOption,
     PolicyOption,
+    VaultIdOption,
+    VaultPasswordFileOption,
+    ask_vault_ids,
     console,
     plain,
     print_json,
@@ -42,6 +45,8 @@ def render_command(
     inventory: InventoryOption = None,
     limit: LimitOption = None,
     policy: PolicyOption = None,
+    vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
     emergency: Annotated[bool, typer.Option("--emergency", help="Plan an emergency rollout (without --plan).")] = False,
     role_vars: Annotated[
         Path | None,
@@ -52,6 +57,7 @@ def render_command(
     """Render a rollout into a directory a person can read and run with ansible-playbook."""
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     require_inventory(settings)
+    vault_ids = ask_vault_ids(vault_id, vault_password_file)
     if plan_file is not None:
         if emergency or limit:
             raise ConfigError([Problem("--emergency and --limit plan a rollout; a --plan file is already planned")])
@@ -60,7 +66,9 @@ def render_command(
         from patchorch.orchestrator.planning import plan_rollout
         from patchorch.sources.inventory import load_fleet
 
-        plan = plan_rollout(load_fleet(settings.inventory, limit=limit), settings.policy, emergency=emergency)
+        plan = plan_rollout(
+            load_fleet(settings.inventory, limit=limit, vault_ids=vault_ids), settings.policy, emergency=emergency
+        )
     if not plan.stages:
         why = "; ".join(warning for warning in plan.warnings if warning.startswith("no targets")) or "no targets"
         raise PlanError(f"nothing to render: the plan has no stages ({why})", field="plan")
@@ -75,7 +83,9 @@ def render_command(
     )
     # A command line to paste into a shell: every path quoted for it.
     sources = " ".join(f"-i {shlex.quote(str(source))}" for source in run.inventory_sources)
-    by_hand = f"cd {shlex.quote(str(run.directory))} && ansible-playbook {sources} site.yml"
+    # Vault ids as ansible-playbook takes them: a password typed here is asked for again there, never written.
+    vaults = "".join(f" --vault-id {shlex.quote(v.label + '@' + (v.source or 'prompt'))}" for v in vault_ids)
+    by_hand = f"cd {shlex.quote(str(run.directory))} && ansible-playbook {sources}{vaults} site.yml"
     if as_json:
         print_json(
             {

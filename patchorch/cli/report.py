@@ -18,6 +18,9 @@ from patchorch.cli._common import (
     InventoryOption,
     LimitOption,
     PolicyOption,
+    VaultIdOption,
+    VaultPasswordFileOption,
+    ask_vault_ids,
     console,
     console_err,
     print_json,
@@ -75,6 +78,8 @@ def report_command(
     inventory: InventoryOption = None,
     limit: LimitOption = None,
     policy: PolicyOption = None,
+    vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
 ) -> None:
     """Compliance report: SLA per risk class, time to patch per advisory, hosts needing attention with owners and
     due dates, decommissioned hosts that still answer, approvals, rehearsals and drills, the audit chain's state.
@@ -89,7 +94,10 @@ def report_command(
     start = parse_since(since)
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     resolved_policy = load_policy(settings.policy)
-    fleet = load_fleet(list(settings.inventory), limit=limit).selected if settings.inventory else None
+    vault_ids = ask_vault_ids(vault_id, vault_password_file)
+    fleet = (
+        load_fleet(list(settings.inventory), limit=limit, vault_ids=vault_ids).selected if settings.inventory else None
+    )
     if settings.store_url is None:
         settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     runs = RunStore.open(settings.database_url, actor=actor())

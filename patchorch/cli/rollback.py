@@ -13,15 +13,24 @@ import typer
 from rich.text import Text
 
 from patchorch.cli._app import app
-from patchorch.cli._common import InventoryOption, PolicyOption, console, console_err, plain, require_inventory, state
+from patchorch.cli._common import (
+    InventoryOption,
+    PolicyOption,
+    VaultIdOption,
+    VaultPasswordFileOption,
+    ask_credentials,
+    console,
+    console_err,
+    plain,
+    require_inventory,
+    state,
+)
 from patchorch.cli.plan import render_plan
 from patchorch.cli.rollout import (
     AskBecomePassOption,
     MaxWaitOption,
     ProgressObserver,
     RunIdArgument,
-    VaultIdOption,
-    ask_credentials,
     confirm,
     drive,
     finish,
@@ -51,13 +60,14 @@ def rollback(
     ] = False,
     ask_become_pass: AskBecomePassOption = False,
     vault_id: VaultIdOption = None,
+    vault_password_file: VaultPasswordFileOption = None,
 ) -> None:
     """Take the hosts RUN changed back to the exact versions recorded before it: a new run, planned, gated and
     recorded like a rollout and linked to RUN. Hosts RUN did not change or did not patch are left alone, and the
     plan says why. The inventory and policy default to those RUN was started from."""
     out = console_err if as_json else console
     settings = state(ctx).settings(inventory=inventory, policy=policy)
-    credentials = ask_credentials(ask_become_pass, vault_id)
+    credentials = ask_credentials(ask_become_pass, vault_id, vault_password_file)
     workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
     recorded = workspace.store.run(run_id).inputs
     sources = (
@@ -66,7 +76,8 @@ def rollback(
     chosen_policy = policy or (Path(recorded.policy) if recorded.policy else settings.policy)
     plan = workspace.plan_rollback(run_id, inventory=sources, policy=chosen_policy, hosts=hosts, emergency=emergency)
     policy_label = str(chosen_policy) if chosen_policy else "built-in default"
-    out.print(render_plan(plan, policy_label=policy_label, owners=owners_of(sources, contact=False)))
+    owners = owners_of(sources, contact=False, vault_ids=workspace.vault_ids)
+    out.print(render_plan(plan, policy_label=policy_label, owners=owners))
     confirm(
         yes,
         f"Roll back {len(plan.targets)} host(s) of run {run_id} in {len(plan.stages)} stage(s)?",

@@ -37,6 +37,9 @@ from patchorch.cli._common import (
     JsonOption,
     LimitOption,
     PolicyOption,
+    VaultIdOption,
+    VaultPasswordFileOption,
+    ask_credentials,
     configure_logging,
     console,
     console_err,
@@ -74,7 +77,9 @@ def actor() -> str:
     return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
-def owners_of(inventory: Sequence[str | Path], *, contact: bool = True) -> dict[str, str] | None:
+def owners_of(
+    inventory: Sequence[str | Path], *, contact: bool = True, vault_ids: Sequence[VaultId] = ()
+) -> dict[str, str] | None:
     """Each host's owner as 'team <contact>' (or the team alone) from the inventory as it reads now; None when it
     cannot be read."""
     from patchorch.sources.inventory import load_fleet
@@ -82,7 +87,7 @@ def owners_of(inventory: Sequence[str | Path], *, contact: bool = True) -> dict[
     if not inventory:
         return None
     try:
-        fleet = load_fleet([Path(p) for p in inventory]).fleet
+        fleet = load_fleet([Path(p) for p in inventory], vault_ids=vault_ids).fleet
     except InputError:
         return None
     return owners_in(fleet, contact=contact)
@@ -106,7 +111,7 @@ def open_workspace(
     claim_wait: timedelta | None = None,
 ) -> Workspace:
     """The Workspace for these settings, with structured logs among the observers (displays are added later)."""
-    from patchorch.orchestrator.workspace import Workspace
+    from patchorch.orchestrator.workspace import Leases, Workspace
 
     return Workspace.open(
         settings.state_dir,
@@ -118,6 +123,7 @@ def open_workspace(
         credentials=credentials,
         clock=clock,
         claim_wait=claim_wait,
+        leases=Leases(run_lock_lease=settings.run_lock_lease, claim_lease=settings.claim_lease),
     )
 
 
@@ -129,56 +135,6 @@ AskBecomePassOption = Annotated[
         help="Ask for the become (sudo) password; it is typed into Ansible's own prompt from memory, never written.",
     ),
 ]
-VaultIdOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--vault-id",
-        help="An Ansible vault id: LABEL@prompt asks for its password here (kept in memory), LABEL@FILE is passed "
-        "to Ansible as is; repeatable.",
-    ),
-]
-VaultPasswordFileOption = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--vault-password-file",
-        help="A vault password file or client script of yours, read by Ansible itself (as --vault-id FILE); "
-        "repeatable.",
-    ),
-]
-
-
-def ask_credentials(
-    ask_become_pass: bool, vault_ids: Sequence[str] | None, password_files: Sequence[Path] | None = None
-) -> Credentials | None:
-    """The become password and vault ids the operator asked for, prompting (without echo) for those to type.
-
-    A vault password file must exist (it is checked before anything runs); its content is Ansible's to read."""
-    files = [str(path) for path in password_files or ()]
-    wanted = [*(vault_ids or ()), *files]
-    if not ask_become_pass and not wanted:
-        return None
-    for value in wanted:
-        source = value.rpartition("@")[2]
-        if source and source != "prompt" and not Path(source).is_file():
-            field = "--vault-password-file" if value in files else "--vault-id"
-            raise ConfigError([Problem(f"{source} is not a file", field=field, value=value)])
-    become = typer.prompt("BECOME password", hide_input=True, err=True) if ask_become_pass else None
-    vaults = []
-    for value in wanted:
-        label, at, source = value.rpartition("@")
-        if not at:
-            label, source = "default", value
-        if not label or not source:
-            raise ConfigError(
-                [Problem(f"{value!r} is not a vault id", field="--vault-id", allowed="LABEL@prompt or LABEL@FILE")]
-            )
-        if source == "prompt":
-            vaults.append(VaultId(label, password=typer.prompt(f"Vault password ({label})", hide_input=True, err=True)))
-        else:
-            vaults.append(VaultId(label, source=source))
-    return Credentials(become_password=become, vault_ids=tuple(vaults))
-
-
 MaxWaitOption = Annotated[
     str,
     typer.Option(

@@ -37,7 +37,7 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 CLASS_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 ClassName = Annotated[str, Field(pattern=CLASS_NAME_PATTERN, max_length=40)]
 
-_SPAN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?$")
+_SPAN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?(?:(\d+)s)?$")
 
 # The longest span a policy may state (100 years): added to any date patchorch accepts, it cannot overflow.
 MAX_SPAN = timedelta(days=36525)
@@ -47,7 +47,7 @@ Location = tuple[str | int, ...]
 
 
 def parse_span(value: Any, *, allow_zero: bool = False) -> timedelta:
-    """Read a span written as minutes (`90`), `"30m"`, `"24h"`, `"7d"` or combined (`"1d12h"`, `"1h30m"`)."""
+    """Read a span written as minutes (`90`), `"30m"`, `"24h"`, `"7d"`, `"45s"` or combined (`"1d12h"`, `"1m30s"`)."""
     if isinstance(value, timedelta):
         result = value
     elif isinstance(value, bool):
@@ -60,8 +60,8 @@ def parse_span(value: Any, *, allow_zero: bool = False) -> timedelta:
         match = _SPAN.match(value.replace(" ", "").lower())
         if not match or not any(match.groups()):
             raise ValueError(f"expected a duration like '30m', '24h' or '7d', not {value!r}")
-        days, hours, minutes = (int(part or 0) for part in match.groups())
-        result = timedelta(days=days, hours=hours, minutes=minutes)
+        days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+        result = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
     else:
         raise ValueError(f"expected a duration like '30m', '24h' or '7d', not {value!r}")
     if result > MAX_SPAN:

@@ -5,7 +5,7 @@ These are the records the store keeps and the orchestrator reads back on resume;
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -15,6 +15,16 @@ from patchorch.domain.outcomes import HostOutcome, HostStatus
 from patchorch.domain.plan import Mode
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+# How long a run's lock holds without a heartbeat: after kill -9, `resume` waits at most this long for it. The
+# heartbeat renews it four times per lease. Setting `run_lock_lease` changes it.
+RUN_LOCK_LEASE = timedelta(seconds=60)
+# How long a host claim holds without a heartbeat: long enough to ride out a slow store, short enough that a run on a
+# machine that died frees its hosts within minutes. Renewed four times per lease; setting `claim_lease` changes it.
+CLAIM_LEASE = timedelta(minutes=10)
+# The leases the settings may choose: long enough for a heartbeat (a quarter lease) to reach a busy store, short
+# enough that a dead process frees its runs and hosts within the hour.
+LEASE_RANGE = (timedelta(seconds=10), timedelta(hours=1))
 
 
 class RunState(StrEnum):

@@ -7,12 +7,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
+from patchorch.domain.run import CLAIM_LEASE
 from patchorch.orchestrator.locks import heartbeat
 from patchorch.store.runs import RunStore, holder_name
-
-# How long a claim holds without a heartbeat: long enough to ride out a slow store, short enough that a run on a
-# machine that died frees its hosts within minutes. The heartbeat renews it four times per lease.
-CLAIM_LEASE = timedelta(minutes=10)
 
 
 class HostClaims:

@@ -20,6 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,10 +32,19 @@ from patchorch.domain.dispatch import DispatchLimits, StageDispatcher, dispatch_
 from patchorch.domain.gates import GateContext, GateDecision, Verdict, after_batch, before_stage
 from patchorch.domain.outcomes import BatchOutcome, HostOutcome, HostStatus
 from patchorch.domain.plan import Mode, RolloutPlan, Stage
-from patchorch.domain.run import ApprovalRecord, AttemptRecord, RunInputs, RunState, StageRecord, StageState
+from patchorch.domain.run import (
+    CLAIM_LEASE,
+    RUN_LOCK_LEASE,
+    ApprovalRecord,
+    AttemptRecord,
+    RunInputs,
+    RunState,
+    StageRecord,
+    StageState,
+)
 from patchorch.errors import HostClaimedError, RunStateError
 from patchorch.execution.base import BatchInterrupted, BatchRequest, Executor, HostEvent
-from patchorch.orchestrator.claims import CLAIM_LEASE, HostClaims
+from patchorch.orchestrator.claims import HostClaims
 from patchorch.orchestrator.clock import Clock, SystemClock
 from patchorch.orchestrator.locks import RunLock
 from patchorch.orchestrator.observers import Observer
@@ -135,6 +145,7 @@ class Orchestrator:
         max_wait: timedelta | None = None,
         claim_lease: timedelta = CLAIM_LEASE,
         claim_wait: timedelta | None = None,
+        run_lock_lease: timedelta = RUN_LOCK_LEASE,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -144,7 +155,7 @@ class Orchestrator:
         self._max_wait = max_wait
         self._cancel = threading.Event()
         self._claims = HostClaims(store, lease=claim_lease)
-        self._lock = RunLock(store, self.clock, holder=self._claims.holder)
+        self._lock = RunLock(store, self.clock, lease=run_lock_lease, holder=self._claims.holder)
         self._claim_wait = claim_wait
         # Expected apply duration per host, from durations measured in earlier attempts (else the plan's value).
         self._expected: dict[str, timedelta] = {}
@@ -189,6 +200,11 @@ class Orchestrator:
                 self.store.note(run_id, "failures-acknowledged", {"hosts": failed})
             self._reconcile(run_id, content)
             return self._drive(run_id, content, retry_failed=retry_failed)
+
+    def locked(self, run_id: str) -> AbstractContextManager[None]:
+        """Hold the run's lock for a block (waiting up to `claim_wait`), so that work done before `resume` (rendering
+        the run's directory) is refused with RunLockedError like the resume itself; `resume` inside keeps it."""
+        return self._lock.held(run_id, wait=self._claim_wait)
 
     def approve(self, run_id: str, approver: str, *, stage: str | None = None, comment: str = "") -> ApprovalRecord:
         """Approve `stage`, or the stage the run is waiting for; the run continues on `resume`."""

@@ -10,13 +10,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+from patchorch.domain.run import RUN_LOCK_LEASE
 from patchorch.errors import RunLockedError, StoreError
 from patchorch.orchestrator.clock import Clock
 from patchorch.store.runs import RunStore, holder_name
-
-# How long a run's lock holds without a heartbeat: after kill -9, `resume` waits at most this long for it. The
-# heartbeat renews it four times per lease.
-RUN_LOCK_LEASE = timedelta(seconds=60)
 
 
 class RunLock:
@@ -29,6 +26,7 @@ class RunLock:
         self.clock = clock
         self.lease = lease
         self.holder = holder or holder_name()
+        self._held: dict[str, int] = {}  # run id -> how many blocks of this object hold its lock
 
     def acquire(self, run_id: str, *, wait: timedelta | None = None) -> None:
         """Take the lock of `run_id`; when another process holds it, wait on the clock up to `wait` for its lease to
@@ -48,8 +46,18 @@ class RunLock:
 
     @contextmanager
     def held(self, run_id: str, *, wait: timedelta | None = None) -> Iterator[None]:
-        """Hold the lock of `run_id` for the block, renewing its lease on a real-time heartbeat; released after."""
+        """Hold the lock of `run_id` for the block, renewing its lease on a real-time heartbeat; released after.
+
+        Re-entrant: a block inside another that holds the same run's lock holds it already, and leaves it held."""
+        if run_id in self._held:
+            self._held[run_id] += 1
+            try:
+                yield
+            finally:
+                self._held[run_id] -= 1
+            return
         self.acquire(run_id, wait=wait)
+        self._held[run_id] = 1
         try:
             with heartbeat(
                 lambda: self.store.renew_run_lock(run_id, holder=self.holder, lease=self.lease),
@@ -58,6 +66,7 @@ class RunLock:
             ):
                 yield
         finally:
+            del self._held[run_id]
             self.store.unlock_run(run_id, holder=self.holder)
 
 

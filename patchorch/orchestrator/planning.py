@@ -83,6 +83,7 @@ def plan_rollback_of(
     emergency: bool = False,
     hosts: str | None = None,
     now: datetime | None = None,
+    vault_ids: Sequence[VaultSecret] = (),
 ) -> RolloutPlan:
     """Plan the rollback of the run `changes` describes over the hosts of `inventory` under `policy`.
 
@@ -92,7 +93,7 @@ def plan_rollback_of(
     from patchorch.sources.inventory import load_fleet
 
     resolved = policy if isinstance(policy, Policy) else load_policy(Path(policy) if policy is not None else None)
-    loaded = load_fleet([Path(source) for source in inventory], limit=hosts)
+    loaded = load_fleet([Path(source) for source in inventory], limit=hosts, vault_ids=vault_ids)
     return plan_rollback(
         loaded.fleet,
         resolved,

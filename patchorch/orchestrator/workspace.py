@@ -22,7 +22,7 @@ from patchorch.domain.drill import DrillReport, apply_durations, summarize_drill
 from patchorch.domain.plan import RolloutPlan, UpdateSpec
 from patchorch.domain.policy import Policy
 from patchorch.domain.rollback import RunChanges, run_changes
-from patchorch.domain.run import ApprovalRecord, RunInputs, RunKind, RunRecord
+from patchorch.domain.run import CLAIM_LEASE, RUN_LOCK_LEASE, ApprovalRecord, RunInputs, RunKind, RunRecord
 from patchorch.domain.vulnerability import HostVulnerability
 from patchorch.execution.ansible import AnsibleRunnerExecutor
 from patchorch.execution.base import Credentials, Executor, FactsRequest, FactsResult
@@ -43,6 +43,14 @@ from patchorch.store.audit_export import (
 from patchorch.store.runs import RunStore
 
 _FACTS_CONTENT = Path(__file__).resolve().parent.parent / "execution" / "content"
+
+
+@dataclass(frozen=True)
+class Leases:
+    """How long a run's lock and its host claims hold without a heartbeat (settings `run_lock_lease`, `claim_lease`)."""
+
+    run_lock_lease: timedelta = RUN_LOCK_LEASE
+    claim_lease: timedelta = CLAIM_LEASE
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ class Workspace:
         max_wait: timedelta | None = None,
         credentials: Credentials | None = None,
         claim_wait: timedelta | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.store = store
@@ -83,6 +92,8 @@ class Workspace:
             observers=observers,
             max_wait=max_wait,
             claim_wait=claim_wait,
+            claim_lease=leases.claim_lease if leases else CLAIM_LEASE,
+            run_lock_lease=leases.run_lock_lease if leases else RUN_LOCK_LEASE,
         )
 
     @classmethod
@@ -99,10 +110,12 @@ class Workspace:
         max_wait: timedelta | None = None,
         credentials: Credentials | None = None,
         claim_wait: timedelta | None = None,
+        leases: Leases | None = None,
     ) -> Workspace:
         """Open (creating if needed) the state directory and its store; SQLite inside it unless `store_url`.
 
-        `credentials` (a become password, vault ids) reach Ansible's prompts from memory, never a file."""
+        `credentials` (a become password, vault ids) reach Ansible's prompts from memory, never a file. `leases` are
+        those of the run's lock and of its host claims (default: 60 s and 10 min)."""
         state = Path(state_dir)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
         url = store_url or f"sqlite:///{state / 'patchorch.db'}"
@@ -117,6 +130,7 @@ class Workspace:
             max_wait=max_wait,
             credentials=credentials,
             claim_wait=claim_wait,
+            leases=leases,
         )
 
     # -- planning and running -----------------------------------------------------------------------------------
@@ -175,6 +189,7 @@ class Workspace:
             emergency=emergency,
             hosts=hosts,
             now=now or self.clock.now(),
+            vault_ids=self.vault_ids,
         )
 
     def rollback(
@@ -261,11 +276,14 @@ class Workspace:
         )
 
     def resume(self, run_id: str, *, retry_failed: bool = False) -> RolloutReport:
-        """Continue a halted, paused, approval-waiting or interrupted run from its records."""
-        plan = self.store.plan(run_id)
-        inputs = self.store.run(run_id).inputs
-        content = self.render(plan, run_id, inputs.inventory)
-        return self.orchestrator.resume(run_id, content, retry_failed=retry_failed)
+        """Continue a halted, paused, approval-waiting or interrupted run from its records.
+
+        The run's lock is taken first: a resume refused because another process drives the run writes nothing."""
+        with self.orchestrator.locked(run_id):
+            plan = self.store.plan(run_id)
+            inputs = self.store.run(run_id).inputs
+            content = self.render(plan, run_id, inputs.inventory)
+            return self.orchestrator.resume(run_id, content, retry_failed=retry_failed)
 
     def approve(self, run_id: str, approver: str, *, stage: str | None = None, comment: str = "") -> ApprovalRecord:
         """Approve the stage the run waits for (or `stage`)."""

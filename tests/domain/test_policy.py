@@ -44,6 +44,14 @@ def test_spans_read_days_hours_and_minutes() -> None:
     assert parse_span(45) == timedelta(minutes=45)
 
 
+def test_spans_read_seconds_last() -> None:
+    """`45s` and `1m30s` are durations (leases are set in seconds); seconds before minutes are not."""
+    assert parse_span("45s") == timedelta(seconds=45)
+    assert parse_span("1m30s") == timedelta(seconds=90)
+    with pytest.raises(ValueError, match="expected a duration"):
+        parse_span("30s1m")
+
+
 def test_a_zero_span_is_refused_unless_allowed() -> None:
     """An SLA of 0 is refused; a soak of 0 is allowed."""
     with pytest.raises(ValueError, match="positive"):

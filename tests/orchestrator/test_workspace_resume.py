@@ -1,0 +1,67 @@
+"""`Workspace.resume` takes the run's lock before it renders the run's directory: a resume refused because another
+process drives the run writes nothing (a simulated executor stands in for Ansible)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from patchorch.domain.plan import PackageSpec, UpdateScope, UpdateSpec
+from patchorch.domain.run import RunInputs, RunState
+from patchorch.errors import RunLockedError
+from patchorch.orchestrator.claims import HostClaims
+from patchorch.orchestrator.locks import RunLock
+from patchorch.orchestrator.workspace import Workspace
+from patchorch.testing import FakeClock, SimulatedExecutor
+
+ACME = UpdateSpec(scope=UpdateScope.PACKAGES, packages=(PackageSpec(name="acme-mta"),))
+HOSTS = ["mx1", "mx2", "relay1"]
+CLAIM = timedelta(minutes=10)
+
+
+def _paused(tmp_path: Path, clock: FakeClock, executor: SimulatedExecutor) -> tuple[Workspace, str]:
+    """A workspace and its run paused before dispatching anything: another run (another machine) claims every host
+    for ten minutes."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n" + "".join(f"    {host}:\n" for host in HOSTS), encoding="utf-8")
+    workspace = Workspace.open(tmp_path / "state", actor="pytest", clock=clock, executor=executor)
+    HostClaims(workspace.store, lease=CLAIM, holder="bastion-2:77").claim("r1", HOSTS)
+    plan = workspace.plan([inventory], update=ACME)
+    paused = workspace.start(plan, inventory=[inventory], inputs=RunInputs(inventory=(str(inventory),)))
+    assert paused.state is RunState.PAUSED, paused.reason
+    return workspace, paused.run_id
+
+
+def test_a_resume_refused_by_the_run_lock_renders_nothing(tmp_path: Path) -> None:
+    """Another process holds the paused run's lock: resume raises RunLockedError, and the run's directory (removed
+    beforehand) is not written again, nor anything dispatched."""
+    clock = FakeClock()
+    executor = SimulatedExecutor(clock=clock, mean_seconds=0)
+    workspace, run_id = _paused(tmp_path, clock, executor)
+    shutil.rmtree(workspace.run_dir(run_id))
+    RunLock(workspace.store, clock, holder="bastion-3:99").acquire(run_id)
+
+    with pytest.raises(RunLockedError, match=r"is being driven by .* \(bastion-3:99\)"):
+        workspace.resume(run_id)
+
+    assert not workspace.run_dir(run_id).exists()
+    assert executor.dispatches == []
+
+
+def test_a_resume_holds_the_lock_through_the_run_and_releases_it_after(tmp_path: Path) -> None:
+    """Once the claims have expired, resume renders the run again, finishes it, and leaves its lock free for another
+    process (the lock taken around rendering and the one the orchestrator takes are one)."""
+    clock = FakeClock()
+    executor = SimulatedExecutor(clock=clock, mean_seconds=0)
+    workspace, run_id = _paused(tmp_path, clock, executor)
+    shutil.rmtree(workspace.run_dir(run_id))
+    clock.advance(CLAIM.total_seconds() + 1)
+
+    report = workspace.resume(run_id)
+
+    assert report.state is RunState.COMPLETED, report.reason
+    assert workspace.run_dir(run_id).is_dir()
+    RunLock(workspace.store, clock, holder="bastion-3:99").acquire(run_id)  # raises RunLockedError if still held
