@@ -72,13 +72,16 @@ def parse_span(value: Any, *, allow_zero: bool = False) -> timedelta:
 
 
 def format_span(span: timedelta) -> str:
-    """`timedelta(days=1, hours=12)` as `1d12h`; `0` for no time at all."""
-    total = int(span.total_seconds()) // 60
+    """`timedelta(days=1, hours=12)` as `1d12h`, `timedelta(seconds=90)` as `1m30s` (what `parse_span` reads back);
+    `0` for no time at all. Fractions of a second are dropped."""
+    total = int(span.total_seconds())
     if total == 0:
         return "0"
-    days, rest = divmod(total, 24 * 60)
+    minutes, seconds = divmod(total, 60)
+    days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
-    return "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n)
+    parts = ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"))
+    return "".join(f"{n}{unit}" for n, unit in parts if n)
 
 
 class RiskClassPolicy(BaseModel):

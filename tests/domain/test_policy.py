@@ -66,6 +66,13 @@ def test_spans_format_back_compactly() -> None:
     assert format_span(timedelta(0)) == "0"
 
 
+def test_spans_with_seconds_format_to_what_parses_back() -> None:
+    """A span with seconds keeps them in print, and the printed form parses back to the same span."""
+    for span in (timedelta(seconds=45), timedelta(minutes=1, seconds=30), timedelta(days=1, seconds=5)):
+        assert parse_span(format_span(span)) == span
+    assert format_span(timedelta(seconds=45)) == "45s"
+
+
 def test_locations_format_keys_and_indices() -> None:
     """A location reads like a path into the file."""
     assert format_location(("rules", 2, "class")) == "rules[2].class"
