@@ -34,8 +34,7 @@ from patchorch.cli._common import (
 )
 from patchorch.cli.rollout import (
     ProgressObserver,
-    drive,
-    live_display,
+    drive_new_run,
     open_workspace,
     plan_and_show,
     run_inputs,
@@ -190,15 +189,11 @@ def drill(
     inputs = run_inputs(
         settings, sources, limit=limit, advisory=advisory, check=True, kind=RunKind.DRILL, skip_approvals=no_approvals
     )
-    from patchorch.orchestrator.engine import new_run_id
-
-    run_id = new_run_id(workspace.clock.now())
-    report, log_path = drive(
+    report, log_path = drive_new_run(
         workspace,
         progress,
-        lambda: workspace.drill(plan, inventory=sources, inputs=inputs, run_id=run_id),
+        lambda run_id: workspace.drill(plan, inventory=sources, inputs=inputs, run_id=run_id),
         settings=settings,
-        run_id=run_id,
-        live=live_display(as_json),
+        as_json=as_json,
     )
     finish_drill(report, log_path, as_json=as_json)

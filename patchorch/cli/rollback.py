@@ -32,9 +32,8 @@ from patchorch.cli.rollout import (
     ProgressObserver,
     RunIdArgument,
     confirm,
-    drive,
+    drive_new_run,
     finish,
-    live_display,
     max_wait_span,
     open_workspace,
     owners_of,
@@ -91,16 +90,12 @@ def rollback(
         limit=hosts,
         template_dir=str(settings.template_dir) if settings.template_dir else None,
     )
-    from patchorch.orchestrator.engine import new_run_id  # the engine loads only when a command runs
-
-    new_id = new_run_id(workspace.clock.now())
-    out.print(Text(f"run {new_id} rolls back run {plain(run_id)}"))
-    report, log_path = drive(
+    report, log_path = drive_new_run(
         workspace,
         progress,
-        lambda: workspace.start(plan, inventory=sources, inputs=inputs, run_id=new_id),
+        lambda new_id: workspace.start(plan, inventory=sources, inputs=inputs, run_id=new_id),
         settings=settings,
-        run_id=new_id,
-        live=live_display(as_json),
+        as_json=as_json,
+        announce=lambda new_id: out.print(Text(f"run {new_id} rolls back run {plain(run_id)}")),
     )
     finish(report, log_path, as_json=as_json)

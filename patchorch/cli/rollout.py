@@ -341,6 +341,27 @@ def _print_report(report: RolloutReport, out: Console | None = None) -> None:
         out.print(Text(f"  failed: {', '.join(plain(h) for h in report.failed_hosts)}"))
 
 
+def drive_new_run(
+    workspace: Workspace,
+    progress: ProgressObserver,
+    start: Callable[[str], Driven],
+    *,
+    settings: Settings,
+    as_json: bool,
+    announce: Callable[[str], None] | None = None,
+) -> tuple[Driven, Path | None]:
+    """`drive` a new run: its id is chosen here (and `announce`d) so that Ctrl-C and the logs can name it while
+    `start(run_id)` records and drives it."""
+    from patchorch.orchestrator.engine import new_run_id  # the engine loads only when a command runs
+
+    run_id = new_run_id(workspace.clock.now())
+    if announce is not None:
+        announce(run_id)
+    return drive(
+        workspace, progress, lambda: start(run_id), settings=settings, run_id=run_id, live=live_display(as_json)
+    )
+
+
 def finish(report: RolloutReport, log_path: Path | None, *, as_json: bool) -> None:
     """Say where the run ends (JSON on stdout with `as_json`) and exit with the documented status."""
     if as_json:
@@ -557,16 +578,12 @@ def rollout(
     progress = ProgressObserver(plan)
     workspace.orchestrator.add_observer(progress)
     inputs = run_inputs(settings, sources, limit=limit, advisory=advisory, check=check)
-    from patchorch.orchestrator.engine import new_run_id
-
-    run_id = new_run_id(workspace.clock.now())
-    report, log_path = drive(
+    report, log_path = drive_new_run(
         workspace,
         progress,
-        lambda: workspace.start(plan, inventory=sources, inputs=inputs, run_id=run_id),
+        lambda run_id: workspace.start(plan, inventory=sources, inputs=inputs, run_id=run_id),
         settings=settings,
-        run_id=run_id,
-        live=live_display(as_json),
+        as_json=as_json,
     )
     finish(report, log_path, as_json=as_json)
 
