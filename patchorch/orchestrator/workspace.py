@@ -179,12 +179,10 @@ class Workspace:
 
         Raises `RunStateError` for an unknown run and `PlanError` for a run still running or with nothing to undo.
         """
-        recorded = self.store.run(run_id).inputs
-        if policy is None and recorded.policy is not None:
-            policy = Path(recorded.policy)
+        sources, policy = _recorded_defaults(self.store.run(run_id).inputs, inventory, policy)
         return plan_rollback_of(
             self.run_changes(run_id),
-            inventory if inventory is not None else recorded.inventory,
+            sources,
             policy,
             emergency=emergency,
             hosts=hosts,
@@ -203,9 +201,7 @@ class Workspace:
     ) -> RolloutReport:
         """Plan the rollback of run `run_id` (see `plan_rollback`), record it linked to that run and drive it."""
         recorded = self.store.run(run_id).inputs
-        sources = tuple(inventory if inventory is not None else recorded.inventory)
-        if policy is None and recorded.policy is not None:
-            policy = Path(recorded.policy)
+        sources, policy = _recorded_defaults(recorded, inventory, policy)
         plan = self.plan_rollback(run_id, inventory=sources, policy=policy, hosts=hosts, emergency=emergency)
         inputs = RunInputs(
             inventory=tuple(str(Path(p).resolve()) for p in sources),
@@ -333,3 +329,12 @@ class Workspace:
                 ansible_cfg=_FACTS_CONTENT / "ansible.cfg",
             )
         )
+
+
+def _recorded_defaults(
+    recorded: RunInputs, inventory: Sequence[Path | str] | None, policy: Path | Policy | None
+) -> tuple[tuple[Path | str, ...], Path | Policy | None]:
+    """The inventory and policy a rollback uses: those given, else those the run it undoes was started from."""
+    if policy is None and recorded.policy is not None:
+        policy = Path(recorded.policy)
+    return tuple(inventory if inventory is not None else recorded.inventory), policy
