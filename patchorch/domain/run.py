@@ -132,6 +132,9 @@ class AttemptRecord(BaseModel):
     outcome: HostOutcome | None = None
     evidence: str | None = None
     finished_at: datetime | None = None
+    # Set when an operator's resume accepted this attempt's failure: it no longer spends the failure budget.
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
 
     @property
     def started(self) -> datetime:

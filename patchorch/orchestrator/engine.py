@@ -197,7 +197,7 @@ class Orchestrator:
             self._guard_processes(run_id)
             failed = sorted(self._failed_now(run_id))
             if failed and not retry_failed:
-                self.store.note(run_id, "failures-acknowledged", {"hosts": failed})
+                self.store.acknowledge_failures(run_id, failed)
             self._reconcile(run_id, content)
             return self._drive(run_id, content, retry_failed=retry_failed)
 
@@ -380,7 +380,7 @@ class Orchestrator:
         ]
         tries = Counter(a.host for a in attempts if a.stage == stage.name)
         group = 1 + max((a.batch for a in attempts if a.stage == stage.name), default=0)
-        acknowledged = self._acknowledged(run_id)
+        acknowledged = _acknowledged(attempts)
         clusters = {h.name: h.cluster for h in plan.hosts}
         down = Counter(
             clusters[h]
@@ -748,7 +748,7 @@ class Orchestrator:
         `unsettled` hosts (still running, or waiting for a retry) are not judged yet.
         """
         attempts = self.store.attempts(run_id)
-        acknowledged = self._acknowledged(run_id)
+        acknowledged = _acknowledged(attempts)
         results = {h: a.status for h, a in _latest(attempts).items() if h not in acknowledged and h not in unsettled}
         context = GateContext(plan=plan, stage=stage, results=results, now=self.clock.now())
         decision = after_batch().check(context)
@@ -826,20 +826,13 @@ class Orchestrator:
                 self._claims.release(run_id, [o.host for o in settled])
 
     def _failed_now(self, run_id: str) -> set[str]:
-        acknowledged = self._acknowledged(run_id)
-        latest = _latest(self.store.attempts(run_id))
+        attempts = self.store.attempts(run_id)
+        acknowledged = _acknowledged(attempts)
         return {
             h
-            for h, a in latest.items()
+            for h, a in _latest(attempts).items()
             if a.status is not None and a.status.counts_as_failure and h not in acknowledged
         }
-
-    def _acknowledged(self, run_id: str) -> set[str]:
-        acknowledged: set[str] = set()
-        for record in self.store.audit_log(run_id):
-            if record.event == "failures-acknowledged":
-                acknowledged.update(str(h) for h in record.data.get("hosts", []))
-        return acknowledged
 
     # -- plumbing -----------------------------------------------------------------------------------------------
 
@@ -906,6 +899,11 @@ def _latest(attempts: Iterable[AttemptRecord]) -> dict[str, AttemptRecord]:
     for record in attempts:
         latest[record.host] = record
     return latest
+
+
+def _acknowledged(attempts: Iterable[AttemptRecord]) -> set[str]:
+    """The hosts whose latest attempt is a failure an operator acknowledged (a retried host's new attempt is not)."""
+    return {h for h, a in _latest(attempts).items() if a.acknowledged_at is not None}
 
 
 def _per_host_windows(plan: RolloutPlan, stage: Stage) -> bool:

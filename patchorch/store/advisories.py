@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from patchorch.domain.advisory import Advisory, OsRelease, PackageFact, PackageInstall, installs
 from patchorch.errors import StoreError
-from patchorch.store.schema import metadata, migrate
+from patchorch.store.schema import metadata, migrate, reader
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -267,7 +267,7 @@ class AdvisoryStore:
 
     def _rows(self, query: Any) -> Sequence[Any]:
         try:
-            with self._engine.connect() as connection:
+            with reader(self._engine) as connection:
                 return list(connection.execute(query))
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read advisories: {exc}") from exc
@@ -332,7 +332,7 @@ class AdvisoryStore:
         """`facts` for many hosts at once (every host with facts when `hosts` is None)."""
         wanted = None if hosts is None else set(hosts)
         try:
-            with self._engine.connect() as connection:
+            with reader(self._engine) as connection:
                 host_rows = list(connection.execute(select(fact_hosts_table)))
                 if wanted is not None:
                     host_rows = [row for row in host_rows if row.host in wanted]

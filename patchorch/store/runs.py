@@ -66,7 +66,7 @@ from patchorch.errors import (
     StoreError,
 )
 from patchorch.store._chain import GENESIS, canonical, record_hash, row_digest
-from patchorch.store.schema import metadata, migrate
+from patchorch.store.schema import READ_ONLY, metadata, migrate, reader
 
 runs = Table(
     "runs",
@@ -111,6 +111,9 @@ attempts = Table(
     Column("outcome_json", Text),
     Column("evidence", Text),
     Column("finished_at", String(40)),
+    # A failure an operator's resume accepted: it no longer spends the failure budget (None: not acknowledged).
+    Column("acknowledged_at", String(40)),
+    Column("acknowledged_by", String(200)),
     UniqueConstraint("run_id", "stage", "host", "attempt", name="uq_attempt"),
 )
 
@@ -303,7 +306,8 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -342,11 +346,22 @@ class RunStore:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
+        """A write transaction: it takes the write lock up front (SQLite: BEGIN IMMEDIATE)."""
         try:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {exc}") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot that takes no write lock, so reads never queue behind a writer
+        (SQLite in WAL mode: a deferred BEGIN)."""
+        try:
+            with reader(self.engine) as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store read failed: {exc}") from exc
 
     def now(self) -> datetime:
         """The store's clock: when a write made now would be recorded."""
@@ -415,7 +430,7 @@ class RunStore:
         query = select(audit).order_by(audit.c.seq)
         if run_id is not None:
             query = query.where(audit.c.run_id == run_id)
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(query).all()
         return [
             AuditRecord(
@@ -438,7 +453,7 @@ class RunStore:
         not match, or a run, stage, attempt or approval whose row no longer matches the digest its last audit record
         carries (edited, deleted, or written without one).
         """
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(select(audit).order_by(audit.c.seq)).all()
             head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
             state_rows = {name: conn.execute(select(c.table)).all() for name, c in _COVERED.items()}
@@ -517,7 +532,7 @@ class RunStore:
 
     def run(self, run_id: str) -> RunRecord:
         """The run called `run_id`; RunStateError if there is none."""
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
         if row is None:
             raise RunStateError(f"no run {run_id!r} in the store", run=run_id)
@@ -525,13 +540,13 @@ class RunStore:
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
         """The newest runs first."""
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(select(runs).order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)).all()
         return [_run_record(r) for r in rows]
 
     def rollbacks_of(self, run_id: str) -> list[str]:
         """The runs that roll back run `run_id`, oldest first."""
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 select(runs.c.id).where(runs.c.rollback_of == run_id).order_by(runs.c.created_at, runs.c.id)
             ).all()
@@ -539,7 +554,7 @@ class RunStore:
 
     def plan(self, run_id: str) -> RolloutPlan:
         """The frozen plan of a run, checked against the hash recorded with it."""
-        with self._tx() as conn:
+        with self._read() as conn:
             row = conn.execute(select(runs.c.plan_json, runs.c.plan_hash).where(runs.c.id == run_id)).first()
         if row is None:
             raise RunStateError(f"no run {run_id!r} in the store", run=run_id)
@@ -563,7 +578,7 @@ class RunStore:
 
     def stages(self, run_id: str) -> list[StageRecord]:
         """The stages of a run in order."""
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(select(stages).where(stages.c.run_id == run_id).order_by(stages.c.idx)).all()
         return [
             StageRecord(
@@ -692,7 +707,7 @@ class RunStore:
 
     def attempts(self, run_id: str) -> list[AttemptRecord]:
         """Every attempt of a run in dispatch order."""
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(select(attempts).where(attempts.c.run_id == run_id).order_by(attempts.c.id)).all()
         return [
             AttemptRecord(
@@ -706,9 +721,40 @@ class RunStore:
                 outcome=HostOutcome.model_validate_json(r.outcome_json) if r.outcome_json else None,
                 evidence=r.evidence,
                 finished_at=_dt(r.finished_at),
+                acknowledged_at=_dt(r.acknowledged_at),
+                acknowledged_by=r.acknowledged_by,
             )
             for r in rows
         ]
+
+    def acknowledge_failures(self, run_id: str, hosts: Sequence[str]) -> list[str]:
+        """Record that an operator accepted the failures of `hosts`: each host's latest attempt, if it failed and is
+        not acknowledged yet, is marked with who acknowledged it and when. Returns the hosts marked, sorted."""
+        wanted = set(hosts)
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(attempts.c.id, attempts.c.host, attempts.c.status, attempts.c.acknowledged_at)
+                .where((attempts.c.run_id == run_id) & attempts.c.host.in_(sorted(wanted)))
+                .order_by(attempts.c.id)
+            ).all()
+            latest = {r.host: r for r in rows}  # in dispatch order: the last row of a host is its latest attempt
+            marked = sorted(
+                host
+                for host, r in latest.items()
+                if r.acknowledged_at is None and r.status is not None and HostStatus(r.status).counts_as_failure
+            )
+            if not marked:
+                return []
+            ids = [latest[host].id for host in marked]
+            conn.execute(
+                update(attempts)
+                .where(attempts.c.id.in_(ids))
+                .values(acknowledged_at=self._now(), acknowledged_by=self.actor)
+            )
+            self._audit(
+                conn, run_id, "failures-acknowledged", {"hosts": marked}, wrote=[(attempts, attempts.c.id.in_(ids))]
+            )
+        return marked
 
     # -- approvals ---------------------------------------------------------------------------------------------
 
@@ -739,7 +785,7 @@ class RunStore:
 
     def approvals(self, run_id: str) -> list[ApprovalRecord]:
         """Approvals of a run in the order they were given."""
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(select(approvals).where(approvals.c.run_id == run_id).order_by(approvals.c.id)).all()
         return [
             ApprovalRecord(run_id=r.run_id, stage=r.stage, approver=r.approver, comment=r.comment, at=_must_dt(r.at))
@@ -844,7 +890,7 @@ class RunStore:
 
     def claims(self) -> list[HostClaim]:
         """Every current claim, by host."""
-        with self._tx() as conn:
+        with self._read() as conn:
             rows = conn.execute(select(claims).order_by(claims.c.host)).all()
         return [
             HostClaim(

@@ -19,6 +19,16 @@ from patchorch.errors import StoreError
 
 metadata = MetaData()
 
+# The execution option that marks a store connection as a reader: on SQLite its transactions begin deferred and take
+# no write lock (the store's writers begin IMMEDIATE), so a read never queues behind a writer.
+READ_ONLY = "patchorch_read_only"
+
+
+def reader(engine: Engine) -> Connection:
+    """A connection for reading: one consistent snapshot per transaction, no write lock."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
+
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The revision that matches what patchorch 0.1.0 created without Alembic; such stores are stamped with it.
 _RELEASE_REVISION = "0001"

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from patchorch.errors import StoreError
 from patchorch.store.advisories import ImportOutcome, ImportStatus, UtcDateTime, fact_hosts_table
-from patchorch.store.schema import metadata, migrate
+from patchorch.store.schema import metadata, migrate, reader
 
 sync_runs_table = Table(
     "sync_runs",
@@ -210,7 +210,7 @@ class SyncStore:
 
     def _read(self, query: Any) -> list[Any]:
         try:
-            with self._engine.connect() as connection:
+            with reader(self._engine) as connection:
                 return list(connection.execute(query))
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read the sync state: {exc}") from exc
