@@ -812,6 +812,11 @@ def _attempt_lines(attempt: AttemptRecord, owners: dict[str, str] | None, width:
             lines.append(Text(f"    failed at {plain(outcome.failed_step)}", overflow="fold", style="red"))
         if outcome.message:
             lines.append(Text(f"    note   {plain(outcome.message)}", overflow="fold"))
+    if attempt.acknowledged_at is not None:
+        who = plain(attempt.acknowledged_by or "?")
+        lines.append(
+            Text(f"    acknowledged by {who} at {attempt.acknowledged_at:%Y-%m-%d %H:%M} UTC", overflow="fold")
+        )
     return lines
 
 

@@ -96,3 +96,18 @@ def test_plan_names_each_hosts_owning_team_within_80_columns() -> None:
     text = " ".join(" ".join(screen.lines).split())  # lines joined where the terminal wrapped them
     assert "imap1.mail.example.org (mail-storage)" in text
     assert "mon1.mail.example.org* (observability)" in text  # * marks its risk-class override
+
+
+def test_show_names_who_acknowledged_a_failure_on_resume(tmp_path: Path) -> None:
+    """After a resume accepts a failure, `show` says under that attempt who acknowledged it and when."""
+    clock = FakeClock()
+    plan = plan_rollout([EXAMPLE], emergency=True, now=clock.now())
+    failing = plan.stages[-1].hosts[-1]
+    executor = SimulatedExecutor(clock=clock, packages={PACKAGE: (OLD, NEW)}, fail={failing})
+    workspace = Workspace.open(tmp_path, actor="ops@bastion", clock=clock, executor=executor)
+    report = workspace.start(plan, inventory=[EXAMPLE], inputs=RunInputs(inventory=(str(EXAMPLE),)))
+    workspace.resume(report.run_id)
+    screen = run_in_terminal(["--state-dir", str(tmp_path), "show", report.run_id])
+    assert screen.status == 0, screen.raw
+    at = f"{clock.now():%Y-%m-%d %H:%M}"
+    assert screen.lines.count(f"    acknowledged by ops@bastion at {at} UTC") == 1
