@@ -211,14 +211,25 @@ class Workspace:
         )
         return self.start(plan, inventory=sources, inputs=inputs)
 
-    def render(self, plan: RolloutPlan, run_id: str, inventory: Sequence[Path | str]) -> RenderedRun:
-        """Render the plan's playbooks into the run's directory."""
+    def render(self, plan: RolloutPlan, run_id: str, inputs: RunInputs) -> RenderedRun:
+        """Render the plan's playbooks into the run's directory, from the inventory and templates `inputs` record."""
         return render_run(
             plan,
             self.run_dir(run_id),
-            inventory_sources=[Path(p).resolve() for p in inventory],
-            template_dir=self.template_dir,
+            inventory_sources=[Path(p) for p in inputs.inventory],
+            template_dir=Path(inputs.template_dir) if inputs.template_dir is not None else None,
         )
+
+    def _inputs(self, inventory: Sequence[Path | str], inputs: RunInputs | None) -> RunInputs:
+        """What a new run records: `inputs` with the inventory (absolute) and this workspace's template directory
+        filled in where they are missing, so that a resume renders from exactly what the start rendered from."""
+        inputs = inputs or RunInputs()
+        missing: dict[str, object] = {}
+        if not inputs.inventory:
+            missing["inventory"] = tuple(str(Path(p).resolve()) for p in inventory)
+        if inputs.template_dir is None and self.template_dir is not None:
+            missing["template_dir"] = str(self.template_dir.resolve())
+        return inputs.model_copy(update=missing) if missing else inputs
 
     def start(
         self,
@@ -230,8 +241,8 @@ class Workspace:
     ) -> RolloutReport:
         """Record a run of `plan`, render it and drive it as far as the gates allow."""
         run_id = run_id or new_run_id(self.clock.now())
-        inputs = inputs or RunInputs(inventory=tuple(str(Path(p).resolve()) for p in inventory))
-        content = self.render(plan, run_id, inventory)
+        inputs = self._inputs(inventory, inputs)
+        content = self.render(plan, run_id, inputs)
         return self.orchestrator.start(plan, content, inputs, run_id=run_id)
 
     def drill(
@@ -249,9 +260,7 @@ class Workspace:
         rather than waited for; approvals are asked for unless `inputs.skip_approvals`.
         """
         run_id = run_id or new_run_id(self.clock.now())
-        inputs = (inputs or RunInputs(inventory=tuple(str(Path(p).resolve()) for p in inventory))).model_copy(
-            update={"kind": RunKind.DRILL, "check": True}
-        )
+        inputs = self._inputs(inventory, inputs).model_copy(update={"kind": RunKind.DRILL, "check": True})
         self.start(plan, inventory=inventory, inputs=inputs, run_id=run_id)
         return self.drill_report(run_id)
 
@@ -277,8 +286,7 @@ class Workspace:
         The run's lock is taken first: a resume refused because another process drives the run writes nothing."""
         with self.orchestrator.locked(run_id):
             plan = self.store.plan(run_id)
-            inputs = self.store.run(run_id).inputs
-            content = self.render(plan, run_id, inputs.inventory)
+            content = self.render(plan, run_id, self.store.run(run_id).inputs)
             return self.orchestrator.resume(run_id, content, retry_failed=retry_failed)
 
     def approve(self, run_id: str, approver: str, *, stage: str | None = None, comment: str = "") -> ApprovalRecord:

@@ -65,3 +65,27 @@ def test_a_resume_holds_the_lock_through_the_run_and_releases_it_after(tmp_path:
     assert report.state is RunState.COMPLETED, report.reason
     assert workspace.run_dir(run_id).is_dir()
     RunLock(workspace.store, clock, holder="bastion-3:99").acquire(run_id)  # raises RunLockedError if still held
+
+
+def test_a_resume_renders_with_the_templates_the_run_started_with(tmp_path: Path) -> None:
+    """A run started from a workspace with a template directory records it; a resume from a workspace opened without
+    one (today's settings) still renders the run's directory from the recorded templates."""
+    clock = FakeClock()
+    executor = SimulatedExecutor(clock=clock, mean_seconds=0)
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "README.md.j2").write_text("run {{ run_id }}, our own templates\n")
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n" + "".join(f"    {host}:\n" for host in HOSTS), encoding="utf-8")
+    first = Workspace.open(tmp_path / "state", actor="pytest", clock=clock, executor=executor, template_dir=templates)
+    HostClaims(first.store, lease=CLAIM, holder="bastion-2:77").claim("r1", HOSTS)
+    paused = first.start(first.plan([inventory], update=ACME), inventory=[inventory])
+    assert paused.state is RunState.PAUSED, paused.reason
+    assert first.store.run(paused.run_id).inputs.template_dir == str(templates.resolve())
+    shutil.rmtree(first.run_dir(paused.run_id))
+    clock.advance((CLAIM + timedelta(seconds=1)).total_seconds())
+
+    later = Workspace.open(tmp_path / "state", actor="pytest", clock=clock, executor=executor)
+    assert later.resume(paused.run_id).state is RunState.COMPLETED
+    readme = later.run_dir(paused.run_id) / "README.md"
+    assert readme.read_text() == f"run {paused.run_id}, our own templates\n"
