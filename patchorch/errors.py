@@ -10,6 +10,7 @@
     ├── RenderError                 a template that failed or produced content that does not re-parse
     ├── ExecutionError              ansible-runner could not run a stage at all (not a host failure: that is data)
     ├── SourceError                 an advisory source that cannot be fetched or whose documents do not verify
+    ├── HostFailures                raised by `raise_for_failure()` when hosts failed (patchorch.domain.outcomes)
     ├── StoreError                  the state store cannot be opened, migrated or written
     │   └── AuditChainError         the audit log's hash chain does not verify
     └── RunStateError               an operation the run's state does not allow (resume a finished run, approve twice)

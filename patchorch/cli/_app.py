@@ -12,6 +12,7 @@ import typer
 
 from patchorch.cli._common import (
     EXIT_BAD_INPUT,
+    EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     State,
@@ -19,6 +20,7 @@ from patchorch.cli._common import (
     plain,
     print_json,
 )
+from patchorch.domain.outcomes import HostFailures
 from patchorch.errors import InputError, PatchorchError, ProblemsError, RunStateError
 
 app = typer.Typer(
@@ -80,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, RunStateError) as exc:
         _print_error(exc, as_json=as_json)
         return EXIT_BAD_INPUT
+    except HostFailures as exc:
+        # A caller chose the exception over the outcome data: hosts failed, as a run with failures reports it.
+        _print_error(exc, as_json=as_json)
+        return EXIT_FINDINGS
     except PatchorchError as exc:
         return _internal(exc, expected=True)
     except Exception as exc:

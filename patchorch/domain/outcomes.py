@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patchorch.errors import PatchorchError
+
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 # The role's steps, in order; `RoleResult.failed_step` names one of them.
@@ -181,10 +183,10 @@ class BatchOutcome(BaseModel):
             raise HostFailures(self.outcomes)
 
 
-class HostFailures(Exception):  # the name says what it carries, like httpx's HTTPStatusError
+class HostFailures(PatchorchError):  # the name says what it carries, like httpx's HTTPStatusError
     """Raised by `raise_for_failure()` only: one or more hosts failed; `outcomes` holds every host's outcome."""
 
     def __init__(self, outcomes: Iterable[HostOutcome]) -> None:
         self.outcomes = tuple(outcomes)
         failed = [o.host for o in self.outcomes if o.status.counts_as_failure]
-        super().__init__(f"{len(failed)} host(s) failed: {', '.join(failed) or '(cancelled)'}")
+        super().__init__(f"{len(failed)} host(s) failed: {', '.join(failed) or '(cancelled)'}", hosts=tuple(failed))
