@@ -32,12 +32,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from patchorch.domain.policy import format_span, parse_span
 from patchorch.domain.run import CLAIM_LEASE, LEASE_RANGE, RUN_LOCK_LEASE
+from patchorch.domain.spans import format_span, parse_span
 from patchorch.errors import ConfigError, Problem
 from patchorch.orchestrator.smtp_settings import SmtpSettings
 from patchorch.sources._yaml import BoundedLoader
 from patchorch.sources.feeds import SourceSpec
+from patchorch.store.location import default_store_url
 
 PROJECT_FILE = "patchorch.yml"
 _ENV_PREFIX = "PATCHORCH_"
@@ -99,7 +100,7 @@ class Settings(BaseModel):
     @property
     def database_url(self) -> str:
         """The store's SQLAlchemy URL: `store_url`, or SQLite in the state directory."""
-        return self.store_url or f"sqlite:///{self.state_dir / 'patchorch.db'}"
+        return self.store_url or default_store_url(self.state_dir)
 
 
 def default_state_dir(environ: Mapping[str, str]) -> Path:

@@ -6,7 +6,6 @@ Exit statuses: 0 success (exposure: nothing affected or unknown); 1 exposure fou
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
@@ -38,6 +37,7 @@ from patchorch.cli._common import (
     state,
 )
 from patchorch.config import Settings
+from patchorch.domain.spans import parse_span
 from patchorch.domain.vulnerability import DEFAULT_MAX_FACT_AGE
 from patchorch.errors import ConfigError, PlanError, Problem
 
@@ -83,19 +83,15 @@ def open_advisory_store(settings: Settings) -> AdvisoryStore:
     return store
 
 
-_AGE = re.compile(r"^\s*(\d{1,5})\s*([dhm])\s*$")
-
-
 def _max_fact_age(value: str | None) -> timedelta:
     if value is None:
         return DEFAULT_MAX_FACT_AGE
-    match = _AGE.match(value)
-    if not match or int(match.group(1)) == 0:
+    try:
+        return parse_span(value)
+    except ValueError as exc:
         raise ConfigError(
-            [Problem(f"expected a positive age like 7d, 12h or 90m, not {value!r}", field="--max-fact-age")]
-        )
-    unit = {"d": "days", "h": "hours", "m": "minutes"}[match.group(2)]
-    return timedelta(**{unit: int(match.group(1))})
+            [Problem(str(exc), field="--max-fact-age", allowed="a positive span like 7d, 12h or 90m")]
+        ) from None
 
 
 def _fleet(settings: Settings, limit: str | None, vault_ids: Sequence[VaultId]) -> Fleet | None:

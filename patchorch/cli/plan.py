@@ -34,7 +34,7 @@ from patchorch.cli._common import (
 )
 from patchorch.domain.dispatch import Timeline
 from patchorch.domain.plan import Mode, RolloutPlan, Stage
-from patchorch.domain.policy import format_span
+from patchorch.domain.spans import format_span
 from patchorch.errors import ConfigError, Problem
 
 

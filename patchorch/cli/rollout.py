@@ -53,8 +53,8 @@ from patchorch.domain.fleet import Fleet, Lifecycle
 from patchorch.domain.gates import GateDecision
 from patchorch.domain.outcomes import BatchOutcome, HostStatus
 from patchorch.domain.plan import PackageSpec, RolloutPlan, Stage, UpdateScope, UpdateSpec
-from patchorch.domain.policy import parse_span
 from patchorch.domain.run import AttemptRecord, RunInputs, RunRecord, RunState, StageState
+from patchorch.domain.spans import parse_span
 from patchorch.domain.vulnerability import Decision, HostVulnerability
 from patchorch.errors import ConfigError, InputError, Problem
 from patchorch.execution.base import Credentials, HostEvent, TaskStatus, VaultId
@@ -594,11 +594,12 @@ RunIdArgument = Annotated[str, typer.Argument(help="The run.", autocompletion=la
 def _recent_run_ids() -> list[str]:
     """Run ids for shell completion: the newest runs of the configured store (nothing when there is none yet)."""
     from patchorch.cli._common import State
+    from patchorch.store.location import STORE_FILE
     from patchorch.store.runs import RunStore
 
     try:
         settings = State().settings()
-        if settings.store_url is None and not (settings.state_dir / "patchorch.db").exists():
+        if settings.store_url is None and not (settings.state_dir / STORE_FILE).exists():
             return []
         return [r.id for r in RunStore.open(settings.database_url, actor=actor()).runs(20)]
     except Exception:  # completion must never break the shell, whatever the store says

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from patchorch.domain.quantity import Budget
+from patchorch.domain.spans import parse_span
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -189,29 +190,6 @@ class Owner(BaseModel):
         return {"team": match.group("team"), "contact": match.group("contact")}
 
 
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*$")
-
-
-def parse_duration(value: Any) -> timedelta:
-    """Read a duration written as minutes (`90`), `"2h"`, `"30m"` or `"1h30m"`; must be positive."""
-    if isinstance(value, timedelta):
-        result = value
-    elif isinstance(value, bool):
-        raise ValueError("expected a duration like 90 (minutes), '2h' or '1h30m'")
-    elif isinstance(value, int):
-        result = timedelta(minutes=value)
-    elif isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match or not any(match.groups()):
-            raise ValueError(f"expected a duration like 90 (minutes), '2h' or '1h30m', not {value!r}")
-        result = timedelta(hours=int(match.group(1) or 0), minutes=int(match.group(2) or 0))
-    else:
-        raise ValueError(f"expected a duration like 90 (minutes), '2h' or '1h30m', not {value!r}")
-    if result <= timedelta(0):
-        raise ValueError(f"a duration must be positive, not {value!r}")
-    return result
-
-
 class MaintenanceWindow(BaseModel):
     """A weekly window: on `days`, from `start` local time in `timezone`, for `duration`."""
 
@@ -245,7 +223,7 @@ class MaintenanceWindow(BaseModel):
     @field_validator("duration", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
-        result = parse_duration(value)
+        result = parse_span(value)
         if result > timedelta(days=7):
             raise ValueError(f"a weekly window lasts at most 7 days, not {value!r}")
         return result

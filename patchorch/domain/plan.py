@@ -7,7 +7,6 @@ bytes and the same hash whatever the inventory order or PYTHONHASHSEED.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from patchorch.domain.canonical import canonical_json, sha256_hex
 from patchorch.domain.fleet import Hook, StaleServices
 from patchorch.domain.windows import WeeklyWindow
 
@@ -215,7 +215,7 @@ class RolloutPlan(BaseModel):
         """The plan as canonical JSON: sorted keys, compact separators, the content hash included."""
         body = self._body()
         body["content_hash"] = _digest(body)
-        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return canonical_json(body)
 
     def pretty_json(self) -> str:
         """The plan as indented JSON with sorted keys, for people and golden files; same content as canonical."""
@@ -294,5 +294,4 @@ class RolloutPlan(BaseModel):
 
 
 def _digest(body: dict[str, Any]) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256_hex(canonical_json(body))

@@ -49,13 +49,13 @@ input, batches are packed with a union-find over "next batch with room", and pla
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from patchorch.domain.canonical import sha256_hex
 from patchorch.domain.fleet import Criticality, Exposure, Fleet, Host, Lifecycle, StaleServices
 from patchorch.domain.plan import (
     PLAN_SCHEMA_VERSION,
@@ -70,9 +70,10 @@ from patchorch.domain.plan import (
     StageKind,
     UpdateSpec,
 )
-from patchorch.domain.policy import CanaryPolicy, Policy, format_span
+from patchorch.domain.policy import CanaryPolicy, Policy
 from patchorch.domain.redundancy import describe_services, unclustered_peers, with_quorum_budgets
 from patchorch.domain.risk import RiskAssessment, assess, check_overrides
+from patchorch.domain.spans import format_span
 from patchorch.domain.vulnerability import HostVulnerability
 from patchorch.domain.windows import WeeklyWindow, next_opening
 from patchorch.errors import PlanError
@@ -369,7 +370,7 @@ def fleet_digest(fleet: Fleet) -> str:
     text = fleet.model_dump_json(
         include={"hosts"}, exclude={"hosts": {"__all__": {"defaulted"}}}, exclude_defaults=True
     )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256_hex(text)
 
 
 def _index_vulnerabilities(vulnerabilities: Iterable[HostVulnerability] | None) -> dict[str, HostVulnerability]:

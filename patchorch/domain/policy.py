@@ -17,8 +17,6 @@ the field. Thresholds live here, never as numbers in the planner.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
@@ -26,8 +24,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from patchorch.domain.canonical import canonical_json, sha256_hex
 from patchorch.domain.fleet import Criticality, Exposure, Hook, StaleServices
 from patchorch.domain.quantity import Budget
+from patchorch.domain.spans import parse_span
 from patchorch.domain.vulnerability import Decision
 from patchorch.errors import PolicyError, Problem
 
@@ -37,51 +37,8 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 CLASS_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 ClassName = Annotated[str, Field(pattern=CLASS_NAME_PATTERN, max_length=40)]
 
-_SPAN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?(?:(\d+)s)?$")
-
-# The longest span a policy may state (100 years): added to any date patchorch accepts, it cannot overflow.
-MAX_SPAN = timedelta(days=36525)
-
 # A location inside policy data: keys and list indices from the top, as pydantic reports them.
 Location = tuple[str | int, ...]
-
-
-def parse_span(value: Any, *, allow_zero: bool = False) -> timedelta:
-    """Read a span written as minutes (`90`), `"30m"`, `"24h"`, `"7d"`, `"45s"` or combined (`"1d12h"`, `"1m30s"`)."""
-    if isinstance(value, timedelta):
-        result = value
-    elif isinstance(value, bool):
-        raise ValueError("expected a duration like '30m', '24h' or '7d', not a boolean")
-    elif isinstance(value, int):
-        result = timedelta(minutes=value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        result = timedelta(minutes=int(value))
-    elif isinstance(value, str):
-        match = _SPAN.match(value.replace(" ", "").lower())
-        if not match or not any(match.groups()):
-            raise ValueError(f"expected a duration like '30m', '24h' or '7d', not {value!r}")
-        days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-        result = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    else:
-        raise ValueError(f"expected a duration like '30m', '24h' or '7d', not {value!r}")
-    if result > MAX_SPAN:
-        raise ValueError(f"a duration must be at most {MAX_SPAN.days}d, not {value!r}")
-    if result < timedelta(0) or (result == timedelta(0) and not allow_zero):
-        raise ValueError(f"a duration must be {'0 or more' if allow_zero else 'positive'}, not {value!r}")
-    return result
-
-
-def format_span(span: timedelta) -> str:
-    """`timedelta(days=1, hours=12)` as `1d12h`, `timedelta(seconds=90)` as `1m30s` (what `parse_span` reads back);
-    `0` for no time at all. Fractions of a second are dropped."""
-    total = int(span.total_seconds())
-    if total == 0:
-        return "0"
-    minutes, seconds = divmod(total, 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s"))
-    return "".join(f"{n}{unit}" for n, unit in parts if n)
 
 
 class RiskClassPolicy(BaseModel):
@@ -317,12 +274,12 @@ class Policy(BaseModel):
         for key in _LATER_SETTINGS:
             if data.get(key) == Policy.model_fields[key].get_default():
                 data.pop(key, None)
-        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return canonical_json(data)
 
     @property
     def digest(self) -> str:
         """SHA-256 of the canonical JSON: plans record it so a stored plan names the policy it came from."""
-        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+        return sha256_hex(self.canonical_json())
 
 
 _LATER_SETTINGS = ("snapshot_hook", "pre_hook", "post_hook", "stale_services")

@@ -40,6 +40,7 @@ from patchorch.store.audit_export import (
     read_export,
     verify_against,
 )
+from patchorch.store.location import default_store_url
 from patchorch.store.runs import RunStore
 
 _FACTS_CONTENT = Path(__file__).resolve().parent.parent / "execution" / "content"
@@ -118,7 +119,7 @@ class Workspace:
         those of the run's lock and of its host claims (default: 60 s and 10 min)."""
         state = Path(state_dir)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        url = store_url or f"sqlite:///{state / 'patchorch.db'}"
+        url = store_url or default_store_url(state)
         store = RunStore.open(url, actor=actor or getpass.getuser(), clock=clock)
         return cls(
             state,

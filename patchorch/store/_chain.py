@@ -6,17 +6,17 @@ every hash ever written: these functions are part of the store's format.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
+
+from patchorch.domain.canonical import canonical_json, sha256_hex
 
 GENESIS = "0" * 64
 
 
 def canonical(data: Any) -> str:
-    """JSON with sorted keys and no spaces: the one text a value hashes as."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """The domain's canonical JSON, with values JSON has no type for (datetimes) written as `str` gives them."""
+    return canonical_json(data, default=str)
 
 
 def record_hash(
@@ -27,11 +27,11 @@ def record_hash(
     fields: list[Any] = [prev_hash, seq, run_id, at, actor, event, data]
     if state is not None:
         fields.append(state)
-    return hashlib.sha256(canonical(fields).encode("utf-8")).hexdigest()
+    return sha256_hex(canonical(fields))
 
 
 def row_digest(row: Mapping[str, Any]) -> str:
     """The digest of a state row's columns. NULL columns are left out, so a migration adding a nullable column
     does not change the digest of rows that never set it."""
     present = {column: value for column, value in row.items() if value is not None}
-    return hashlib.sha256(canonical(present).encode("utf-8")).hexdigest()
+    return sha256_hex(canonical(present))

@@ -21,7 +21,6 @@ from patchorch.domain.fleet import (
     Weekday,
     host_name_problem,
     jinja_in,
-    parse_duration,
 )
 from patchorch.domain.quantity import Budget
 
@@ -110,7 +109,8 @@ def test_window_start_and_duration() -> None:
     [
         ("start", "24:00", "expected a start time HH:MM"),
         ("start", 120, "expected a quoted start time"),
-        ("duration", "8d", "expected a duration"),
+        ("duration", "soon", "expected a duration"),
+        ("duration", "8d", "lasts at most 7 days"),
         ("duration", 0, "must be positive"),
         ("timezone", "Mars/Olympus", "unknown time zone"),
     ],
@@ -122,14 +122,14 @@ def test_bad_window(field: str, value: object, message: str) -> None:
         MaintenanceWindow.model_validate(data)
 
 
-def test_parse_duration_forms() -> None:
-    """Durations read as minutes, hours, or both."""
-    assert [parse_duration(v) for v in (90, "2h", "30m", "1h30m")] == [
-        timedelta(minutes=90),
-        timedelta(hours=2),
-        timedelta(minutes=30),
-        timedelta(minutes=90),
+def test_window_duration_is_read_as_any_span() -> None:
+    """A window's duration is read by the one span reader: minutes, hours, both, or a whole day."""
+    windows = [
+        MaintenanceWindow.model_validate({"days": ["sun"], "start": "02:00", "duration": v})
+        for v in (90, "2h", "1h30m", "1d")
     ]
+    durations = [window.duration for window in windows]
+    assert durations == [timedelta(minutes=90), timedelta(hours=2), timedelta(minutes=90), timedelta(days=1)]
 
 
 def test_cluster_allowed_down() -> None:

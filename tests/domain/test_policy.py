@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from patchorch.domain.policy import Policy, format_location, format_span, parse_policy, parse_span
+from patchorch.domain.policy import Policy, format_location, parse_policy
 from patchorch.domain.quantity import Budget
+from patchorch.domain.spans import format_span, parse_span
 from patchorch.errors import PolicyError
 
 BASE: dict[str, Any] = {
