@@ -49,7 +49,8 @@ from patchorch.cli._common import (
     state,
 )
 from patchorch.config import Settings
-from patchorch.domain.fleet import Fleet, Lifecycle
+from patchorch.domain.eligibility import left_alone
+from patchorch.domain.fleet import Fleet
 from patchorch.domain.gates import GateDecision
 from patchorch.domain.outcomes import BatchOutcome, HostStatus
 from patchorch.domain.plan import PackageSpec, RolloutPlan, Stage, UpdateScope, UpdateSpec
@@ -430,11 +431,7 @@ def _advisory_inputs(
     store = open_advisory_store(settings)
     now = workspace.clock.now()
     found = advisory_targets(store, fleet, advisory, now)
-    unknown = [
-        name
-        for name in hosts_without_facts(store, fleet, now)
-        if fleet.get(name).lifecycle is not Lifecycle.DECOMMISSIONED and not fleet.get(name).exclude
-    ]
+    unknown = [name for name in hosts_without_facts(store, fleet, now) if left_alone(fleet.get(name)) is None]
     decision = found.decision.value if found.decision else "none"
     out.print(Text(f"advisory {plain(advisory)}: {len(found.targets)} affected host(s), decision {decision}"))
     if unknown:

@@ -33,6 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patchorch.domain.eligibility import left_alone
 from patchorch.domain.fleet import Host, Lifecycle
 from patchorch.domain.outcomes import HostStatus
 from patchorch.domain.plan import RolloutPlan, UpdateScope
@@ -510,7 +511,7 @@ def _standing(inputs: ReportInputs, real_runs: list[RunEvidence]) -> tuple[Stand
     result = []
     for name in sorted(names):
         host = inventory.get(name)
-        if host is not None and (host.lifecycle is Lifecycle.DECOMMISSIONED or host.exclude):
+        if host is not None and left_alone(host) is not None:
             continue
         if inputs.inventory_given and host is None:
             continue  # no longer in the inventory: nobody to ask about it

@@ -56,7 +56,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from patchorch.domain.canonical import sha256_hex
-from patchorch.domain.fleet import Criticality, Exposure, Fleet, Host, Lifecycle, StaleServices
+from patchorch.domain.eligibility import exclusion_detail, exclusion_reason
+from patchorch.domain.fleet import Criticality, Exposure, Fleet, Host, StaleServices
 from patchorch.domain.plan import (
     PLAN_SCHEMA_VERSION,
     Batch,
@@ -167,13 +168,7 @@ def plan(
             continue
         if host.unavailable and cluster is not None:
             unavailable[cluster] += 1
-        if (
-            host.lifecycle is Lifecycle.DECOMMISSIONED
-            or host.exclude
-            or host.unavailable
-            or (limited is not None and name not in limited)
-            or (wanted is not None and name not in wanted)
-        ):
+        if exclusion_reason(host, in_limit=limited, targets=wanted) is not None:
             excluded.append(host)
             continue
         vulnerability = vulns.get(name) if vulns else None
@@ -391,19 +386,9 @@ def _exclusion(
     room: Mapping[str, int],
 ) -> Exclusion:
     name = host.name
-    if host.lifecycle is Lifecycle.DECOMMISSIONED:
-        return _excluded(name, ExclusionReason.DECOMMISSIONED, "lifecycle is decommissioned")
-    if host.exclude:
-        return _excluded(name, ExclusionReason.EXCLUDED, host.exclude_reason or "excluded in the inventory (no reason)")
-    if limited is not None and name not in limited:
-        return _excluded(
-            name, ExclusionReason.OUTSIDE_LIMIT, f"outside --limit {limit}" if limit else "outside --limit"
-        )
-    if wanted is not None and name not in wanted:
-        what = f"not affected by {update.advisory}" if update.advisory else "not among the targets"
-        return _excluded(name, ExclusionReason.NOT_AFFECTED, what)
-    if host.unavailable:
-        return _excluded(name, ExclusionReason.UNAVAILABLE, host.unavailable_reason or "marked unavailable")
+    reason = exclusion_reason(host, in_limit=limited, targets=wanted)
+    if reason is not None:
+        return _excluded(name, reason, exclusion_detail(host, reason, limit=limit, advisory=update.advisory))
     if host.cluster is not None and room[host.cluster] <= 0:
         return _excluded(
             name,

@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from patchorch.domain.fleet import Fleet, Host, Lifecycle
+from patchorch.domain.eligibility import left_alone
+from patchorch.domain.fleet import Fleet, Host
 from patchorch.domain.policy import QuorumPolicy
 
 __all__ = [
@@ -51,7 +52,7 @@ def describe_services(services: Sequence[str]) -> str:
 
 def _candidate(host: Host) -> bool:
     """A host whose redundancy matters: it will be patched and declares no cluster of its own."""
-    return host.cluster is None and not host.exclude and host.lifecycle is not Lifecycle.DECOMMISSIONED
+    return host.cluster is None and left_alone(host) is None
 
 
 def quorum_groups(groups: Iterable[str], patterns: Sequence[str]) -> frozenset[str]:

@@ -9,7 +9,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from patchorch.domain.advisory import HostFacts
-from patchorch.domain.fleet import Fleet, Lifecycle
+from patchorch.domain.eligibility import exclusion_detail, exclusion_reason
+from patchorch.domain.fleet import Fleet
 from patchorch.orchestrator.workspace import Workspace
 from patchorch.store.advisories import AdvisoryStore
 
@@ -40,15 +41,12 @@ def refresh_facts(
     hosts: list[str] = []
     for member in fleet.hosts:
         if in_limit is not None and member.name not in in_limit:
-            continue
-        if member.lifecycle is Lifecycle.DECOMMISSIONED:
-            skipped[member.name] = "decommissioned"
-        elif member.exclude:
-            skipped[member.name] = member.exclude_reason or "excluded"
-        elif member.unavailable:
-            skipped[member.name] = member.unavailable_reason or "unavailable"
-        else:
+            continue  # not asked about, so not reported
+        reason = exclusion_reason(member)
+        if reason is None:
             hosts.append(member.name)
+        else:
+            skipped[member.name] = exclusion_detail(member, reason)
     if not hosts:
         return FactsRefresh({}, {}, skipped)
     result = workspace.gather_facts(inventory, hosts)
