@@ -46,9 +46,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from patchorch.domain.advisory import Advisory
+    from patchorch.domain.exposure import ExposureReport
     from patchorch.domain.fleet import Fleet
     from patchorch.execution.base import VaultId
-    from patchorch.orchestrator.exposure import ExposureReport
     from patchorch.store.advisories import AdvisoryStore
 
 advisories_app = typer.Typer(
@@ -164,7 +164,8 @@ def list_command(
     vault_password_file: VaultPasswordFileOption = None,
 ) -> None:
     """Stored advisories with the hosts they affect and the owners of those hosts."""
-    from patchorch.orchestrator.exposure import ExposureStatus, exposure
+    from patchorch.domain.exposure import ExposureStatus
+    from patchorch.orchestrator.exposure import exposure
 
     settings = state(ctx).settings(inventory=inventory)
     store = open_advisory_store(settings)
@@ -390,7 +391,7 @@ def exposure_command(
 
 
 def _print_report(report: ExposureReport) -> None:
-    from patchorch.orchestrator.exposure import ExposureStatus
+    from patchorch.domain.exposure import ExposureStatus
 
     table = Table(
         "host",

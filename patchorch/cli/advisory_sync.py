@@ -22,8 +22,8 @@ from patchorch.sources.feeds import SourceSpec
 
 # The sync, the store (sqlalchemy), notification and the HTTP client load inside the commands that use them.
 if TYPE_CHECKING:
+    from patchorch.domain.exposure import ExposureReport
     from patchorch.orchestrator.advisory_sync import SyncReport
-    from patchorch.orchestrator.exposure import ExposureReport
     from patchorch.orchestrator.notify import NotifyResult
     from patchorch.store.advisories import AdvisoryStore
     from patchorch.store.sync import SyncStore

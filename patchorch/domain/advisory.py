@@ -863,8 +863,11 @@ def decide(exploitation: Exploitation, exposure: Exposure, criticality: Critical
     return DECISION_TABLE[(Exploitation(exploitation), Exposure(exposure))][Criticality(criticality).rank]
 
 
-def host_vulnerabilities(findings: Iterable[Finding], fleet: Fleet) -> dict[str, HostVulnerability]:
-    """The worst of the findings per host of the fleet: highest CVSS, any KEV entry, most urgent decision.
+def host_vulnerabilities(
+    findings: Iterable[Finding], fleet: Fleet, imported: Mapping[str, datetime] | None = None
+) -> dict[str, HostVulnerability]:
+    """The worst of the findings per host of the fleet: highest CVSS, any KEV entry, most urgent decision, earliest
+    disclosure (an advisory's publication, else its time of import from `imported`, by advisory ID).
 
     Findings for hosts the fleet does not know are left out (there is no exposure or criticality to decide with).
     """
@@ -879,6 +882,7 @@ def host_vulnerabilities(findings: Iterable[Finding], fleet: Fleet) -> dict[str,
         scores = [f.cvss for f in items if f.cvss is not None]
         decisions = [decide(f.exploitation, host.exposure, host.criticality) for f in items]
         dues = [f.kev_due for f in items if f.kev_due is not None]
+        disclosures = [when for f in items if (when := disclosed(f, imported)) is not None]
         result[name] = HostVulnerability(
             host=name,
             advisories=tuple(sorted({f.advisory for f in items})),
@@ -887,5 +891,13 @@ def host_vulnerabilities(findings: Iterable[Finding], fleet: Fleet) -> dict[str,
             known_exploited=any(f.known_exploited for f in items),
             decision=min(decisions, key=lambda d: d.rank),
             kev_due=min(dues) if dues else None,
+            disclosed=min(disclosures) if disclosures else None,
         )
     return result
+
+
+def disclosed(finding: Finding, imported: Mapping[str, datetime] | None = None) -> datetime | None:
+    """When the finding's advisory became known: its publication, else when it was imported (None: neither known)."""
+    if finding.published is not None:
+        return finding.published
+    return imported.get(finding.advisory) if imported is not None else None

@@ -12,7 +12,8 @@ Rules, each in one place:
   patching a host; it is listed with its times instead. A drill (`patchorch drill`, run kind `drill`) is a
   rehearsal too, listed among the drills rather than the rehearsals.
 - A host is patched within its SLA when its first successful attempt of a run finished no later than the due time the
-  plan recorded for it (the planner's rule: planning time plus the risk class's SLA, or the KEV due date if earlier).
+  plan recorded for it (`patchorch.domain.due`: disclosure, else planning time, plus the risk class's SLA, or the KEV
+  due date if earlier).
   A target past its due time that neither its run nor any later real run patched is overdue.
 - Time to patch of an advisory runs from its publication (and from its import) to the moment the last target of the
   rollouts for it was patched; it is `complete` only once every target is.

@@ -52,10 +52,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from patchorch.domain.canonical import sha256_hex
+from patchorch.domain.due import due_at
 from patchorch.domain.eligibility import exclusion_detail, exclusion_reason
 from patchorch.domain.fleet import Criticality, Exposure, Fleet, Host, StaleServices
 from patchorch.domain.plan import (
@@ -180,12 +181,23 @@ def plan(
             services,
             None
             if vulnerability is None
-            else (vulnerability.max_cvss, vulnerability.known_exploited, vulnerability.decision, vulnerability.kev_due),
+            else (
+                vulnerability.max_cvss,
+                vulnerability.known_exploited,
+                vulnerability.decision,
+                vulnerability.kev_due,
+                vulnerability.disclosed,
+            ),
         )
         cached = risk_cache.get(key)
         if cached is None:
             risk = assess(host, policy, vulnerability)
-            due = _due(now + classes[risk.risk_class].sla, vulnerability)
+            due = due_at(
+                classes[risk.risk_class].sla,
+                known_at=now,
+                disclosed=vulnerability.disclosed if vulnerability else None,
+                kev_due=vulnerability.kev_due if vulnerability else None,
+            )
             cached = risk_cache[key] = (risk, policy.class_rank(risk.risk_class), due)
         windows = host.maintenance_windows
         target = _Target(
@@ -401,14 +413,6 @@ def _exclusion(
 
 def _excluded(host: str, reason: ExclusionReason, detail: str) -> Exclusion:
     return Exclusion.model_construct(host=host, reason=reason, detail=detail)
-
-
-def _due(sla_due: datetime, vulnerability: HostVulnerability | None) -> datetime:
-    """The time-to-patch target; a KEV due date (end of that day, UTC) wins when it is earlier."""
-    if vulnerability is None or vulnerability.kev_due is None:
-        return sla_due
-    kev = datetime.combine(vulnerability.kev_due + timedelta(days=1), time.min, tzinfo=UTC)
-    return min(sla_due, kev)
 
 
 def _pairs(os_label: str, services: tuple[str, ...]) -> tuple[Pair, ...]:

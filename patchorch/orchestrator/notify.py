@@ -20,8 +20,8 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from patchorch.domain.advisory import AdvisorySource
+from patchorch.domain.exposure import ExposureReport, ExposureRow, ExposureStatus
 from patchorch.errors import PlanError
-from patchorch.orchestrator.exposure import ExposureReport, ExposureRow, ExposureStatus
 from patchorch.orchestrator.smtp_settings import SmtpSettings
 from patchorch.store.advisories import StoredAdvisory
 from patchorch.store.sync import SyncRun

@@ -13,10 +13,11 @@ from patchorch.domain.compliance import (
     RunEvidence,
     build_report,
 )
+from patchorch.domain.exposure import ExposureStatus
 from patchorch.domain.fleet import Fleet
 from patchorch.domain.policy import Policy
 from patchorch.errors import AuditChainError
-from patchorch.orchestrator.exposure import ExposureStatus, exposure
+from patchorch.orchestrator.exposure import exposure
 from patchorch.store.advisories import AdvisoryStore
 from patchorch.store.runs import RunStore
 

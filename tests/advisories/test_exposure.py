@@ -8,17 +8,12 @@ from pathlib import Path
 import pytest
 
 from patchorch.domain.advisory import OsRelease, PackageFact
+from patchorch.domain.exposure import ExposureStatus
 from patchorch.domain.fleet import Criticality, Exposure, Fleet, Host, Owner
 from patchorch.domain.plan import PackageSpec, UpdateScope
 from patchorch.domain.vulnerability import Decision
 from patchorch.errors import AdvisoryError, PlanError
-from patchorch.orchestrator.exposure import (
-    ExposureStatus,
-    advisory_targets,
-    exposure,
-    hosts_without_facts,
-    import_advisories,
-)
+from patchorch.orchestrator.exposure import advisory_targets, exposure, hosts_without_facts, import_advisories
 from patchorch.store.advisories import AdvisoryStore
 from tests.advisories.conftest import CSAF, FIXTURES, KEV
 from tests.advisories.documents import DEBIAN_12 as DEBIAN_DOCS
@@ -208,3 +203,28 @@ def test_kev_entry_alone_leaves_hosts_with_facts_unknown(store: AdvisoryStore) -
     (row,) = [r for r in report.rows if r.host == "mx1"]
     assert row.reason.startswith("no imported advisory for CVE-2026-10001 names a package or product")
     assert "(CISA KEV lists " in row.reason
+
+
+def test_the_plan_and_the_exposure_report_give_the_same_due_date(loaded: AdvisoryStore) -> None:
+    """Planning a rollout for an advisory later than its publication keeps the due date exposure reports for it."""
+    from patchorch.domain.plan import Mode
+    from patchorch.domain.planner import plan
+    from patchorch.sources.policy import load_policy
+
+    policy = load_policy(None)
+    later = NOW + timedelta(days=3)
+    rows = exposure(FLEET, loaded, advisory="DSA-6001-1", now=later, policy=policy).rows
+    reported = {row.host: row.due for row in rows if row.status is ExposureStatus.AFFECTED}
+    found = advisory_targets(loaded, FLEET, "DSA-6001-1", later)
+    rollout = plan(
+        FLEET,
+        policy,
+        mode=Mode.REGULAR,
+        now=later,
+        targets=found.targets,
+        update=found.update,
+        vulnerabilities=found.vulnerabilities.values(),
+    )
+    planned = {name: due.date() for name in found.targets if (due := rollout.planned_host(name).due) is not None}
+    assert reported
+    assert planned == reported

@@ -361,7 +361,16 @@ def test_an_earlier_kev_due_date_wins() -> None:
     fleet = _hosts({"name": "c0"}, {"name": "a"})
     vulnerabilities = [HostVulnerability(host="a", kev_due=date(2025, 3, 6))]
     host = _plan(fleet, vulnerabilities=vulnerabilities).planned_host("a")
-    assert host.due == datetime(2025, 3, 7, tzinfo=UTC)
+    assert host.due == datetime(2025, 3, 6, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def test_the_sla_counts_from_the_advisorys_disclosure() -> None:
+    """An advisory disclosed before planning is due its class SLA after disclosure, not after the planning time."""
+    fleet = _hosts({"name": "c0"}, {"name": "a", "criticality": "critical"})
+    disclosed = NOW - timedelta(hours=30)
+    vulnerabilities = [HostVulnerability(host="a", disclosed=disclosed)]
+    host = _plan(fleet, vulnerabilities=vulnerabilities).planned_host("a")
+    assert host.due == disclosed + timedelta(hours=24)
 
 
 def test_vulnerabilities_feed_the_rules() -> None:

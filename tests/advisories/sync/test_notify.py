@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
-from patchorch.orchestrator.exposure import ExposureReport, ExposureRow, ExposureStatus
+from patchorch.domain.exposure import ExposureReport, ExposureRow, ExposureStatus
 from patchorch.orchestrator.notify import by_owner, notify_owners
 
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
