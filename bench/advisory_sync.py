@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from patchorch.clock import SystemClock
 from patchorch.orchestrator.advisory_sync import AdvisorySync
-from patchorch.orchestrator.clock import SystemClock
 from patchorch.sources.feeds import CsafSource, HttpFetcher
 from patchorch.store.advisories import AdvisoryStore
 from patchorch.store.runs import create_store_engine

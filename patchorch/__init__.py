@@ -16,6 +16,7 @@ import typing
 # Names resolve on first use (PEP 562), so that importing one submodule, such as the CLI, does not import the store,
 # the engine and their dependencies; type checkers read the imports below.
 if typing.TYPE_CHECKING:
+    from patchorch.clock import Clock, DrillClock, SystemClock
     from patchorch.domain.drill import DrillReport
     from patchorch.domain.fleet import Criticality, Exposure, Fleet, Host, Lifecycle, RebootPolicy
     from patchorch.domain.gates import Gate, GateDecision, Verdict
@@ -51,7 +52,6 @@ if typing.TYPE_CHECKING:
         StoreError,
     )
     from patchorch.execution.base import BatchRequest, Executor, HostEvent
-    from patchorch.orchestrator.clock import Clock, DrillClock, SystemClock
     from patchorch.orchestrator.engine import Orchestrator, RolloutReport
     from patchorch.orchestrator.observers import LogObserver, Observer
     from patchorch.orchestrator.planning import plan_rollout
@@ -106,9 +106,9 @@ _EXPORTS: dict[str, str] = {
     "BatchRequest": "patchorch.execution.base",
     "Executor": "patchorch.execution.base",
     "HostEvent": "patchorch.execution.base",
-    "Clock": "patchorch.orchestrator.clock",
-    "DrillClock": "patchorch.orchestrator.clock",
-    "SystemClock": "patchorch.orchestrator.clock",
+    "Clock": "patchorch.clock",
+    "DrillClock": "patchorch.clock",
+    "SystemClock": "patchorch.clock",
     "Orchestrator": "patchorch.orchestrator.engine",
     "RolloutReport": "patchorch.orchestrator.engine",
     "LogObserver": "patchorch.orchestrator.observers",

@@ -38,7 +38,6 @@ from patchorch.errors import ConfigError, Problem
 from patchorch.orchestrator.smtp_settings import SmtpSettings
 from patchorch.sources._yaml import BoundedLoader
 from patchorch.sources.feeds import SourceSpec
-from patchorch.store.location import default_store_url
 
 PROJECT_FILE = "patchorch.yml"
 _ENV_PREFIX = "PATCHORCH_"
@@ -100,6 +99,8 @@ class Settings(BaseModel):
     @property
     def database_url(self) -> str:
         """The store's SQLAlchemy URL: `store_url`, or SQLite in the state directory."""
+        from patchorch.store.location import default_store_url  # here: the store package stays unloaded at start-up
+
         return self.store_url or default_store_url(self.state_dir)
 
 

@@ -15,9 +15,9 @@ from rich.text import Text
 
 from patchorch.cli._common import EXIT_FINDINGS, EXIT_OK, JsonOption, console, console_err, print_json, state
 from patchorch.cli.advisories import advisories_app, open_advisory_store, store_engine
+from patchorch.clock import SystemClock
 from patchorch.config import Settings
 from patchorch.errors import ConfigError, Problem
-from patchorch.orchestrator.clock import SystemClock
 from patchorch.sources.feeds import SourceSpec
 
 # The sync, the store (sqlalchemy), notification and the HTTP client load inside the commands that use them.

@@ -39,9 +39,9 @@ from patchorch.cli.rollout import (
     plan_and_show,
     run_inputs,
 )
+from patchorch.clock import DrillClock
 from patchorch.domain.drill import DrillReport
 from patchorch.domain.run import RunKind, RunState
-from patchorch.orchestrator.clock import DrillClock
 
 
 def _span(seconds: float | None) -> str:

@@ -48,6 +48,7 @@ from patchorch.cli._common import (
     require_inventory,
     state,
 )
+from patchorch.clock import Clock, DrillClock
 from patchorch.config import Settings
 from patchorch.domain.eligibility import left_alone
 from patchorch.domain.fleet import Fleet
@@ -59,7 +60,6 @@ from patchorch.domain.spans import parse_span
 from patchorch.domain.vulnerability import Decision, HostVulnerability
 from patchorch.errors import ConfigError, InputError, Problem
 from patchorch.execution.base import Credentials, HostEvent, TaskStatus, VaultId
-from patchorch.orchestrator.clock import Clock, DrillClock
 from patchorch.orchestrator.observers import LogObserver, Observer
 
 # The engine and the workspace (the store, sqlalchemy, Ansible) load inside the commands that run something.

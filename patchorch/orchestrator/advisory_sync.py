@@ -24,9 +24,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from patchorch.clock import Clock
 from patchorch.domain.advisory import AdvisorySource
 from patchorch.errors import AdvisoryError, SourceError, StoreError
-from patchorch.orchestrator.clock import Clock
 from patchorch.sources.advisories import LoadedDocument, parse_document
 from patchorch.sources.feeds import (
     CsafSource,

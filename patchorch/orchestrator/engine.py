@@ -28,6 +28,7 @@ from typing import Protocol
 
 from structlog.contextvars import bound_contextvars
 
+from patchorch.clock import Clock, SystemClock
 from patchorch.domain.dispatch import DispatchLimits, StageDispatcher, dispatch_host, limits_for
 from patchorch.domain.gates import GateContext, GateDecision, Verdict, after_batch, before_stage
 from patchorch.domain.outcomes import BatchOutcome, HostOutcome, HostStatus
@@ -45,7 +46,6 @@ from patchorch.domain.run import (
 from patchorch.errors import HostClaimedError, RunStateError
 from patchorch.execution.base import BatchInterrupted, BatchRequest, Executor, HostEvent
 from patchorch.orchestrator.claims import HostClaims
-from patchorch.orchestrator.clock import Clock, SystemClock
 from patchorch.orchestrator.locks import RunLock
 from patchorch.orchestrator.observers import Observer
 from patchorch.orchestrator.processes import SurvivorWatch, run_processes, terminate

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+from patchorch.clock import Clock
 from patchorch.domain.run import RUN_LOCK_LEASE
 from patchorch.errors import RunLockedError, StoreError
-from patchorch.orchestrator.clock import Clock
 from patchorch.store.runs import RunStore, holder_name
 
 

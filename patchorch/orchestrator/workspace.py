@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from patchorch.clock import Clock, SystemClock
 from patchorch.domain.drill import DrillReport, apply_durations, summarize_drill
 from patchorch.domain.plan import RolloutPlan, UpdateSpec
 from patchorch.domain.policy import Policy
@@ -26,7 +27,6 @@ from patchorch.domain.run import CLAIM_LEASE, RUN_LOCK_LEASE, ApprovalRecord, Ru
 from patchorch.domain.vulnerability import HostVulnerability
 from patchorch.execution.ansible import AnsibleRunnerExecutor
 from patchorch.execution.base import Credentials, Executor, FactsRequest, FactsResult
-from patchorch.orchestrator.clock import Clock, SystemClock
 from patchorch.orchestrator.engine import Orchestrator, RolloutReport, new_run_id
 from patchorch.orchestrator.observers import Observer
 from patchorch.orchestrator.planning import plan_rollback_of, plan_rollout

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Column,
@@ -43,6 +43,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from patchorch.clock import Clock, SystemClock
 from patchorch.domain.outcomes import HostOutcome, HostStatus
 from patchorch.domain.plan import Mode, RolloutPlan
 from patchorch.domain.run import (
@@ -192,19 +193,6 @@ store_meta = Table(
 _FIRST_AUDIT_LOCK = 0x7061746368_617564
 
 
-class Clock(Protocol):
-    """What the store needs of a clock: the current time, timezone-aware UTC."""
-
-    def now(self) -> datetime:
-        """The current time."""
-        ...
-
-
-class _UtcClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -336,7 +324,7 @@ class RunStore:
     def __init__(self, engine: Engine, *, actor: str, clock: Clock | None = None) -> None:
         self.engine = engine
         self.actor = actor
-        self._clock = clock or _UtcClock()
+        self._clock: Clock = clock or SystemClock()
         migrate(engine)
 
     @classmethod

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from patchorch.clock import DrillClock
 from patchorch.domain.drill import summarize_drill
 from patchorch.domain.plan import RolloutPlan
 from patchorch.domain.run import RunInputs, RunKind, RunState
-from patchorch.orchestrator.clock import DrillClock
 from patchorch.orchestrator.engine import Orchestrator
 from patchorch.store.runs import RunStore
 from patchorch.testing import FakeClock, SimulatedExecutor, memory_store

@@ -1,4 +1,6 @@
-"""Time, injected: the orchestrator reads and waits through a Clock so tests and drills never sleep for real."""
+"""Time, injected: the one clock abstraction. The store stamps records and the orchestrator reads and waits through
+a `Clock`, so tests and drills never sleep for real. Beside the layers, like `patchorch.errors`: any layer may take
+one, and the domain takes none (it is handed times)."""
 
 from __future__ import annotations
 
