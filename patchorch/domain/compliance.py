@@ -35,7 +35,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from patchorch.domain.eligibility import left_alone
-from patchorch.domain.fleet import Host, Lifecycle
+from patchorch.domain.fleet import Host, Lifecycle, owner_fields
 from patchorch.domain.outcomes import HostStatus
 from patchorch.domain.plan import RolloutPlan, UpdateScope
 from patchorch.domain.run import ApprovalRecord, AttemptRecord, RunRecord, RunState, StageRecord
@@ -496,12 +496,6 @@ def _from_facts(host: str, findings: list[FactsFinding], owner: dict[str, str | 
     return None
 
 
-def _owner(host: Host | None) -> dict[str, str | None]:
-    if host is None or host.owner is None:
-        return {"owner_team": None, "owner_contact": None}
-    return {"owner_team": host.owner.team, "owner_contact": host.owner.contact}
-
-
 def _standing(inputs: ReportInputs, real_runs: list[RunEvidence]) -> tuple[StandingHost, ...]:
     inventory = {host.name: host for host in inputs.hosts}
     run_facts = _run_facts(real_runs)
@@ -516,7 +510,7 @@ def _standing(inputs: ReportInputs, real_runs: list[RunEvidence]) -> tuple[Stand
             continue
         if inputs.inventory_given and host is None:
             continue  # no longer in the inventory: nobody to ask about it
-        owner = _owner(host)
+        owner = owner_fields(host)
         run_fact = run_facts.get(name)
         host_findings = findings.get(name, [])
         facts_at = max((f.gathered_at for f in host_findings if f.gathered_at), default=None)
@@ -550,7 +544,7 @@ def _decommissioned(inputs: ReportInputs) -> tuple[DecommissionedAnswer, ...]:
                     answers.append((at, f"Ansible reached it in run {evidence.run.id} ({attempt.status})"))
         if answers:
             at, how = max(answers)
-            result.append(DecommissionedAnswer(host=host.name, last_answered=at, evidence=how, **_owner(host)))
+            result.append(DecommissionedAnswer(host=host.name, last_answered=at, evidence=how, **owner_fields(host)))
     return tuple(result)
 
 

@@ -27,7 +27,7 @@ from patchorch.domain.advisory import (
     release_of,
 )
 from patchorch.domain.due import due_at
-from patchorch.domain.fleet import Fleet, Host, Lifecycle
+from patchorch.domain.fleet import Fleet, Host, Lifecycle, owner_fields
 from patchorch.domain.plan import PackageSpec, UpdateScope, UpdateSpec
 from patchorch.domain.policy import Policy
 from patchorch.domain.risk import assess
@@ -207,12 +207,6 @@ def _with_owner(finding: Finding, host: Host) -> str:
     return f"{finding.reason}; ask the owner, {host.owner.team}{contact}"
 
 
-def _owner(host: Host) -> dict[str, str | None]:
-    if host.owner is None:
-        return {"owner_team": None, "owner_contact": None}
-    return {"owner_team": host.owner.team, "owner_contact": host.owner.contact}
-
-
 def exposure_rows(
     fleet: Fleet,
     findings: Sequence[Finding],
@@ -235,7 +229,7 @@ def exposure_rows(
         by_host.setdefault(finding.host, []).append(finding)
     rows: list[ExposureRow] = []
     for host in fleet:
-        owner = _owner(host)
+        owner = owner_fields(host)
         gathered = facts[host.name][1] if host.name in facts else None
         if host.lifecycle is Lifecycle.DECOMMISSIONED:
             rows.append(

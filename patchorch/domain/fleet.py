@@ -190,6 +190,14 @@ class Owner(BaseModel):
         return {"team": match.group("team"), "contact": match.group("contact")}
 
 
+def owner_fields(host: Host | None) -> dict[str, str | None]:
+    """`owner_team` and `owner_contact` of a host (None for each when the host or its owner is unknown), as report
+    rows carry them."""
+    if host is None or host.owner is None:
+        return {"owner_team": None, "owner_contact": None}
+    return {"owner_team": host.owner.team, "owner_contact": host.owner.contact}
+
+
 class MaintenanceWindow(BaseModel):
     """A weekly window: on `days`, from `start` local time in `timezone`, for `duration`."""
 

@@ -33,6 +33,7 @@ def _deep(path: Path) -> Path:
         (["--state-dir", "/etc/passwd", "runs"], "state_dir: /etc/passwd is a file, not a directory"),
         (["plan", "-i", str(EXAMPLE), "--limit", "["], "--limit: '[' has unbalanced brackets"),
         (["resume", "r1", "--wait-for-claims", "soon"], "--wait-for-claims: "),
+        (["exposure", "-i", str(EXAMPLE), "--max-fact-age", "soon"], "--max-fact-age: expected a duration like"),
     ],
 )
 def test_bad_option_exits_2_with_one_line(
