@@ -245,6 +245,35 @@ def test_mutated_fixtures_parse_or_advisory_error(fixture: Path) -> None:
     check()
 
 
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        (("vulnerabilities", 0, "product_status"), {"known_affected": [[]]}),
+        (("product_tree", "product_groups"), [{"group_id": [], "product_ids": []}]),
+        (("product_tree", "full_product_names"), [{"name": "x", "product_id": {}}]),
+    ],
+    ids=["status-list-of-lists", "group-id-list", "product-id-object"],
+)
+def test_csaf_ids_of_the_wrong_type_are_an_advisory_error(where: tuple[Any, ...], value: Any) -> None:
+    """A product or group ID that is not a string (a list, an object) is an AdvisoryError, never a TypeError."""
+    data = fixture_json(CSAF)
+    node = data
+    for part in where[:-1]:
+        node = node[part]
+    node[where[-1]] = value
+    with pytest.raises(AdvisoryError):
+        parse_document(json.dumps(data).encode(), "csaf.json")
+
+
+def test_csaf_status_this_reader_does_not_know_is_ignored_whatever_it_holds() -> None:
+    """A product status with a name CSAF does not define (here "") holding a list of lists is left out, not a crash
+    (found by the fuzz test above)."""
+    data = fixture_json(CSAF)
+    data["vulnerabilities"][0]["product_status"][""] = [[]]
+    unknown = parse_document(json.dumps(data).encode(), "csaf.json")
+    assert unknown.advisories == parse_document(json.dumps(fixture_json(CSAF)).encode(), "csaf.json").advisories
+
+
 def test_product_name_with_control_character_is_an_advisory_error() -> None:
     """A CSAF product named with a control character is refused as an AdvisoryError naming the product tree."""
     data = fixture_json(CSAF)

@@ -150,7 +150,7 @@ def _dict(value: Any) -> dict[str, Any]:
 # --- product IDs and groups ------------------------------------------------------------------------------------------
 
 
-def _definitions(data: dict[str, Any]) -> Iterator[tuple[str, Where]]:
+def _definitions(data: dict[str, Any]) -> Iterator[tuple[Any, Where]]:
     """Every product ID the product tree defines, with the pointer of its definition."""
     tree = _dict(data.get("product_tree"))
     stack: list[tuple[Any, Where]] = [
@@ -172,7 +172,7 @@ def _definitions(data: dict[str, Any]) -> Iterator[tuple[str, Where]]:
             yield product["product_id"], ("product_tree", "relationships", i, "full_product_name", "product_id")
 
 
-def _references(data: dict[str, Any]) -> Iterator[tuple[str, Where]]:
+def _references(data: dict[str, Any]) -> Iterator[tuple[Any, Where]]:
     """Every product ID the document refers to, with its pointer."""
     tree = _dict(data.get("product_tree"))
     for i, relation in enumerate(_list(tree.get("relationships"))):
@@ -196,7 +196,7 @@ def _references(data: dict[str, Any]) -> Iterator[tuple[str, Where]]:
                     yield product_id, ("vulnerabilities", v, kind, r, "product_ids", j)
 
 
-def _group_references(data: dict[str, Any]) -> Iterator[tuple[str, Where]]:
+def _group_references(data: dict[str, Any]) -> Iterator[tuple[Any, Where]]:
     for v, vulnerability in enumerate(_list(data.get("vulnerabilities"))):
         for kind in ("remediations", "threats", "flags"):
             for r, item in enumerate(_list(_dict(vulnerability).get(kind))):
@@ -204,14 +204,19 @@ def _group_references(data: dict[str, Any]) -> Iterator[tuple[str, Where]]:
                     yield group_id, ("vulnerabilities", v, kind, r, "group_ids", j)
 
 
+def _strings(pairs: Iterator[tuple[Any, Where]]) -> Iterator[tuple[str, Where]]:
+    """The IDs that are strings: one of another type is the schema's to report, not a reference to follow."""
+    return ((value, where) for value, where in pairs if isinstance(value, str))
+
+
 def _products_and_groups(data: dict[str, Any], file: str) -> list[PointerProblem]:
     problems: list[PointerProblem] = []
     defined: dict[str, Where] = {}
-    for product_id, where in _definitions(data):
+    for product_id, where in _strings(_definitions(data)):
         if product_id in defined:
             problems.append(failed(file, where, "6.1.2", "product_id defined twice", product_id))
         defined.setdefault(product_id, where)
-    for product_id, where in _references(data):
+    for product_id, where in _strings(_references(data)):
         if product_id not in defined:
             problems.append(
                 failed(file, where, "6.1.1", "refers to a product_id the product tree does not define", product_id)
@@ -220,11 +225,12 @@ def _products_and_groups(data: dict[str, Any], file: str) -> list[PointerProblem
     for i, group in enumerate(_list(_dict(data.get("product_tree")).get("product_groups"))):
         group_id = _dict(group).get("group_id")
         where = ("product_tree", "product_groups", i, "group_id")
+        if not isinstance(group_id, str):
+            continue  # the schema's to report
         if group_id in groups:
             problems.append(failed(file, where, "6.1.5", "group_id defined twice", group_id))
-        if isinstance(group_id, str):
-            groups.setdefault(group_id, where)
-    for group_id, where in _group_references(data):
+        groups.setdefault(group_id, where)
+    for group_id, where in _strings(_group_references(data)):
         if group_id not in groups:
             problems.append(
                 failed(file, where, "6.1.4", "refers to a group_id the product tree does not define", group_id)
@@ -242,7 +248,7 @@ def _circles(data: dict[str, Any], file: str) -> list[PointerProblem]:
         new_id = _dict(relation.get("full_product_name")).get("product_id")
         if not isinstance(new_id, str):
             continue
-        refs = {relation.get(key) for key in ("product_reference", "relates_to_product_reference")}
+        refs = [relation.get(key) for key in ("product_reference", "relates_to_product_reference")]
         edges.setdefault(new_id, set()).update(ref for ref in refs if isinstance(ref, str))
         places.setdefault(new_id, ("product_tree", "relationships", i, "full_product_name", "product_id"))
     problems = []
