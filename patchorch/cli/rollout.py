@@ -616,9 +616,18 @@ def resume(
     vault_id: VaultIdOption = None,
     vault_password_file: VaultPasswordFileOption = None,
     wait_for_claims: WaitForClaimsOption = "0",
+    accept_inventory_change: Annotated[
+        bool,
+        typer.Option(
+            "--accept-inventory-change",
+            help="Go on with the frozen plan although the inventory changed under hosts still to patch (recorded).",
+        ),
+    ] = False,
 ) -> None:
     """Continue a halted, paused, approval-waiting or interrupted run: reconcile unknown hosts first.
 
+    The inventory is read again: a host still to patch that is gone, decommissioned, excluded, marked unavailable or
+    in another cluster refuses the resume (exit 2) unless --accept-inventory-change.
     A drill goes on as a drill: on a drill clock (no wait is waited for), ending with the drill's report."""
     settings = state(ctx).settings()
     claim_wait = claim_wait_span(wait_for_claims)
@@ -634,7 +643,7 @@ def resume(
     report, log_path = drive(
         workspace,
         progress,
-        lambda: workspace.resume(run_id, retry_failed=retry_failed),
+        lambda: workspace.resume(run_id, retry_failed=retry_failed, accept_inventory_change=accept_inventory_change),
         settings=settings,
         run_id=run_id,
         live=live_display(as_json),

@@ -19,19 +19,30 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from patchorch.clock import Clock, SystemClock
+from patchorch.domain.drift import inventory_drift
 from patchorch.domain.drill import DrillReport, apply_durations, summarize_drill
 from patchorch.domain.plan import RolloutPlan, UpdateSpec
+from patchorch.domain.planner import fleet_digest
 from patchorch.domain.policy import Policy
 from patchorch.domain.rollback import RunChanges, run_changes
-from patchorch.domain.run import CLAIM_LEASE, RUN_LOCK_LEASE, ApprovalRecord, RunInputs, RunKind, RunRecord
+from patchorch.domain.run import (
+    CLAIM_LEASE,
+    RUN_LOCK_LEASE,
+    ApprovalRecord,
+    AttemptRecord,
+    RunInputs,
+    RunKind,
+    RunRecord,
+)
 from patchorch.domain.vulnerability import HostVulnerability
+from patchorch.errors import InventoryError, Problem
 from patchorch.execution.ansible import AnsibleRunnerExecutor
 from patchorch.execution.base import Credentials, Executor, FactsRequest, FactsResult
 from patchorch.orchestrator.engine import Orchestrator, RolloutReport, new_run_id
 from patchorch.orchestrator.observers import Observer
 from patchorch.orchestrator.planning import plan_rollback_of, plan_rollout
 from patchorch.rendering.render import RenderedRun, render_run
-from patchorch.sources.inventory import InventoryLoad
+from patchorch.sources.inventory import InventoryLoad, load_fleet
 from patchorch.store.audit_export import (
     AuditExport,
     export_audit,
@@ -281,14 +292,52 @@ class Workspace:
             measured=measured,
         )
 
-    def resume(self, run_id: str, *, retry_failed: bool = False) -> RolloutReport:
+    def resume(
+        self, run_id: str, *, retry_failed: bool = False, accept_inventory_change: bool = False
+    ) -> RolloutReport:
         """Continue a halted, paused, approval-waiting or interrupted run from its records.
 
-        The run's lock is taken first: a resume refused because another process drives the run writes nothing."""
+        The run's lock is taken first: a resume refused because another process drives the run writes nothing.
+        The run's inventory is read again: if it changed under a host still to be dispatched (gone, decommissioned,
+        excluded, marked unavailable, moved to another cluster) the resume is refused with InventoryError naming each
+        change, unless `accept_inventory_change`; the frozen plan then goes on and the record keeps the changes."""
         with self.orchestrator.locked(run_id):
             plan = self.store.plan(run_id)
-            content = self.render(plan, run_id, self.store.run(run_id).inputs)
+            inputs = self.store.run(run_id).inputs
+            self._check_inventory(run_id, plan, inputs, retry_failed=retry_failed, accept=accept_inventory_change)
+            content = self.render(plan, run_id, inputs)
             return self.orchestrator.resume(run_id, content, retry_failed=retry_failed)
+
+    def _check_inventory(
+        self, run_id: str, plan: RolloutPlan, inputs: RunInputs, *, retry_failed: bool, accept: bool
+    ) -> None:
+        """Compare the fleet the run's inventory declares now with the plan's; refuse or record what changed."""
+        if not plan.fleet_digest or not inputs.inventory:
+            return  # a plan made from a fleet in memory: no inventory to read again
+        fleet = load_fleet([Path(p) for p in inputs.inventory], vault_ids=self.vault_ids).fleet
+        digest = fleet_digest(fleet)
+        if digest == plan.fleet_digest:
+            return
+        latest = {a.host: a for a in self.store.attempts(run_id)}
+        pending = [h for h in plan.targets if _to_dispatch(latest.get(h), retry_failed=retry_failed)]
+        drift = inventory_drift(plan, fleet, pending)
+        if drift and not accept:
+            sources = ", ".join(inputs.inventory)
+            allowed = "resume --accept-inventory-change to go on with the plan as it is, or abort and plan again"
+            raise InventoryError(
+                [
+                    Problem(
+                        f"was {d.planned}, is now {d.now}", file=sources, host=d.host, field=d.field, allowed=allowed
+                    )
+                    for d in drift
+                ],
+                summary=f"the inventory changed since run {run_id} was planned",
+            )
+        self.store.note(
+            run_id,
+            "inventory-changed",
+            {"planned_fleet": plan.fleet_digest, "fleet": digest, "accepted": [d.as_dict() for d in drift]},
+        )
 
     def approve(self, run_id: str, approver: str, *, stage: str | None = None, comment: str = "") -> ApprovalRecord:
         """Approve the stage the run waits for (or `stage`)."""
@@ -338,6 +387,15 @@ class Workspace:
                 ansible_cfg=_FACTS_CONTENT / "ansible.cfg",
             )
         )
+
+
+def _to_dispatch(latest: AttemptRecord | None, *, retry_failed: bool) -> bool:
+    """A target a resume may still dispatch: never tried, without an outcome, skipped, or failed and retried."""
+    if latest is None or latest.status is None:
+        return True
+    if latest.status.is_success:
+        return False
+    return retry_failed or not latest.status.counts_as_failure
 
 
 def _recorded_defaults(

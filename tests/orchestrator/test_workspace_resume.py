@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from patchorch.cli._app import main
 from patchorch.domain.plan import PackageSpec, UpdateScope, UpdateSpec
 from patchorch.domain.run import RunInputs, RunState
-from patchorch.errors import RunLockedError
+from patchorch.errors import InventoryError, RunLockedError
 from patchorch.orchestrator.claims import HostClaims
 from patchorch.orchestrator.locks import RunLock
 from patchorch.orchestrator.workspace import Workspace
@@ -89,3 +90,78 @@ def test_a_resume_renders_with_the_templates_the_run_started_with(tmp_path: Path
     assert later.resume(paused.run_id).state is RunState.COMPLETED
     readme = later.run_dir(paused.run_id) / "README.md"
     assert readme.read_text() == f"run {paused.run_id}, our own templates\n"
+
+
+def _decommission(tmp_path: Path, host: str) -> None:
+    """Edit the run's inventory after planning: `host` is decommissioned."""
+    lines = "".join(
+        f"    {name}:\n" + ("      patchorch_lifecycle: decommissioned\n" if name == host else "") for name in HOSTS
+    )
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n" + lines, encoding="utf-8")
+
+
+def test_a_resume_refuses_an_inventory_that_decommissioned_a_host_still_to_patch(tmp_path: Path) -> None:
+    """mx2 decommissioned after the run was planned: resume is an InventoryError naming the host, the field and the
+    way on; nothing is dispatched and the run stays paused."""
+    clock = FakeClock()
+    executor = SimulatedExecutor(clock=clock, mean_seconds=0)
+    workspace, run_id = _paused(tmp_path, clock, executor)
+    clock.advance(CLAIM.total_seconds() + 1)
+    _decommission(tmp_path, "mx2")
+
+    with pytest.raises(InventoryError) as refused:
+        workspace.resume(run_id)
+
+    [problem] = refused.value.problems
+    assert (problem.host, problem.field) == ("mx2", "lifecycle")
+    assert "is now lifecycle is decommissioned" in problem.message
+    assert "--accept-inventory-change" in (problem.allowed or "")
+    assert executor.dispatches == []
+    assert workspace.store.run(run_id).state is RunState.PAUSED
+
+
+def test_an_accepted_inventory_change_goes_on_with_the_plan_and_is_recorded(tmp_path: Path) -> None:
+    """With accept_inventory_change the frozen plan completes, and the record names what changed."""
+    clock = FakeClock()
+    executor = SimulatedExecutor(clock=clock, mean_seconds=0)
+    workspace, run_id = _paused(tmp_path, clock, executor)
+    clock.advance(CLAIM.total_seconds() + 1)
+    _decommission(tmp_path, "mx2")
+
+    report = workspace.resume(run_id, accept_inventory_change=True)
+
+    assert report.state is RunState.COMPLETED, report.reason
+    [note] = [r for r in workspace.store.audit_log(run_id) if r.event == "inventory-changed"]
+    assert note.data["accepted"] == [
+        {"host": "mx2", "field": "lifecycle", "planned": "a target", "now": "lifecycle is decommissioned"}
+    ]
+
+
+def test_a_change_that_leaves_the_targets_as_planned_is_recorded_not_refused(tmp_path: Path) -> None:
+    """A host added to the inventory changes its digest but no planned target: resume goes on and records it."""
+    clock = FakeClock()
+    executor = SimulatedExecutor(clock=clock, mean_seconds=0)
+    workspace, run_id = _paused(tmp_path, clock, executor)
+    clock.advance(CLAIM.total_seconds() + 1)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(inventory.read_text(encoding="utf-8") + "    imap9:\n", encoding="utf-8")
+
+    assert workspace.resume(run_id).state is RunState.COMPLETED
+    [note] = [r for r in workspace.store.audit_log(run_id) if r.event == "inventory-changed"]
+    assert note.data["accepted"] == []
+
+
+def test_resume_on_the_command_line_refuses_a_changed_inventory_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`patchorch resume` over a decommissioned host still to patch exits 2 with the host and field on stderr."""
+    clock = FakeClock()
+    executor = SimulatedExecutor(clock=clock, mean_seconds=0)
+    workspace, run_id = _paused(tmp_path, clock, executor)
+    workspace.store.engine.dispose()
+    _decommission(tmp_path, "mx2")
+
+    assert main(["--state-dir", str(tmp_path / "state"), "resume", run_id]) == 2
+    err = capsys.readouterr().err
+    assert "the inventory changed since run" in err
+    assert "host mx2, lifecycle" in err
