@@ -8,12 +8,11 @@ Revises: 0002
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import sqlalchemy as sa
 from alembic import op
 
-from patchorch.store._chain import GENESIS, canonical, record_hash, row_digest
+from patchorch.store._chain import canonical, row_digest
+from patchorch.store.migrations._vouch import vouch_for
 
 revision = "0003"
 down_revision = "0002"
@@ -39,30 +38,8 @@ def upgrade() -> None:
         for row in bind.execute(sa.text(f"SELECT * FROM {table}")):  # noqa: S608  # table names are constants above
             mapping = dict(row._mapping)
             state.setdefault(table, {})[canonical([mapping[k] for k in keys])] = row_digest(mapping)
-    if not state:
-        return
-    head = bind.execute(sa.text("SELECT seq, hash FROM audit_head WHERE id = 1")).first()
-    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
-    seq += 1
-    at = datetime.now(UTC).isoformat()
-    data = canonical({"revision": revision, "rows": sum(len(rows) for rows in state.values())})
-    body = canonical(state)
-    digest = record_hash(prev, seq, None, at, "patchorch-upgrade", "store-upgraded", data, body)
-    bind.execute(
-        sa.text(
-            "INSERT INTO audit (seq, run_id, at, actor, event, data_json, prev_hash, hash, state_json) "
-            "VALUES (:seq, NULL, :at, 'patchorch-upgrade', 'store-upgraded', :data, :prev, :hash, :state)"
-        ),
-        {"seq": seq, "at": at, "data": data, "prev": prev, "hash": digest, "state": body},
-    )
-    if head:
-        bind.execute(
-            sa.text("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"), {"seq": seq, "hash": digest}
-        )
-    else:
-        bind.execute(
-            sa.text("INSERT INTO audit_head (id, seq, hash) VALUES (1, :seq, :hash)"), {"seq": seq, "hash": digest}
-        )
+    if state:
+        vouch_for(bind, revision, state)
 
 
 def downgrade() -> None:

@@ -12,12 +12,12 @@ Revises: 0008
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
 
-from patchorch.store._chain import GENESIS, canonical, record_hash, row_digest
+from patchorch.store._chain import canonical, row_digest
+from patchorch.store.migrations._vouch import vouch_for
 
 revision = "0009"
 down_revision = "0008"
@@ -26,7 +26,6 @@ depends_on = None
 
 # The statuses that spend the failure budget, as this revision knows them.
 _FAILURES = ("failed", "unreachable")
-_ATTEMPT_KEY = ("run_id", "stage", "host", "attempt")
 
 
 def upgrade() -> None:
@@ -54,31 +53,16 @@ def upgrade() -> None:
             )
             changed.append(latest.id)
     if changed:
-        _vouch(bind, changed)
-
-
-def _vouch(bind: sa.Connection, ids: list[int]) -> None:
-    """Append one `store-upgraded` record carrying the new digests of the attempt rows this revision changed."""
-    rows = bind.execute(
-        sa.text("SELECT * FROM attempts WHERE id IN :ids").bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids}
-    )
-    state = {"attempts": {canonical([r._mapping[k] for k in _ATTEMPT_KEY]): row_digest(dict(r._mapping)) for r in rows}}
-    head = bind.execute(sa.text("SELECT seq, hash FROM audit_head WHERE id = 1")).first()
-    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
-    seq += 1
-    at = datetime.now(UTC).isoformat()
-    data = canonical({"revision": revision, "rows": len(ids)})
-    body = canonical(state)
-    digest = record_hash(prev, seq, None, at, "patchorch-upgrade", "store-upgraded", data, body)
-    bind.execute(
-        sa.text(
-            "INSERT INTO audit (seq, run_id, at, actor, event, data_json, prev_hash, hash, state_json) "
-            "VALUES (:seq, NULL, :at, 'patchorch-upgrade', 'store-upgraded', :data, :prev, :hash, :state)"
-        ),
-        {"seq": seq, "at": at, "data": data, "prev": prev, "hash": digest, "state": body},
-    )
-    # A store with acknowledgement notes has audit records, so it has a head row.
-    bind.execute(sa.text("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"), {"seq": seq, "hash": digest})
+        rows = bind.execute(
+            sa.text("SELECT * FROM attempts WHERE id IN :ids").bindparams(sa.bindparam("ids", expanding=True)),
+            {"ids": changed},
+        )
+        key = ("run_id", "stage", "host", "attempt")
+        vouch_for(
+            bind,
+            revision,
+            {"attempts": {canonical([r._mapping[k] for k in key]): row_digest(dict(r._mapping)) for r in rows}},
+        )
 
 
 def downgrade() -> None:
