@@ -34,7 +34,7 @@ if typing.TYPE_CHECKING:
         UpdateSpec,
     )
     from patchorch.domain.policy import Policy
-    from patchorch.domain.run import RunKind, RunRecord, RunState, StageState
+    from patchorch.domain.run import RunInputs, RunKind, RunRecord, RunState, StageState
     from patchorch.domain.vulnerability import Decision, HostVulnerability
     from patchorch.errors import (
         AdvisoryError,
@@ -52,7 +52,7 @@ if typing.TYPE_CHECKING:
         StoreError,
     )
     from patchorch.execution.base import BatchRequest, Executor, HostEvent
-    from patchorch.orchestrator.engine import Orchestrator, RolloutReport
+    from patchorch.orchestrator.engine import Orchestrator, RolloutReport, StageContent
     from patchorch.orchestrator.observers import LogObserver, Observer
     from patchorch.orchestrator.planning import plan_rollout
     from patchorch.orchestrator.workspace import Workspace
@@ -84,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "UpdateScope": "patchorch.domain.plan",
     "UpdateSpec": "patchorch.domain.plan",
     "Policy": "patchorch.domain.policy",
+    "RunInputs": "patchorch.domain.run",
     "RunKind": "patchorch.domain.run",
     "RunRecord": "patchorch.domain.run",
     "RunState": "patchorch.domain.run",
@@ -111,6 +112,7 @@ _EXPORTS: dict[str, str] = {
     "SystemClock": "patchorch.clock",
     "Orchestrator": "patchorch.orchestrator.engine",
     "RolloutReport": "patchorch.orchestrator.engine",
+    "StageContent": "patchorch.orchestrator.engine",
     "LogObserver": "patchorch.orchestrator.observers",
     "Observer": "patchorch.orchestrator.observers",
     "plan_rollout": "patchorch.orchestrator.planning",
@@ -162,12 +164,14 @@ __all__ = [
     "RoleResult",
     "RolloutPlan",
     "RolloutReport",
+    "RunInputs",
     "RunKind",
     "RunRecord",
     "RunState",
     "RunStateError",
     "SourceError",
     "Stage",
+    "StageContent",
     "StageKind",
     "StageState",
     "StoreError",

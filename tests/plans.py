@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from patchorch.domain.plan import Batch, Mode, PlannedHost, RolloutPlan, Stage, StageKind
+from patchorch.testing import FakeContent as FakeContent  # the public fake, where tests have long imported it
 
 PLANNED_AT = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
@@ -53,29 +52,3 @@ def make_plan(
         stages=tuple(built),
         hosts=tuple(planned),
     )
-
-
-@dataclass(frozen=True)
-class FakeContent:
-    """Stage content for executors that never read it (the simulated executor)."""
-
-    root: Path = Path("/nonexistent/patchorch-run")
-
-    @property
-    def prepare_playbook(self) -> Path:
-        """A path nothing reads."""
-        return Path("prepare.yml")
-
-    def stage_playbook(self, stage: str) -> Path:
-        """A path per stage; nothing is read from it."""
-        return self.root / f"{stage}.yml"
-
-    @property
-    def inventory_sources(self) -> tuple[Path, ...]:
-        """No inventory: the simulated executor needs none."""
-        return ()
-
-    @property
-    def ansible_cfg(self) -> Path | None:
-        """No ansible.cfg."""
-        return None

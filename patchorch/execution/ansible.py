@@ -28,6 +28,7 @@ import ansible_runner
 import structlog
 from pydantic import ValidationError
 
+from patchorch.domain.advisory import HostFacts
 from patchorch.domain.outcomes import BatchOutcome, CheckResult, HostOutcome, HostStatus, RoleResult
 from patchorch.errors import ExecutionError
 from patchorch.execution.base import (
@@ -46,6 +47,10 @@ from patchorch.execution.base import (
 log = structlog.get_logger(__name__)
 
 RESULT_FACT = "patchorch_result"
+# The executor's own read-only play, which exports FACTS_FACT on each host.
+FACTS_FACT = "patchorch_facts"
+_FACTS_PLAYBOOK = Path(__file__).resolve().parent / "content" / "facts.yml"
+_FACTS_ANSIBLE_CFG = _FACTS_PLAYBOOK.parent / "ansible.cfg"
 # How often ansible-runner asks whether to cancel, in seconds: the delay between Ctrl-C and the playbook stopping.
 _CANCEL_POLL = 0.5
 
@@ -201,6 +206,23 @@ class _EventFold:
         return HostOutcome(status=status, **base)
 
 
+def facts_result(fold: _EventFold) -> FactsResult:
+    """The facts each requested host exported, validated into HostFacts; the others with Ansible's reason or the
+    validation error."""
+    facts: dict[str, HostFacts] = {}
+    failed: dict[str, str] = {}
+    for host in fold.request_hosts:
+        track = fold.hosts.get(host, _HostTrack())
+        if track.facts is None or track.unreachable or track.failed_task:
+            failed[host] = track.unreachable or track.failed_message or "no facts exported"
+            continue
+        try:
+            facts[host] = HostFacts.model_validate(track.facts)
+        except ValidationError as exc:
+            failed[host] = f"facts did not validate: {exc.errors()[0]['msg']}"
+    return FactsResult(facts=facts, failed=failed)
+
+
 def _timestamp(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -278,30 +300,22 @@ class AnsibleRunnerExecutor:
         )
 
     def gather(self, request: FactsRequest) -> FactsResult:
-        """Run a read-only play that exports `request.fact`; hosts that did not export it are listed as failed."""
-        fold = _EventFold(request.hosts, "facts", 1, 1, fact=request.fact, secrets=self._credentials.secrets())
+        """Run the read-only facts play (content/facts.yml, this executor's own) and validate what each host exported;
+        hosts that did not export valid facts are listed as failed with the reason."""
+        fold = _EventFold(request.hosts, "facts", 1, 1, fact=FACTS_FACT, secrets=self._credentials.secrets())
         self._run(
-            playbook=request.playbook,
+            playbook=_FACTS_PLAYBOOK,
             inventory=request.inventory,
             hosts=request.hosts,
-            ansible_cfg=request.ansible_cfg,
+            ansible_cfg=_FACTS_ANSIBLE_CFG,
             run_id=request.run_id,
             check=False,
             forks=request.forks,
             timeout=None,
             fold=fold,
             cancelled=None,
-            extra_vars=request.extra_vars,
         )
-        facts: dict[str, Mapping[str, Any]] = {}
-        failed: dict[str, str] = {}
-        for host in request.hosts:
-            track = fold.hosts.get(host, _HostTrack())
-            if track.facts is not None and not track.unreachable and not track.failed_task:
-                facts[host] = track.facts
-            else:
-                failed[host] = track.unreachable or track.failed_message or "no facts exported"
-        return FactsResult(facts=facts, failed=failed)
+        return facts_result(fold)
 
     def _run(
         self,

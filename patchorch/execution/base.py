@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from patchorch.domain.advisory import HostFacts
 from patchorch.domain.outcomes import BatchOutcome, HostOutcome
 
 # The environment variable every ansible-playbook that patchorch starts carries, so that `resume` can find a
@@ -61,23 +62,19 @@ class BatchRequest:
 
 @dataclass(frozen=True)
 class FactsRequest:
-    """Run a read-only fact-gathering playbook on hosts; the playbook exports the fact named `fact`."""
+    """Read installed packages and OS details from `hosts` with the executor's own read-only play."""
 
     run_id: str
     hosts: tuple[str, ...]
-    playbook: Path
     inventory: tuple[Path, ...]
-    fact: str
-    ansible_cfg: Path | None = None
     forks: int = 10
-    extra_vars: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class FactsResult:
-    """Facts per host that answered, and the hosts that did not with Ansible's reason."""
+    """Validated facts per host that answered; the hosts that did not (or sent facts that do not validate), with why."""
 
-    facts: Mapping[str, Mapping[str, Any]]
+    facts: Mapping[str, HostFacts]
     failed: Mapping[str, str]
 
 
@@ -137,5 +134,5 @@ class Executor(Protocol):
         ...
 
     def gather(self, request: FactsRequest) -> FactsResult:
-        """Run a read-only play and return the exported fact per host."""
+        """Run the read-only facts play and return each host's facts, validated."""
         ...

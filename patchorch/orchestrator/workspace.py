@@ -54,8 +54,6 @@ from patchorch.store.audit_export import (
 from patchorch.store.location import default_store_url
 from patchorch.store.runs import RunStore
 
-_FACTS_CONTENT = Path(__file__).resolve().parent.parent / "execution" / "content"
-
 
 @dataclass(frozen=True)
 class Leases:
@@ -376,15 +374,12 @@ class Workspace:
     # -- facts --------------------------------------------------------------------------------------------------
 
     def gather_facts(self, inventory: Sequence[Path | str], hosts: Sequence[str]) -> FactsResult:
-        """Read installed packages and OS details from `hosts` with a read-only play."""
+        """Read installed packages and OS details from `hosts` with the executor's read-only play."""
         return self.executor.gather(
             FactsRequest(
                 run_id=f"facts-{new_run_id(self.clock.now())}",
                 hosts=tuple(hosts),
-                playbook=_FACTS_CONTENT / "facts.yml",
                 inventory=tuple(Path(p).resolve() for p in inventory),
-                fact="patchorch_facts",
-                ansible_cfg=_FACTS_CONTENT / "ansible.cfg",
             )
         )
 

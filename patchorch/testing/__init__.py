@@ -2,6 +2,9 @@
 
 - `FakeClock`: time that moves only when slept on; soak waits and back-offs finish at once.
 - `SimulatedExecutor`: the Executor protocol without Ansible: seeded durations, injectable failures.
+- `MockExecutor`: the Executor protocol answered by a function of yours, `handler(BatchRequest) -> BatchOutcome`.
+- `FakeContent`: rendered-content paths for executors that read none (the two above).
+- `RecordingObserver`: keeps every event the orchestrator emits, for assertions.
 - `memory_store()`: a RunStore on an in-memory SQLite database.
 """
 
@@ -9,6 +12,8 @@ from __future__ import annotations
 
 from patchorch.store.runs import RunStore
 from patchorch.testing._fakes import Dispatch, FakeClock, SimulatedExecutor
+from patchorch.testing._mock import BatchHandler, FactsHandler, FakeContent, MockExecutor
+from patchorch.testing._recording import ObservedEvent, RecordingObserver
 
 
 def memory_store(*, actor: str = "test", clock: FakeClock | None = None) -> RunStore:
@@ -16,4 +21,15 @@ def memory_store(*, actor: str = "test", clock: FakeClock | None = None) -> RunS
     return RunStore.open("sqlite://", actor=actor, clock=clock)
 
 
-__all__ = ["Dispatch", "FakeClock", "SimulatedExecutor", "memory_store"]
+__all__ = [
+    "BatchHandler",
+    "Dispatch",
+    "FactsHandler",
+    "FakeClock",
+    "FakeContent",
+    "MockExecutor",
+    "ObservedEvent",
+    "RecordingObserver",
+    "SimulatedExecutor",
+    "memory_store",
+]

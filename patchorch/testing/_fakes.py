@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from patchorch.domain.advisory import HostFacts, OsRelease, PackageFact
 from patchorch.domain.outcomes import BatchOutcome, CheckResult, HostOutcome, HostStatus
 from patchorch.execution.base import (
     BatchInterrupted,
@@ -227,13 +228,13 @@ class SimulatedExecutor:
         facts = {}
         for host in request.hosts:
             already = self.patched.get(host, 0) > 0
-            facts[host] = {
-                "packages": [
-                    {"name": p, "version": new if already else old, "arch": "amd64", "source": p}
+            facts[host] = HostFacts(
+                os=OsRelease(family="debian", version="12"),
+                packages=tuple(
+                    PackageFact(name=p, version=new if already else old, arch="amd64", source=p)
                     for p, (old, new) in sorted(self.packages.items())
-                ],
-                "os": {"family": "debian", "version": "12"},
-            }
+                ),
+            )
         return FactsResult(facts=facts, failed={})
 
     def dispatch_count(self, host: str) -> int:
