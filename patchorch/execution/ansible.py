@@ -195,7 +195,7 @@ class _EventFold:
             return HostOutcome(
                 status=HostStatus.FAILED,
                 failed_task=track.failed_task,
-                message=(result.message if result and result.message else track.failed_message) or "failed",
+                message=self.scrub(result.message if result and result.message else track.failed_message) or "failed",
                 **base,
             )
         if result is None:
