@@ -38,6 +38,7 @@ from patchorch.domain.run import (
     RUN_LOCK_LEASE,
     ApprovalRecord,
     AttemptRecord,
+    AuditRecord,
     RunInputs,
     RunState,
     StageRecord,
@@ -157,11 +158,6 @@ class Orchestrator:
         self._claims = HostClaims(store, lease=claim_lease)
         self._lock = RunLock(store, self.clock, lease=run_lock_lease, holder=self._claims.holder)
         self._claim_wait = claim_wait
-        # Expected apply duration per host, from durations measured in earlier attempts (else the plan's value).
-        self._expected: dict[str, timedelta] = {}
-        # A drill's hosts that failed to prepare: blockers, recorded and left out of the stages.
-        self._blocked: set[str] = set()
-        self._drilling = False
 
     # -- operator actions ---------------------------------------------------------------------------------------
 
@@ -181,7 +177,7 @@ class Orchestrator:
                     {"reason": "emergency rollout: maintenance windows are ignored"}
                     | ({"hosts": windowed} if windowed else {}),
                 )
-            return self._drive(run_id, content)
+            return self._drive(_Run(run_id, plan, inputs, content))
 
     def resume(self, run_id: str, content: StageContent, *, retry_failed: bool = False) -> RolloutReport:
         """Continue a run that halted, paused, awaited approval or was interrupted (even by kill -9).
@@ -191,15 +187,19 @@ class Orchestrator:
         """
         self._cancel.clear()  # a cancel stops the run it was asked of, not the next one
         with self._lock.held(run_id, wait=self._claim_wait), bound_contextvars(run=run_id):
-            run = self.store.run(run_id)
-            if run.state.is_final:
-                raise RunStateError(f"run {run_id} is {run.state.value}; it cannot be resumed", run=run_id)
+            record = self.store.run(run_id)
+            if record.state.is_final:
+                raise RunStateError(f"run {run_id} is {record.state.value}; it cannot be resumed", run=run_id)
             self._guard_processes(run_id)
-            failed = sorted(self._failed_now(run_id))
+            # The plan, inputs and attempts are read once here; the drive keeps them true by writing through them.
+            run = _Run(run_id, self.store.plan(run_id), record.inputs, content, retry_failed=retry_failed)
+            run.absorb(self.store.attempts(run_id))
+            failed = sorted(run.failed())
             if failed and not retry_failed:
                 self.store.acknowledge_failures(run_id, failed)
-            self._reconcile(run_id, content)
-            return self._drive(run_id, content, retry_failed=retry_failed)
+                run.absorb(self.store.attempts(run_id))
+            self._reconcile(run)
+            return self._drive(run)
 
     def locked(self, run_id: str) -> AbstractContextManager[None]:
         """Hold the run's lock for a block (waiting up to `claim_wait`), so that work done before `resume` (rendering
@@ -257,40 +257,44 @@ class Orchestrator:
 
     # -- driving ------------------------------------------------------------------------------------------------
 
-    def _drive(self, run_id: str, content: StageContent, *, retry_failed: bool = False) -> RolloutReport:
-        plan = self.store.plan(run_id)
-        inputs = self.store.run(run_id).inputs
+    def _report(self, run: _Run) -> RolloutReport:
+        """`report` from what the drive holds: only the run's state is read."""
+        record = self.store.run(run.id)
+        latest = run.latest()
+        hosts = {h: (latest[h].status if h in latest else None) for h in run.plan.targets}
+        return RolloutReport(run.id, record.state, record.state_reason, run.plan, hosts)
+
+    def _drive(self, run: _Run) -> RolloutReport:
+        run_id, plan, inputs = run.id, run.plan, run.inputs
         self._set_state(run_id, RunState.RUNNING, "")
-        self._expected = self._measured_durations(plan)
-        self._blocked = set()
-        self._drilling = inputs.drill
+        run.expected = self._measured_durations(plan)
         records = {r.name: r for r in self.store.stages(run_id)}
         previous: StageRecord | None = None
         try:
-            self._prepare(run_id, plan, content, inputs)
+            self._prepare(run)
             for stage in plan.stages:
                 record = records[stage.name]
                 if record.state in (StageState.COMPLETED, StageState.SOAKING):
                     previous = record
                     continue
-                self._wait_before(run_id, plan, stage, previous, inputs)
+                self._wait_before(run, stage, previous)
                 if previous is not None and previous.state is StageState.SOAKING:
                     self.store.set_stage_state(run_id, previous.name, StageState.COMPLETED)
                 if record.state is not StageState.RUNNING:
                     self.store.set_stage_state(run_id, stage.name, StageState.RUNNING)
                 self._notify(lambda o, s=stage: o.stage_started(run_id, s))
                 with self._claims.kept(run_id):  # the heartbeat renews this run's claims while its hosts run
-                    self._run_stage(run_id, plan, stage, content, inputs, retry_failed=retry_failed)
-                previous = self._finish_stage(run_id, plan, stage)
+                    self._run_stage(run, stage)
+                previous = self._finish_stage(run, stage)
         except _Stopped:
-            return self.report(run_id)
+            return self._report(run)
         if previous is not None and previous.state is StageState.SOAKING:
             self.store.set_stage_state(run_id, previous.name, StageState.COMPLETED)
-        report = self.report(run_id)
+        report = self._report(run)
         failed = report.failed_hosts
         if inputs.drill:
             summary = f"drill: {len(report.patched_hosts)} of {len(plan.targets)} host(s) rehearsed in check mode"
-            blocked = sorted(self._blocked | set(failed))
+            blocked = sorted(run.blocked | set(failed))
             if blocked:
                 summary += f"; blockers: {', '.join(blocked)}"
         else:
@@ -298,11 +302,10 @@ class Orchestrator:
             if failed:
                 summary += f"; failed within the budget: {', '.join(failed)}"
         self._set_state(run_id, RunState.COMPLETED, summary)
-        return self.report(run_id)
+        return self._report(run)
 
-    def _wait_before(
-        self, run_id: str, plan: RolloutPlan, stage: Stage, previous: StageRecord | None, inputs: RunInputs
-    ) -> None:
+    def _wait_before(self, run: _Run, stage: Stage, previous: StageRecord | None) -> None:
+        run_id, plan, inputs = run.id, run.plan, run.inputs
         soak_until = previous.soak_until if previous is not None and previous.state is StageState.SOAKING else None
         while True:
             approvals = frozenset(a.stage for a in self.store.approvals(run_id))
@@ -328,15 +331,16 @@ class Orchestrator:
                     reason = f"{decision.reason}; resume at or after {decision.until.isoformat()}"
                     self._set_state(run_id, RunState.WAITING, reason)
                     raise _Stopped
-                self._wait_until(run_id, decision.until, decision.reason)
+                self._wait_until(run, decision.until, decision.reason)
                 continue
             self._set_state(run_id, RunState.AWAITING_APPROVAL, decision.reason)
             raise _Stopped
 
-    def _wait_until(self, run_id: str, until: datetime, reason: str) -> None:
+    def _wait_until(self, run: _Run, until: datetime, reason: str) -> None:
+        run_id = run.id
         self._notify(lambda o: o.waiting(run_id, until, reason))
         remaining = (until - self.clock.now()).total_seconds()
-        if self._drilling and remaining > 0:
+        if run.inputs.drill and remaining > 0:
             # A drill runs on a DrillClock, which skips the wait: the record says what was shortened.
             self.store.note(
                 run_id, "wait-shortened", {"until": until.isoformat(), "seconds": remaining, "reason": reason}
@@ -344,7 +348,8 @@ class Orchestrator:
         if remaining > 0:
             self.clock.sleep(remaining)
 
-    def _finish_stage(self, run_id: str, plan: RolloutPlan, stage: Stage) -> StageRecord:
+    def _finish_stage(self, run: _Run, stage: Stage) -> StageRecord:
+        run_id, plan = run.id, run.plan
         last = stage.index == len(plan.stages)
         if stage.soak > timedelta(0) and not last:
             until = self.clock.now() + stage.soak
@@ -356,27 +361,19 @@ class Orchestrator:
         self._notify(lambda o: o.stage_finished(run_id, stage, state))
         return next(r for r in self.store.stages(run_id) if r.name == stage.name)
 
-    def _run_stage(
-        self,
-        run_id: str,
-        plan: RolloutPlan,
-        stage: Stage,
-        content: StageContent,
-        inputs: RunInputs,
-        *,
-        retry_failed: bool,
-    ) -> None:
+    def _run_stage(self, run: _Run, stage: Stage) -> None:
         """Dispatch the stage's hosts through a `StageDispatcher`: no batch barrier, gates checked at every completion.
 
         Hosts that become startable together share one ansible-playbook (the stage playbook with --limit); several
         playbooks run at once in threads, so a slow host never holds back a free slot.
         """
-        attempts = self.store.attempts(run_id)
+        run_id, plan = run.id, run.plan
+        attempts = run.attempts
         latest = _latest(attempts)
         todo = [
             h
             for h in stage.hosts
-            if h not in self._blocked and _needs_dispatch(latest.get(h), retry_failed=retry_failed)
+            if h not in run.blocked and _needs_dispatch(latest.get(h), retry_failed=run.retry_failed)
         ]
         tries = Counter(a.host for a in attempts if a.stage == stage.name)
         group = 1 + max((a.batch for a in attempts if a.stage == stage.name), default=0)
@@ -388,7 +385,7 @@ class Orchestrator:
             if h not in todo and clusters.get(h) is not None and a.status is not None and a.status.counts_as_failure
         )
         dispatcher = StageDispatcher(
-            [dispatch_host(plan, h, self._expected) for h in todo],
+            [dispatch_host(plan, h, run.expected) for h in todo],
             _limits(plan, stage, attempts, acknowledged),
             unavailable={c: n for c, n in down.items() if c is not None},
         )
@@ -406,7 +403,7 @@ class Orchestrator:
 
         try:
             if not todo:
-                self._gate_after(run_id, plan, stage)
+                self._gate_after(run, stage)
                 return
             while True:
                 now = self.clock.now()
@@ -417,11 +414,7 @@ class Orchestrator:
                         for attempt in sorted({tries[h] + 1 for h in ready}):
                             hosts = tuple(h for h in ready if tries[h] + 1 == attempt)
                             try:
-                                threads.append(
-                                    self._launch(
-                                        run_id, stage, (group, attempt), hosts, content, inputs, done, cancelled
-                                    )
-                                )
+                                threads.append(self._launch(run, stage, (group, attempt), hosts, done, cancelled))
                             except HostClaimedError as exc:
                                 if self._wait_for_claim(run_id, stage, exc, hosts, dispatcher, claim_waits, now):
                                     continue
@@ -439,7 +432,7 @@ class Orchestrator:
                         continue  # a window opened or a retry fell due while hosts ran: start what may start
                     hosts, attempt = running.pop(finished.group)
                     if finished.interrupted is not None:
-                        self._record(run_id, stage, attempt, finished.interrupted.outcomes)
+                        self._record(run, stage, attempt, finished.interrupted.outcomes)
                         interrupted = "interrupted by the operator (Ctrl-C)"
                         stopping.set()
                         continue
@@ -449,14 +442,14 @@ class Orchestrator:
                     outcome = finished.outcome
                     if outcome is None:  # pragma: no cover  # a worker always reports one of the three
                         raise RunStateError(f"lost the result of {hosts}", run=run_id, stage=stage.name)
-                    self._record(run_id, stage, attempt, outcome.outcomes)
+                    self._record(run, stage, attempt, outcome.outcomes)
                     self._notify(lambda o, out=outcome: o.batch_finished(run_id, stage, out))
                     if outcome.cancelled and interrupted is None:
                         interrupted = "cancelled"
-                    self._settle(run_id, plan, stage, dispatcher, outcome, retries)
+                    self._settle(run, stage, dispatcher, outcome, retries)
                     if stop is None and interrupted is None:
                         unsettled = dispatcher.in_flight | set(dispatcher.pending)
-                        stop = self._gate_after(run_id, plan, stage, unsettled=unsettled, stop_now=False)
+                        stop = self._gate_after(run, stage, unsettled=unsettled, stop_now=False)
                     continue
                 if interrupted is not None:
                     self._interrupted(run_id, stage, interrupted)
@@ -470,7 +463,7 @@ class Orchestrator:
                     raise _Stopped
                 if dispatcher.done:
                     return
-                self._wait_for_windows(run_id, plan, stage, dispatcher, now)
+                self._wait_for_windows(run, stage, dispatcher, now)
         except KeyboardInterrupt:
             stopping.set()
             if running:
@@ -483,7 +476,7 @@ class Orchestrator:
                     got = finished.outcome.outcomes if finished.outcome is not None else ()
                     if finished.interrupted is not None:
                         got = finished.interrupted.outcomes
-                    self._record(run_id, stage, attempt, got)
+                    self._record(run, stage, attempt, got)
                 self._interrupted(run_id, stage, "interrupted by the operator (Ctrl-C)")
             self._stop_survivors(run_id)
             raise
@@ -496,18 +489,20 @@ class Orchestrator:
                 for thread in threads:
                     thread.join(timeout=_STOP_GRACE_SECONDS)
 
-    def _prepare(self, run_id: str, plan: RolloutPlan, content: StageContent, inputs: RunInputs) -> None:
+    def _prepare(self, run: _Run) -> None:
         """The prepare phase: every target not yet prepared (nor patched) at once, outside the cluster budgets.
 
         Each host's prepared versions are recorded (audit event `prepared`). A host that fails to prepare halts the
         run before any host is disrupted, naming the host, its owner and what failed; `resume` prepares it again.
         """
-        latest = _latest(self.store.attempts(run_id))
-        prepared = self._prepared(run_id)
+        run_id, plan, content, inputs = run.id, run.plan, run.content, run.inputs
+        latest = run.latest()
+        history = self.store.audit_log(run_id)
+        prepared = _prepared(history)
         todo = tuple(h for h in plan.targets if h not in prepared and not _succeeded(latest.get(h)))
         if not todo:
             return
-        tries = sum(1 for r in self.store.audit_log(run_id) if r.event == "prepare-started")
+        tries = sum(1 for r in history if r.event == "prepare-started")
         self.store.note(run_id, "prepare-started", {"hosts": list(todo)})
         self._notify(lambda o: o.waiting(run_id, self.clock.now(), f"preparing {len(todo)} host(s)"))
         request = BatchRequest(
@@ -546,7 +541,7 @@ class Orchestrator:
             raise _Stopped
         if failed and inputs.drill:
             # A drill goes on with the hosts that could be patched; the others are its blockers (audit `prepared`).
-            self._blocked = set(failed)
+            run.blocked = set(failed)
             return
         if failed:
             owners = {h.name: h.owner for h in plan.hosts}
@@ -573,35 +568,22 @@ class Orchestrator:
                     measured.setdefault(attempt.host, []).append(ended - attempt.started)
         return {host: sorted(spans)[len(spans) // 2] for host, spans in measured.items()}
 
-    def _prepared(self, run_id: str) -> dict[str, dict[str, str]]:
-        """The versions each host was prepared with, from the run's audit records (the latest wins)."""
-        prepared: dict[str, dict[str, str]] = {}
-        for record in self.store.audit_log(run_id):
-            if record.event == "prepared":
-                hosts = record.data.get("hosts", {})
-                prepared.update({str(h): dict(v) for h, v in hosts.items()})
-                for host in record.data.get("failed", {}):
-                    prepared.pop(str(host), None)
-        return prepared
-
     def _launch(
         self,
-        run_id: str,
+        run: _Run,
         stage: Stage,
         numbers: tuple[int, int],
         hosts: tuple[str, ...],
-        content: StageContent,
-        inputs: RunInputs,
         done: queue.Queue[_Finished],
         cancelled: Callable[[], bool],
     ) -> threading.Thread:
         """Claim `hosts` in the store (HostClaimedError if another run holds one), record intent, then run one
         ansible-playbook on them in a thread that reports to `done`."""
-        group, attempt = numbers
+        run_id, (group, attempt) = run.id, numbers
         self._claims.claim(run_id, hosts)
-        self.store.record_intent(run_id, stage.name, group, attempt, hosts)
+        run.absorb(self.store.record_intent(run_id, stage.name, group, attempt, hosts))
         self._notify(lambda o: o.batch_started(run_id, stage, group, attempt, hosts))
-        request = _request(run_id, stage, group, attempt, hosts, content, check=inputs.check)
+        request = _request(run_id, stage, group, attempt, hosts, run.content, check=run.inputs.check)
 
         def work() -> None:
             try:
@@ -664,15 +646,10 @@ class Orchestrator:
         return True
 
     def _settle(
-        self,
-        run_id: str,
-        plan: RolloutPlan,
-        stage: Stage,
-        dispatcher: StageDispatcher,
-        outcome: BatchOutcome,
-        retries: Counter[str],
+        self, run: _Run, stage: Stage, dispatcher: StageDispatcher, outcome: BatchOutcome, retries: Counter[str]
     ) -> None:
         """Tell the dispatcher how each host ended; unreachable hosts with retries left go back with a back-off."""
+        run_id, plan = run.id, run.plan
         now = self.clock.now()
         for result in outcome.outcomes:
             if result.status is HostStatus.UNREACHABLE and retries[result.host] < plan.unreachable_retries:
@@ -685,15 +662,14 @@ class Orchestrator:
                 continue
             dispatcher.complete(result.host, failed=not result.status.is_success)
 
-    def _wait_for_windows(
-        self, run_id: str, plan: RolloutPlan, stage: Stage, dispatcher: StageDispatcher, now: datetime
-    ) -> None:
+    def _wait_for_windows(self, run: _Run, stage: Stage, dispatcher: StageDispatcher, now: datetime) -> None:
         """Nothing runs and nothing may start: wait for the next window or retry, or leave the run waiting."""
+        run_id, plan = run.id, run.plan
         upcoming = dispatcher.next_event(now)
         waiting = dispatcher.waiting(now)
         if upcoming is not None and (self._max_wait is None or upcoming - now <= self._max_wait):
             names = ", ".join(w.host for w in waiting) or ", ".join(dispatcher.pending)
-            self._wait_until(run_id, upcoming, f"next start of {names}")
+            self._wait_until(run, upcoming, f"next start of {names}")
             return
         hosts = {w.host: (w.next_start.isoformat() if w.next_start else None) for w in waiting}
         blocked = [h for h in dispatcher.pending if h not in hosts]
@@ -723,34 +699,28 @@ class Orchestrator:
         self._set_state(run_id, RunState.WAITING, reason)
         raise _Stopped
 
-    def _record(self, run_id: str, stage: Stage, attempt: int, outcomes: Sequence[HostOutcome]) -> None:
+    def _record(self, run: _Run, stage: Stage, attempt: int, outcomes: Sequence[HostOutcome]) -> None:
         # Hosts without evidence keep their intent open; resume reconciles them.
         proven = [o for o in outcomes if o.status is not HostStatus.UNKNOWN]
         if proven:
-            self.store.record_outcomes(run_id, stage.name, attempt, proven, evidence=EVIDENCE_EVENTS)
-            self._claims.release(run_id, [o.host for o in proven])
+            run.absorb(self.store.record_outcomes(run.id, stage.name, attempt, proven, evidence=EVIDENCE_EVENTS))
+            self._claims.release(run.id, [o.host for o in proven])
 
     def _interrupted(self, run_id: str, stage: Stage, reason: str) -> None:
         self.store.set_stage_state(run_id, stage.name, StageState.CANCELLED, reason=reason)
         self._set_state(run_id, RunState.INTERRUPTED, reason)
 
     def _gate_after(
-        self,
-        run_id: str,
-        plan: RolloutPlan,
-        stage: Stage,
-        *,
-        unsettled: Collection[str] = frozenset(),
-        stop_now: bool = True,
+        self, run: _Run, stage: Stage, *, unsettled: Collection[str] = frozenset(), stop_now: bool = True
     ) -> GateDecision | None:
         """Check the gates after a completion; with `stop_now` stop the run on a failed gate, else return it.
 
         `unsettled` hosts (still running, or waiting for a retry) are not judged yet.
         """
-        attempts = self.store.attempts(run_id)
+        run_id, attempts = run.id, run.attempts
         acknowledged = _acknowledged(attempts)
         results = {h: a.status for h, a in _latest(attempts).items() if h not in acknowledged and h not in unsettled}
-        context = GateContext(plan=plan, stage=stage, results=results, now=self.clock.now())
+        context = GateContext(plan=run.plan, stage=stage, results=results, now=self.clock.now())
         decision = after_batch().check(context)
         if decision.verdict is Verdict.PROCEED:
             return None
@@ -803,15 +773,15 @@ class Orchestrator:
         if pids:
             raise RunStateError(f"ansible-playbook of run {run_id} still running (pids {pids})", run=run_id)
 
-    def _reconcile(self, run_id: str, content: StageContent) -> None:
+    def _reconcile(self, run: _Run) -> None:
         """Settle every open intent with a read-only check-mode run of its stage on the host."""
-        open_attempts = [a for a in self.store.attempts(run_id) if a.status is None]
+        run_id = run.id
         groups: dict[tuple[str, int, int], list[str]] = {}
-        for record in open_attempts:
+        for record in (a for a in run.attempts if a.status is None):
             groups.setdefault((record.stage, record.batch, record.attempt), []).append(record.host)
-        plan = self.store.plan(run_id)
         for (stage_name, batch, attempt), hosts in sorted(groups.items()):
-            request = _request(run_id, plan.stage(stage_name), batch, attempt, tuple(hosts), content, check=True)
+            stage = run.plan.stage(stage_name)
+            request = _request(run_id, stage, batch, attempt, tuple(hosts), run.content, check=True)
             self._claims.claim(run_id, hosts)
             with self._claims.kept(run_id):
                 outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=self._cancel.is_set)
@@ -822,17 +792,10 @@ class Orchestrator:
                 {"stage": stage_name, "attempt": attempt, "hosts": {o.host: o.status.value for o in settled}},
             )
             if settled:
-                self.store.record_outcomes(run_id, stage_name, attempt, settled, evidence=EVIDENCE_RECONCILED)
+                run.absorb(
+                    self.store.record_outcomes(run_id, stage_name, attempt, settled, evidence=EVIDENCE_RECONCILED)
+                )
                 self._claims.release(run_id, [o.host for o in settled])
-
-    def _failed_now(self, run_id: str) -> set[str]:
-        attempts = self.store.attempts(run_id)
-        acknowledged = _acknowledged(attempts)
-        return {
-            h
-            for h, a in _latest(attempts).items()
-            if a.status is not None and a.status.counts_as_failure and h not in acknowledged
-        }
 
     # -- plumbing -----------------------------------------------------------------------------------------------
 
@@ -847,6 +810,61 @@ class Orchestrator:
     def _notify(self, call: _ObserverCall) -> None:
         for observer in self.observers:
             call(observer)
+
+
+@dataclass
+class _Run:
+    """One drive of a run: what it works with, in hand (a start) or read once (a resume), and kept true by writing
+    through it: each attempt the store returns from a write replaces the one held, or joins them."""
+
+    id: str
+    plan: RolloutPlan
+    inputs: RunInputs
+    content: StageContent
+    retry_failed: bool = False
+    # Every attempt of the run in dispatch order, as the store recorded it.
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    # Expected apply duration per host, from durations measured in earlier attempts (else the plan's value).
+    expected: dict[str, timedelta] = field(default_factory=dict)
+    # A drill's hosts that failed to prepare: blockers, recorded and left out of the stages.
+    blocked: set[str] = field(default_factory=set)
+    _index: dict[tuple[str, str, int], int] = field(default_factory=dict, repr=False)
+
+    def absorb(self, records: Iterable[AttemptRecord]) -> None:
+        """Take attempts as the store recorded them: one already held is replaced, a new one joins at the end."""
+        for record in records:
+            key = (record.stage, record.host, record.attempt)
+            position = self._index.get(key)
+            if position is None:
+                self._index[key] = len(self.attempts)
+                self.attempts.append(record)
+            else:
+                self.attempts[position] = record
+
+    def latest(self) -> dict[str, AttemptRecord]:
+        """The latest attempt of each host."""
+        return _latest(self.attempts)
+
+    def failed(self) -> set[str]:
+        """Hosts whose latest attempt failed or was unreachable and is not acknowledged."""
+        acknowledged = _acknowledged(self.attempts)
+        return {
+            h
+            for h, a in self.latest().items()
+            if a.status is not None and a.status.counts_as_failure and h not in acknowledged
+        }
+
+
+def _prepared(history: Iterable[AuditRecord]) -> dict[str, dict[str, str]]:
+    """The versions each host was prepared with, from the run's audit records (the latest wins)."""
+    prepared: dict[str, dict[str, str]] = {}
+    for record in history:
+        if record.event == "prepared":
+            hosts = record.data.get("hosts", {})
+            prepared.update({str(h): dict(v) for h, v in hosts.items()})
+            for host in record.data.get("failed", {}):
+                prepared.pop(str(host), None)
+    return prepared
 
 
 @dataclass(frozen=True)

@@ -620,8 +620,11 @@ class RunStore:
 
     # -- attempts ----------------------------------------------------------------------------------------------
 
-    def record_intent(self, run_id: str, stage: str, batch: int, attempt: int, hosts: Sequence[str]) -> None:
-        """Record that these hosts are about to be dispatched; written before Ansible starts."""
+    def record_intent(
+        self, run_id: str, stage: str, batch: int, attempt: int, hosts: Sequence[str]
+    ) -> list[AttemptRecord]:
+        """Record that these hosts are about to be dispatched; written before Ansible starts. Returns the attempts
+        as recorded."""
         now = self._now()
         with self._tx() as conn:
             for host in hosts:
@@ -637,11 +640,13 @@ class RunStore:
                 {"stage": stage, "batch": batch, "attempt": attempt, "hosts": list(hosts)},
                 wrote=[(attempts, _attempts_of(run_id, stage, attempt, hosts))],
             )
+            return _written(conn, run_id, stage, attempt, hosts)
 
     def record_outcomes(
         self, run_id: str, stage: str, attempt: int, outcomes: Sequence[HostOutcome], *, evidence: str
-    ) -> None:
+    ) -> list[AttemptRecord]:
         """Record the outcome of each host of an attempt whose intent was recorded; `evidence` says what it rests on.
+        Returns the attempts as recorded.
 
         An outcome without a matching intent, or for a host that already has one, is refused: nothing is recorded
         twice and nothing without its dispatch.
@@ -692,28 +697,13 @@ class RunStore:
                 },
                 wrote=[(attempts, _attempts_of(run_id, stage, attempt, [o.host for o in outcomes]))],
             )
+            return _written(conn, run_id, stage, attempt, [o.host for o in outcomes])
 
     def attempts(self, run_id: str) -> list[AttemptRecord]:
         """Every attempt of a run in dispatch order."""
         with self._read() as conn:
             rows = conn.execute(select(attempts).where(attempts.c.run_id == run_id).order_by(attempts.c.id)).all()
-        return [
-            AttemptRecord(
-                run_id=r.run_id,
-                stage=r.stage,
-                batch=r.batch,
-                attempt=r.attempt,
-                host=r.host,
-                dispatched_at=_must_dt(r.dispatched_at),
-                status=HostStatus(r.status) if r.status else None,
-                outcome=HostOutcome.model_validate_json(r.outcome_json) if r.outcome_json else None,
-                evidence=r.evidence,
-                finished_at=_dt(r.finished_at),
-                acknowledged_at=_dt(r.acknowledged_at),
-                acknowledged_by=r.acknowledged_by,
-            )
-            for r in rows
-        ]
+        return [_attempt_record(r) for r in rows]
 
     def acknowledge_failures(self, run_id: str, hosts: Sequence[str]) -> list[str]:
         """Record that an operator accepted the failures of `hosts`: each host's latest attempt, if it failed and is
@@ -963,6 +953,29 @@ def _read_again_once(write: Callable[[], None], failed: str, run_id: str) -> Non
                 raise StoreError(f"{failed}: {exc}", run=run_id) from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"{failed}: {exc}", run=run_id) from exc
+
+
+def _attempt_record(r: Any) -> AttemptRecord:
+    return AttemptRecord(
+        run_id=r.run_id,
+        stage=r.stage,
+        batch=r.batch,
+        attempt=r.attempt,
+        host=r.host,
+        dispatched_at=_must_dt(r.dispatched_at),
+        status=HostStatus(r.status) if r.status else None,
+        outcome=HostOutcome.model_validate_json(r.outcome_json) if r.outcome_json else None,
+        evidence=r.evidence,
+        finished_at=_dt(r.finished_at),
+        acknowledged_at=_dt(r.acknowledged_at),
+        acknowledged_by=r.acknowledged_by,
+    )
+
+
+def _written(conn: Connection, run_id: str, stage: str, attempt: int, hosts: Sequence[str]) -> list[AttemptRecord]:
+    """The attempt rows a write just made or changed, as records in dispatch order."""
+    query = select(attempts).where(_attempts_of(run_id, stage, attempt, hosts)).order_by(attempts.c.id)
+    return [_attempt_record(r) for r in conn.execute(query)]
 
 
 def _attempts_of(run_id: str, stage: str, attempt: int, hosts: Sequence[str]) -> ColumnElement[bool]:
