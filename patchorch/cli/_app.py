@@ -62,15 +62,15 @@ def _global(
     ctx.obj = State(config=config, state_dir=state_dir, store_url=store_url, log_format=log_format)
 
 
-def _register() -> None:
-    # Command modules register themselves on import; each adds one group or command.
-    from patchorch.cli import _commands  # noqa: F401  # side effect: registration
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status instead of raising (the console script exits with it)."""
-    _register()
-    as_json = "--json" in (sys.argv[1:] if argv is None else argv)
+    from patchorch.cli._commands import register
+
+    args = sys.argv[1:] if argv is None else argv
+    # Only the module of the command named is imported: the others' imports and typer's conversion of their
+    # parameters would be start-up time that command does not use.
+    register(args)
+    as_json = "--json" in args
     try:
         # Outside standalone mode click returns the code of typer.Exit instead of raising it.
         status = app(args=argv, prog_name="patchorch", standalone_mode=False)

@@ -10,16 +10,18 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
-import structlog
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from patchorch.config import Settings, default_state_dir, load_settings
 from patchorch.errors import ConfigError, Problem
-from patchorch.execution.base import Credentials, VaultId
+
+if TYPE_CHECKING:
+    from patchorch.domain.fleet import Fleet
+    from patchorch.execution.base import Credentials, VaultId
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -100,6 +102,8 @@ def ask_credentials(
         if source and source != "prompt" and not Path(source).is_file():
             field = "--vault-password-file" if value in files else "--vault-id"
             raise ConfigError([Problem(f"{source} is not a file", field=field, value=value)])
+    from patchorch.execution.base import Credentials, VaultId
+
     become = typer.prompt("BECOME password", hide_input=True, err=True) if ask_become_pass else None
     vaults = []
     for value in wanted:
@@ -142,9 +146,17 @@ class State:
             **flags,
         }
         settings = load_settings(config_file=self.config, overrides=overrides)
-        configure_logging(settings.log_format)
         _last_state_dir[0] = settings.state_dir
         return settings
+
+
+def owners_in(fleet: Fleet, *, contact: bool = True) -> dict[str, str]:
+    """Each host's owner of an already loaded fleet as 'team <contact>' (or the team alone)."""
+    return {
+        h.name: plain(f"{h.owner.team} <{h.owner.contact}>" if contact else h.owner.team)
+        for h in fleet
+        if h.owner is not None
+    }
 
 
 def require_inventory(settings: Settings) -> tuple[Path, ...]:
@@ -172,8 +184,11 @@ def configure_logging(log_format: str, stream: TextIO | None = None) -> None:
     """structlog to `stream` (stderr by default): readable console lines, or JSON lines with --log-format json.
 
     While a live display owns the terminal the log goes to a file instead (`patchorch.cli.rollout`), so the two
-    never interleave.
+    never interleave. Only the commands that run something log (`patchorch.cli.rollout.open_workspace` configures it),
+    so structlog, and the rich tracebacks its console renderer brings, load only there.
     """
+    import structlog
+
     json_lines = log_format == "json"
     renderer: Any = structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(

@@ -28,6 +28,7 @@ from patchorch.cli._common import (
     ask_vault_ids,
     cell,
     console,
+    owners_in,
     plain,
     require_inventory,
     state,
@@ -86,8 +87,6 @@ def plan_command(
     if as_json:
         typer.echo(rollout.pretty_json(), nl=False)
         return
-    from patchorch.cli.rollout import owners_in
-
     policy_label = str(settings.policy) if settings.policy is not None else "built-in default"
     console.print(render_plan(rollout, policy_label=policy_label, owners=owners_in(loaded.fleet, contact=False)))
     if out is not None:

@@ -43,6 +43,7 @@ from patchorch.cli._common import (
     configure_logging,
     console,
     console_err,
+    owners_in,
     plain,
     print_json,
     require_inventory,
@@ -94,15 +95,6 @@ def owners_of(
     return owners_in(fleet, contact=contact)
 
 
-def owners_in(fleet: Fleet, *, contact: bool = True) -> dict[str, str]:
-    """Each host's owner of an already loaded fleet as 'team <contact>' (or the team alone)."""
-    return {
-        h.name: plain(f"{h.owner.team} <{h.owner.contact}>" if contact else h.owner.team)
-        for h in fleet
-        if h.owner is not None
-    }
-
-
 def open_workspace(
     settings: Settings,
     *,
@@ -114,6 +106,7 @@ def open_workspace(
     """The Workspace for these settings, with structured logs among the observers (displays are added later)."""
     from patchorch.orchestrator.workspace import Leases, Workspace
 
+    configure_logging(settings.log_format)
     return Workspace.open(
         settings.state_dir,
         store_url=settings.store_url,
