@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Group
@@ -33,10 +33,12 @@ from patchorch.cli._common import (
     require_inventory,
     state,
 )
-from patchorch.domain.dispatch import Timeline
 from patchorch.domain.plan import Mode, RolloutPlan, Stage
 from patchorch.domain.spans import format_span
 from patchorch.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    from patchorch.domain.dispatch import Timeline
 
 
 @app.command("plan")
