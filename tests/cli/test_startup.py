@@ -33,20 +33,25 @@ HEAVY = (
 )
 
 
-# What `patchorch plan` does without beyond those (Ansible's inventory, jinja2 and cryptography it needs): logging
-# (structlog with rich's tracebacks and pygments, asyncio), the executor's models, the run records and every other
-# command's module.
-NOT_ON_PLAN = (
-    *(name for name in HEAVY if name not in ("ansible", "jinja2", "cryptography", "patchorch.sources.inventory")),
-    "structlog",
-    "rich.traceback",
-    "rich.pretty",
-    "pygments",
-    "asyncio",
-    "patchorch.execution.base",
-    "patchorch.orchestrator.observers",
-    *(f"patchorch.cli.{module}" for module in MODULES if module != "plan"),
-)
+# What reading an inventory needs of those: Ansible itself, and the jinja2 and cryptography it imports.
+READING = ("ansible", "jinja2", "cryptography", "patchorch.sources.inventory")
+
+
+def _not_needed_by(command: str, *needed: str) -> tuple[str, ...]:
+    """What `patchorch COMMAND` (which reads the inventory) runs without: the heavy modules beside those it reads
+    with or names as `needed`, logging (structlog with rich's tracebacks and pygments, asyncio), the executor's models
+    and every other command's module."""
+    return (
+        *(name for name in HEAVY if name not in (*READING, *needed)),
+        "structlog",
+        "rich.traceback",
+        "rich.pretty",
+        "pygments",
+        "asyncio",
+        "patchorch.execution.base",
+        "patchorch.orchestrator.observers",
+        *(f"patchorch.cli.{module}" for module in MODULES if module != command),
+    )
 
 
 def _imported_after(code: str, modules: tuple[str, ...] = HEAVY) -> list[str]:
@@ -63,11 +68,18 @@ def test_registering_every_command_imports_no_heavy_module() -> None:
     assert _imported_after("from patchorch.cli._commands import register\nregister()") == []
 
 
-def test_planning_imports_neither_logging_nor_other_commands(tmp_path: Path) -> None:
-    """`patchorch plan` loads the inventory and plans without structlog, the executor, the store or other commands."""
-    args = ["--state-dir", str(tmp_path), "plan", "-i", "inventories/example-mail", "--now", "2025-03-05T12:00Z"]
+@pytest.mark.parametrize(
+    ("command", "flags", "needed"),
+    [("plan", ["--now", "2025-03-05T12:00Z"], ()), ("render", ["-o", "{tmp}/run"], ("patchorch.rendering",))],
+)
+def test_plan_and_render_import_neither_logging_nor_other_commands(
+    tmp_path: Path, command: str, flags: list[str], needed: tuple[str, ...]
+) -> None:
+    """`patchorch plan` and `render` read and plan without structlog, the executor, the store or other commands."""
+    options = [flag.format(tmp=tmp_path) for flag in flags]
+    args = ["--state-dir", str(tmp_path), command, "-i", "inventories/example-mail", *options]
     code = f"from patchorch.cli._app import main\nassert main({args!r}) == 0"
-    assert _imported_after(code, NOT_ON_PLAN) == []
+    assert _imported_after(code, _not_needed_by(command, *needed)) == []
 
 
 def test_each_command_is_registered_by_the_modules_named_for_it() -> None:
