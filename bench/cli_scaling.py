@@ -3,8 +3,8 @@
 For each size a seeded synthetic fleet (bench.synthetic) becomes a dynamic inventory script: the script prints a
 prepared `--list` listing (groups per site and role, each host's patchorch metadata, owner, maintenance windows and
 connection variables as host variables), so its own cost is that of a fast CMDB export. Then, one process at a time,
-each of these runs once and is measured from outside (wall time, CPU time and peak RSS of the process and its
-children, read with wait4):
+each of these runs once (or in `--repeat=N` interleaved rounds: median times, highest RSS, every CPU time kept) and
+is measured from outside (wall time, CPU time and peak RSS of the process and its children, read with wait4):
 
 - `inventory_list`: `ansible-inventory -i SCRIPT --list`, the reference;
 - `plan`: `patchorch plan -i SCRIPT` (the plan shown as a user sees it);
@@ -21,6 +21,7 @@ RSS of plan and render <= 1.2.
 
     nice .venv/bin/python -m bench.cli_scaling 1000 10000        # writes bench/results/cli_scaling.json
     nice .venv/bin/python -m bench.cli_scaling 100000            # merged into the same file by size
+    nice .venv/bin/python -m bench.cli_scaling --repeat=5 1000   # 5 interleaved rounds: median CPU, max RSS, spread
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,35 +118,60 @@ def _measured(command: list[str], env: dict[str, str], cwd: Path) -> dict[str, A
     }
 
 
-def measure(size: int, work: Path) -> dict[str, Any]:
-    """Run the four commands on one synthetic fleet of `size` hosts under `work`."""
+def _typical(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """One command's figures over its repeated runs: median wall and CPU time, the highest peak RSS, and every CPU time
+    (the spread a shared machine leaves) when it ran more than once."""
+    typical = {
+        "wall_s": round(statistics.median(sample["wall_s"] for sample in samples), 2),
+        "cpu_s": round(statistics.median(sample["cpu_s"] for sample in samples), 2),
+        "peak_rss_mb": max(sample["peak_rss_mb"] for sample in samples),
+    }
+    if len(samples) > 1:
+        typical["cpu_s_runs"] = sorted(sample["cpu_s"] for sample in samples)
+    return typical
+
+
+def _batches(run_dir: Path) -> list[tuple[str, str]]:
+    """Each batch of the rendered site.yml: its stage's playbook and its group, in order."""
+    site = yaml.safe_load((run_dir / "site.yml").read_text(encoding="utf-8"))
+    imports = [(play["ansible.builtin.import_playbook"], play.get("vars", {}).get("patchorch_hosts")) for play in site]
+    return [(playbook, group) for playbook, group in imports if group]
+
+
+def measure(size: int, work: Path, repeats: int = 1) -> dict[str, Any]:
+    """Run the four commands on one synthetic fleet of `size` hosts under `work`, `repeats` rounds interleaved (so
+    that a change of the machine's load falls on all four alike)."""
     script = _inventory_script(size, work)
     bin_dir = Path(sys.executable).parent
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", NO_COLOR="1", COLUMNS="160")
     state = ["--state-dir", str(work / f"state-{size}")]
     run_dir = work / f"run-{size}"
     patchorch = [str(bin_dir / "patchorch"), *state]
-    timings = {
-        "inventory_list": _measured([str(bin_dir / "ansible-inventory"), "-i", str(script), "--list"], env, work),
-        "plan": _measured([*patchorch, "plan", "-i", str(script), "--now", NOW], env, work),
-        "render": _measured([*patchorch, "render", "-i", str(script), "-o", str(run_dir)], env, work),
+    commands = {
+        "inventory_list": [str(bin_dir / "ansible-inventory"), "-i", str(script), "--list"],
+        "plan": [*patchorch, "plan", "-i", str(script), "--now", NOW],
+        "render": [*patchorch, "render", "-i", str(script), "-o", str(run_dir)],
     }
-
-    # The stage with the most batches in the rendered site.yml, and its first batch group.
-    site = yaml.safe_load((run_dir / "site.yml").read_text(encoding="utf-8"))
-    imports = [(play["ansible.builtin.import_playbook"], play.get("vars", {}).get("patchorch_hosts")) for play in site]
-    counts = Counter(playbook for playbook, group in imports if group)
-    playbook_name = counts.most_common(1)[0][0]
-    group = next(group for playbook, group in imports if playbook == playbook_name)
-    playbook = run_dir / playbook_name
     groups = run_dir / "inventory" / "patchorch_groups.yml"
     play_env = dict(env, ANSIBLE_CONFIG=str(run_dir / "ansible.cfg"))
-    timings["list_hosts"] = _measured(
-        [str(bin_dir / "ansible-playbook"), "-i", str(script), "-i", str(groups), "--list-hosts", "--limit", group,
-         str(playbook)],
-        play_env,
-        run_dir,
-    )  # fmt: skip
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in (*commands, "list_hosts")}
+    for _ in range(repeats):
+        for name, command in commands.items():
+            samples[name].append(_measured(command, env, work))
+        # The stage with the most batches, and its first batch group.
+        batches = _batches(run_dir)
+        counts = Counter(playbook for playbook, _ in batches)
+        playbook = counts.most_common(1)[0][0]
+        group = next(group for name, group in batches if name == playbook)
+        samples["list_hosts"].append(
+            _measured(
+                [str(bin_dir / "ansible-playbook"), "-i", str(script), "-i", str(groups), "--list-hosts", "--limit",
+                 group, str(run_dir / playbook)],
+                play_env,
+                run_dir,
+            )
+        )  # fmt: skip
+    timings = {name: _typical(runs) for name, runs in samples.items()}
 
     reference = timings["inventory_list"]
     for name, timing in timings.items():
@@ -162,6 +189,7 @@ def measure(size: int, work: Path) -> dict[str, Any]:
         "listing_mb": round((work / f"listing-{size}.json").stat().st_size / 2**20, 1),
         "groups_file_mb": round(groups.stat().st_size / 2**20, 2),
         "list_hosts_limit": group,
+        "repeats": repeats,
         "timings": timings,
         "within_targets": within,
     }
@@ -178,14 +206,15 @@ def _compile_bytecode() -> None:
 
 def main(argv: list[str]) -> int:
     """Measure each size in a scratch directory and merge the results into the results file (by size)."""
-    sizes = [int(arg) for arg in argv] or list(SIZES)
+    repeats = next((int(arg.removeprefix("--repeat=")) for arg in argv if arg.startswith("--repeat=")), 1)
+    sizes = [int(arg) for arg in argv if not arg.startswith("--")] or list(SIZES)
     _compile_bytecode()
     previous = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     runs = {run["hosts"]: run for run in previous.get("runs", ())}
     for size in sizes:
         work = Path(tempfile.mkdtemp(prefix=f"patchorch-cli-scaling-{size}-"))
         try:
-            result = measure(size, work)
+            result = measure(size, work, repeats)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         result["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
