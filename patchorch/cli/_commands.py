@@ -45,5 +45,5 @@ def command_name(args: Sequence[str]) -> str | None:
 def register(args: Sequence[str] | None = None) -> None:
     """Register the command `args` names (all commands when `args` is None or names none that exists)."""
     name = command_name(args) if args is not None else None
-    for module in COMMAND_MODULES.get(name, MODULES) if name is not None else MODULES:
+    for module in COMMAND_MODULES.get(name or "", MODULES):
         importlib.import_module(f"patchorch.cli.{module}")
