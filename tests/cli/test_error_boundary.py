@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from patchorch.cli._app import app, main
+from patchorch.cli._commands import register
 from patchorch.domain.outcomes import BatchOutcome, HostFailures, HostOutcome, HostStatus
 from patchorch.errors import PatchorchError
 
@@ -22,6 +23,9 @@ def failing_command() -> Iterator[str]:
         )
         BatchOutcome(stage="canary", batch=1, outcomes=outcomes).raise_for_failure()
 
+    # Every command registered first: running an unknown name registers them all, and restoring a list taken before
+    # that would drop them for the rest of the session.
+    register()
     before = list(app.registered_commands)
     app.command("fail-hosts", hidden=True)(fail)
     try:
