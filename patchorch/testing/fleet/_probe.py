@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import time
@@ -45,13 +46,14 @@ class HealthAnswer:
 
 
 def get_health(url: str, timeout: float = 3.0) -> HealthAnswer | None:
-    """GET `url`; None when nothing answers (connection refused or timed out)."""
+    """GET `url`; None when nothing answers (connection refused or timed out, or closed before an HTTP answer: a
+    server still starting)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310  # a fixed http:// loopback URL
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read()
-    except (OSError, urllib.error.URLError):
+    except (OSError, urllib.error.URLError, http.client.HTTPException):
         return None
     text = raw.decode(errors="replace")
     try:
