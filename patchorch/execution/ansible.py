@@ -5,7 +5,9 @@ afterwards, and on the next start when a killed orchestrator could not. Nothing 
 env files are suppressed, its stdout file is not written and events are not kept on disk; the become password and
 vault passwords (`Credentials`) are typed into ansible-playbook's own prompts from memory. Runner events are folded
 into typed outcomes here, at the border: raw event dicts never leave this module, and stdout is never parsed; the
-few lines kept to explain a playbook that could not start are scrubbed of every secret.
+few lines kept to explain a playbook that could not start are scrubbed of every secret. ansible-playbook runs under
+the keeper (`_keeper`), on a terminal of its own: an orchestrator killed with SIGKILL leaves a playbook that finishes
+its hosts and exits, instead of one that dies or hangs writing to the dead orchestrator's terminal.
 """
 
 from __future__ import annotations
@@ -361,12 +363,14 @@ class AnsibleRunnerExecutor:
         try:
             thread, runner = ansible_runner.run_async(
                 private_data_dir=str(private),
-                playbook=str(playbook),
+                # ansible-playbook runs under the keeper, on a terminal of its own that outlives this process:
+                # killed, the orchestrator leaves a playbook that finishes its hosts and exits (see _keeper).
+                binary=sys.executable,
+                cmdline=shlex.join(_keeper_command(private, [*arguments, str(playbook)])),
                 inventory=[str(p) for p in inventory],
                 limit=",".join(hosts),
                 envvars=envvars,
                 extravars=dict(extra_vars) if extra_vars else None,
-                cmdline=shlex.join(arguments) if arguments else None,
                 passwords=passwords or None,
                 event_handler=fold,
                 cancel_callback=cancel_callback,
@@ -418,25 +422,52 @@ class AnsibleRunnerExecutor:
         return arguments, passwords
 
 
+_KEEPER = Path(__file__).with_name("_keeper.py")
+
+
+def _keeper_command(private: Path, arguments: list[str]) -> list[str]:
+    """The arguments after the interpreter that run ansible-playbook with `arguments` under the keeper (runner
+    appends the inventory, limit and extra vars). -I: the keeper needs only the standard library."""
+    return ["-I", str(_KEEPER), "--private", str(private), "--", "ansible-playbook", *arguments]
+
+
 _PRIVATE_PREFIX = "patchorch-"
 _OWNER = re.compile(rf"^{_PRIVATE_PREFIX}(?P<pid>\d+)-")
 
 
 def remove_abandoned_private_dirs(work_dir: Path) -> tuple[Path, ...]:
     """Remove the private directories in `work_dir` whose orchestrator process is gone (killed before its own
-    clean-up ran); those of running processes are left alone. Returns what was removed."""
+    clean-up ran); those of running processes are left alone, and so is one a playbook that outlived its orchestrator
+    still works in (its keeper removes it when the playbook exits). Returns what was removed."""
     removed = []
     try:
         entries = list(work_dir.iterdir())
     except OSError:
         return ()
+    in_use: set[Path] | None = None
     for entry in entries:
         match = _OWNER.match(entry.name)
         if match is None or not entry.is_dir() or _alive(int(match.group("pid"))):
             continue
+        in_use = _working_dirs() if in_use is None else in_use
+        if entry.resolve() in in_use:
+            continue
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     return tuple(removed)
+
+
+def _working_dirs(proc: Path = Path("/proc")) -> set[Path]:
+    """The current directories of the live processes this user may look at (runner starts the keeper and
+    ansible-playbook in the private directory)."""
+    found = set()
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                found.add(Path(os.readlink(entry / "cwd")))
+            except OSError:
+                continue  # gone, or not ours to read
+    return found
 
 
 def _alive(pid: int) -> bool:

@@ -41,6 +41,21 @@ def test_sweep_reports_what_it_removed(tmp_path: Path) -> None:
     assert remove_abandoned_private_dirs(tmp_path) == ()
 
 
+def test_private_dir_a_surviving_playbook_works_in_is_kept(tmp_path: Path) -> None:
+    """A dead orchestrator's private dir that a live process (its orphaned playbook) still works in is not removed."""
+    in_use = tmp_path / f"patchorch-{_dead_pid()}-run1-abcd"
+    in_use.mkdir()
+    survivor = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], cwd=in_use, stdin=subprocess.PIPE
+    )
+    try:
+        assert remove_abandoned_private_dirs(tmp_path) == ()
+        assert in_use.exists()
+    finally:
+        survivor.communicate(timeout=30)
+    assert remove_abandoned_private_dirs(tmp_path) == (in_use,)
+
+
 def test_credentials_never_show_their_secrets() -> None:
     """repr() of credentials and vault ids (as in tracebacks and debug logs) leaves the passwords out."""
     planted = {"become_password": "b-secret", "vault": "v-secret"}  # test values, not credentials

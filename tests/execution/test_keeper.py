@@ -1,0 +1,101 @@
+"""The keeper: a real ansible-playbook (local connection) whose orchestrator is killed with SIGKILL finishes its host
+and exits by itself, and its private directory goes with it; the playbook's output still reaches runner."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from patchorch.execution.ansible import AnsibleRunnerExecutor
+from patchorch.execution.base import BatchRequest
+from patchorch.orchestrator.processes import run_processes
+
+# The orchestrator of the test: runs one batch of `play` and prints every task it hears of.
+_ORCHESTRATOR = """
+import sys
+from pathlib import Path
+from patchorch.execution.ansible import AnsibleRunnerExecutor
+from patchorch.execution.base import BatchRequest
+
+work, play, inventory, run_id = (Path(a) for a in sys.argv[1:5])
+request = BatchRequest(run_id=str(run_id), stage="s", batch=1, attempt=1, hosts=("local",), playbook=play,
+                       inventory=(inventory,))
+AnsibleRunnerExecutor(work_dir=work).run_batch(request, on_event=lambda e: print(e.task, flush=True))
+"""
+
+
+def _play(directory: Path) -> tuple[Path, Path]:
+    """A playbook that marks `started`, waits (bounded) for `go`, writes a few hundred lines, then marks `finished`."""
+    tasks = [
+        {"name": "start", "ansible.builtin.file": {"path": str(directory / "started"), "state": "touch"}},
+        {
+            "name": "wait for go",
+            "ansible.builtin.wait_for": {"path": str(directory / "go"), "timeout": 120},
+        },
+        # Output after the orchestrator is gone: every line of it would have failed with EIO on runner's terminal.
+        {"name": "talk", "ansible.builtin.debug": {"msg": "{{ item }}"}, "loop": list(range(200))},
+        {"name": "finish", "ansible.builtin.file": {"path": str(directory / "finished"), "state": "touch"}},
+    ]
+    play = directory / "play.yml"
+    play.write_text(yaml.safe_dump([{"hosts": "all", "gather_facts": False, "tasks": tasks}]))
+    inventory = directory / "inventory.yml"
+    inventory.write_text(
+        yaml.safe_dump(
+            {"all": {"hosts": {"local": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}
+        )
+    )
+    return play, inventory
+
+
+def _wait(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)  # polling real processes, bounded by the deadline
+    return False
+
+
+def test_a_playbook_whose_orchestrator_was_killed_finishes_its_host_and_exits(tmp_path: Path) -> None:
+    """kill -9 of the orchestrator mid-host: the playbook runs its remaining tasks, exits, and leaves no private dir."""
+    play, inventory = _play(tmp_path)
+    work = tmp_path / "work"
+    run_id = "keeper-orphan"
+    command = [sys.executable, "-c", _ORCHESTRATOR, str(work), str(play), str(inventory), run_id]
+    orchestrator = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert _wait((tmp_path / "started").exists, 60), "the playbook never started"
+        orchestrator.kill()
+        orchestrator.wait(timeout=30)
+        orphans = run_processes(run_id)
+        assert orphans, "the playbook did not outlive its orchestrator"
+        assert list(work.iterdir()), "the private directory was gone while the playbook still needed it"
+        (tmp_path / "go").touch()
+        assert _wait((tmp_path / "finished").exists, 60), "the orphaned playbook did not finish its host"
+        assert _wait(lambda: not run_processes(run_id), 30), f"still running: {run_processes(run_id)}"
+    finally:
+        (tmp_path / "go").touch()
+        if orchestrator.poll() is None:
+            orchestrator.kill()
+    assert list(work.iterdir()) == []
+
+
+def test_the_playbook_output_and_exit_status_pass_through_the_keeper(tmp_path: Path) -> None:
+    """With the orchestrator alive, every task's events reach it and the host's outcome is read as before."""
+    play, inventory = _play(tmp_path)
+    (tmp_path / "go").touch()
+    heard: list[str] = []
+    request = BatchRequest(
+        run_id="keeper-alive", stage="s", batch=1, attempt=1, hosts=("local",), playbook=play, inventory=(inventory,)
+    )
+    executor = AnsibleRunnerExecutor(work_dir=tmp_path / "work")
+    outcome = executor.run_batch(request, on_event=lambda e: heard.append(e.task))
+    assert heard == ["start", "wait for go", "talk", "finish"]
+    assert outcome.outcomes[0].changed
+    assert (tmp_path / "finished").exists()
+    assert list((tmp_path / "work").iterdir()) == []
