@@ -95,6 +95,12 @@ def owners_of(
     return owners_in(fleet, contact=contact)
 
 
+def recorded_owners(plan: RolloutPlan) -> dict[str, str]:
+    """Each target's owner as the run's plan recorded it ('team <contact>'): what `status` and `show` name, without
+    reading the inventory again (it may need vault ids, or have changed since the run)."""
+    return {h.name: plain(h.owner) for h in plan.hosts if h.owner is not None}
+
+
 def open_workspace(
     settings: Settings,
     *,
@@ -744,7 +750,7 @@ def status(
         run_id = newest[0].id
     view = workspace.view(run_id)
     stages = workspace.store.stages(run_id)
-    owners = owners_of(view.run.inputs.inventory)
+    owners = recorded_owners(view.report.plan)
     attention = {h: s for h, s in view.report.hosts.items() if s is None or not s.is_success}
     if as_json:
         print_json(
@@ -848,7 +854,7 @@ def show(
         )
         return
     run = view.run
-    owners = owners_of(run.inputs.inventory)
+    owners = recorded_owners(view.report.plan)
     console.print(
         Text(
             f"run {run.id} ({run.mode.value}) by {plain(run.created_by)} at {run.created_at:%Y-%m-%d %H:%M:%S} UTC",

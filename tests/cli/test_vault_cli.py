@@ -133,3 +133,47 @@ def test_a_missing_vault_file_is_bad_input(
     assert str(missing) in err
     assert flag in err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture
+def recorded_then_vaulted(tmp_path: Path) -> tuple[Path, str, dict[str, str]]:
+    """A run (paused for approval after its canary) recorded over a copy of the example estate whose
+    group_vars/retired.yml was vault-encrypted afterwards: (state dir, run id, the canary's and a waiting host's
+    owners)."""
+    from patchorch.domain.run import RunInputs
+    from patchorch.orchestrator.workspace import Workspace
+    from patchorch.testing import FakeClock, SimulatedExecutor
+
+    root = tmp_path / "inv"
+    shutil.copytree(EXAMPLE, root)
+    state = tmp_path / "state"
+    clock = FakeClock()
+    workspace = Workspace.open(state, actor="ops", clock=clock, executor=SimulatedExecutor(clock=clock))
+    plan = workspace.plan([root], policy=POLICY, emergency=True)
+    report = workspace.start(plan, inventory=[root], inputs=RunInputs(inventory=(str(root),)))
+    retired = root / "group_vars" / "retired.yml"
+    vault = VaultLib([("ops", AnsibleSecret(PASSWORD.encode()))])
+    retired.write_bytes(vault.encrypt(retired.read_text(encoding="utf-8"), vault_id="ops"))
+    owners = {h.name: h.owner for h in plan.hosts if h.owner is not None}
+    canary, waiting = plan.stages[0].hosts[0], plan.stages[-1].hosts[-1]
+    return state, report.run_id, {canary: owners[canary], waiting: owners[waiting]}
+
+
+@pytest.mark.parametrize("command", ["status", "show"])
+def test_status_and_show_name_owners_from_the_records_without_a_vault_id(
+    recorded_then_vaulted: tuple[Path, str, dict[str, str]], command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status`/`show` of a run whose inventory now needs a vault id need none: owners come from the run's plan."""
+    state, run_id, owners = recorded_then_vaulted
+    (_, canary_owner), (waiting, waiting_owner) = owners.items()
+    assert main(["--state-dir", str(state), command, run_id, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    if command == "status":
+        assert data["owners"][waiting] == waiting_owner
+    assert main(["--state-dir", str(state), command, run_id]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # lines joined where the terminal wrapped them
+    assert "owner unknown" not in out
+    if command == "status":  # the waiting host needs attention: its owner is named
+        assert f"{waiting} not yet patched {waiting_owner}" in out
+    else:  # the canary's attempt names its owner
+        assert f"owner {canary_owner}" in out
