@@ -3,6 +3,7 @@ too deep, limits Ansible would quietly widen."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def _deep(path: Path) -> Path:
         (["--store-url", "sqlite:////nonexistent/dir/p.db", "runs"], "the directory /nonexistent/dir does not exist"),
         (["--state-dir", "/etc/passwd", "runs"], "state_dir: /etc/passwd is a file, not a directory"),
         (["plan", "-i", str(EXAMPLE), "--limit", "["], "--limit: '[' has unbalanced brackets"),
+        (["rollout", "--emergency", "--yes", "-i", str(EXAMPLE), "--limit", "["], "--limit: '[' has unbalanced"),
         (["resume", "r1", "--wait-for-claims", "soon"], "--wait-for-claims: "),
         (["exposure", "-i", str(EXAMPLE), "--max-fact-age", "soon"], "--max-fact-age: expected a duration like"),
     ],
@@ -45,6 +47,26 @@ def test_bad_option_exits_2_with_one_line(
     assert status == 2
     assert err.startswith("error: ")
     assert says in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda p: p.mkdir(), "is a directory, not an SQLite file"),
+        (lambda p: p.write_text("not a database, only text " * 20), "is not an SQLite database"),
+    ],
+)
+def test_unopenable_sqlite_store_exits_2_with_one_line(
+    make: Callable[[Path], object], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store URL whose SQLite path is a directory or a file of something else: one line naming it, exit 2."""
+    path = tmp_path / "store.db"
+    make(path)
+    status = main(["--state-dir", str(tmp_path / "state"), "--store-url", f"sqlite:///{path}", "runs"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"error: store_url: {path} {says}")
     assert err.count("\n") == 1
 
 
