@@ -18,7 +18,17 @@ from patchorch.orchestrator.processes import run_processes
 from patchorch.orchestrator.workspace import Workspace
 from patchorch.testing import FakeClock
 from patchorch.testing.fleet import Fault
-from tests.integration.conftest import ACME, NEW, OLD, Fleet, StoreWatch, dispatched, outcomes_of, policy_file
+from tests.integration.conftest import (
+    ACME,
+    NEW,
+    OLD,
+    UPGRADE_LINE,
+    Fleet,
+    StoreWatch,
+    dispatched,
+    outcomes_of,
+    policy_file,
+)
 
 pytestmark = pytest.mark.fleet
 
@@ -183,6 +193,10 @@ def test_ctrl_c_cancels_the_stage_stops_ansible_and_exits_130(fresh: Fleet, stat
     assert all(fresh.upgrades(h) == 1 for h in report.plan.targets)
 
 
+# The shortest leases there are (10 s): a killed process's run lock and claims expire soon after it died.
+SHORT_LEASES = {**os.environ, "PATCHORCH_RUN_LOCK_LEASE": "10s", "PATCHORCH_CLAIM_LEASE": "10s"}
+
+
 def test_sigkill_at_several_points_then_resume_patches_each_host_once(fresh: Fleet, state_dir: Path) -> None:
     """kill -9 during the canary, between batches and during a wave; each resume reconciles and goes on:
     no host patched twice, no record lost or duplicated, the audit chain verifies, no ansible-playbook left."""
@@ -191,7 +205,7 @@ def test_sigkill_at_several_points_then_resume_patches_each_host_once(fresh: Fle
     command = _rollout_cli(fresh, state_dir)
     run_id = ""
     for point in kill_points:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=SHORT_LEASES)
         try:
             reached = watch.wait_for(point, timeout=180)
             process.kill()  # SIGKILL: no handler runs, nothing is cleaned up
@@ -202,8 +216,8 @@ def test_sigkill_at_several_points_then_resume_patches_each_host_once(fresh: Fle
         assert reached, "the rollout never reached the kill point"
         run_id = run_id or _run_id(state_dir)
         # The killed process's run lock holds until its lease ends (nothing renews it): resume waits for that.
-        command = _cli(state_dir, "resume", run_id, "--wait-for-claims", "3m")
-    final = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        command = _cli(state_dir, "resume", run_id, "--wait-for-claims", "1m")
+    final = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, env=SHORT_LEASES)
     assert final.returncode == 0, final.stdout + final.stderr
     workspace = _workspace(state_dir)
     report = workspace.orchestrator.report(run_id)
@@ -221,6 +235,62 @@ def test_sigkill_at_several_points_then_resume_patches_each_host_once(fresh: Fle
     events = [r.event for r in workspace.store.audit_log(run_id)]
     assert events.count("run-created") == 1
     assert "reconciled" in events
+
+
+def _configured(fresh: Fleet, host: str) -> bool:
+    """dpkg on `host` has finished configuring acme-mta 1.0-2 (its postinst, where the slow fault waits, is over)."""
+    log = fresh.fleet.exec(host, "cat", "/var/log/dpkg.log", check=False).stdout
+    return f"status installed acme-mta:all {NEW}" in log.split(UPGRADE_LINE)[-1] and UPGRADE_LINE in log
+
+
+def test_sigkill_mid_host_leaves_a_playbook_that_finishes_the_host_and_exits(fresh: Fleet, state_dir: Path) -> None:
+    """kill -9 of `rollout` while dpkg upgrades the canary: the orphaned ansible-playbook finishes that host and exits
+    by itself; resume waits for it while it works, records what it saw, and completes with the host upgraded once."""
+    canary = next(h.name for h in fresh.fleet.hosts if h.canary)
+    fresh.fleet.set_fault(canary, Fault.SLOW, seconds=20)  # the upgrade's postinst takes 20 s
+    rollout = [*_rollout_cli(fresh, state_dir), "--limit", canary]  # one host: the test is about its playbook
+    process = subprocess.Popen(rollout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=SHORT_LEASES)
+    try:
+        mid_host = _wait(lambda: fresh.upgrades(canary) == 1, 180)  # dpkg has unpacked 1.0-2: postinst runs
+        process.kill()  # SIGKILL: the playbook loses its orchestrator mid-host
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert mid_host, "the canary's upgrade never started"
+    assert not _configured(fresh, canary), "the canary had finished before the kill"
+    run_id = _run_id(state_dir)
+    orphans = set(run_processes(run_id))
+    assert orphans, "no ansible-playbook outlived the orchestrator"
+    resume = subprocess.Popen(
+        _cli(state_dir, "resume", run_id, "--wait-for-claims", "1m"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=SHORT_LEASES,
+    )
+    try:
+        finished = _wait(lambda: _configured(fresh, canary), 120)
+        exited = _wait(lambda: not orphans & set(run_processes(run_id)), 60)
+        output = resume.communicate(timeout=600)[0]
+    finally:
+        if resume.poll() is None:
+            resume.kill()
+    assert finished, "the orphaned playbook did not finish the canary"
+    assert exited, f"the orphaned playbook finished its host but did not exit: {orphans & set(run_processes(run_id))}"
+    assert resume.returncode == 0, output
+    workspace = _workspace(state_dir)
+    assert workspace.store.run(run_id).state is RunState.COMPLETED
+    assert fresh.upgrades(canary) == 1, f"{canary} was upgraded {fresh.upgrades(canary)} times"
+    audit = workspace.store.audit_log(run_id)
+    watched = [r.data for r in audit if r.event == "survivors-watched"]
+    assert len(watched) == 1, [r.event for r in audit]
+    assert watched[0]["ended"] == "exited"  # by itself: resume stopped nothing
+    assert watched[0]["progress_seen"] > 0
+    assert orphans & {int(pid) for pid in watched[0]["found"]}
+    assert "survivors-terminated" not in [r.event for r in audit]
+    canary_attempts = [a for a in workspace.store.attempts(run_id) if a.host == canary]
+    assert [a.status for a in canary_attempts] == [HostStatus.PATCHED]
 
 
 def _wait(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
