@@ -105,14 +105,16 @@ def keep(command: list[str], private: str | None) -> int:
     """Run `command` on a terminal of its own and relay it to ours until it exits; its exit code."""
     # Runner's terminal hanging up (the orchestrator died) must not stop the keeper.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    parent = os.getppid()  # the orchestrator: when it dies the keeper is handed to another parent
     master, slave = _own_terminal()
     pid = _start(command, slave)
     os.close(slave)
-    outer = True  # runner's end is still there
+    outer = True  # runner's end still takes output
+    inbound = True  # runner's end may still send answers to prompts
     output = True  # the playbook's terminal may still have output
     status: int | None = None
     while status is None:
-        watched = ([master] if output else []) + ([0] if outer else [])
+        watched = ([master] if output else []) + ([0] if inbound else [])
         ready = select.select(watched, [], [], _POLL)[0] if watched else []
         if master in ready:
             data = _read(master)
@@ -125,7 +127,7 @@ def keep(command: list[str], private: str | None) -> int:
             if answer:
                 _write_all(master, answer)
             else:
-                outer = False
+                inbound = False
         if not watched:
             _, status = os.waitpid(pid, 0)
             break
@@ -142,7 +144,7 @@ def keep(command: list[str], private: str | None) -> int:
         if outer:
             outer = _write_all(1, data)
     os.close(master)
-    if not outer and private:
+    if private and (not outer or os.getppid() != parent):
         shutil.rmtree(private, ignore_errors=True)  # the orchestrator that would have removed it is gone
     return _exit_code(status)
 

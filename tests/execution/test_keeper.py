@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 
+import patchorch.execution.ansible
 from patchorch.execution.ansible import AnsibleRunnerExecutor
 from patchorch.execution.base import BatchRequest
 from patchorch.orchestrator.processes import run_processes
@@ -83,6 +85,17 @@ def test_a_playbook_whose_orchestrator_was_killed_finishes_its_host_and_exits(tm
         if orchestrator.poll() is None:
             orchestrator.kill()
     assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize(("script", "code"), [("echo relayed; exit 3", 3), ("echo relayed; kill -TERM $$", 128 + 15)])
+def test_the_keeper_relays_output_and_passes_on_the_exit_status(script: str, code: int) -> None:
+    """What the command writes reaches the keeper's stdout; its exit status (128+N for signal N) is the keeper's."""
+    keeper = Path(patchorch.execution.ansible.__file__).with_name("_keeper.py")
+    done = subprocess.run(
+        [sys.executable, "-I", str(keeper), "--", "sh", "-c", script], capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == code
+    assert done.stdout.strip() == b"relayed"
 
 
 def test_the_playbook_output_and_exit_status_pass_through_the_keeper(tmp_path: Path) -> None:
