@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,8 +114,9 @@ def test_rollout_with_secrets_at_vvv_leaves_none_on_disk(
 def test_killed_rollout_leaves_no_secret_and_the_next_start_removes_its_private_dir(
     fresh: Fleet, state_dir: Path, tmp_path: Path
 ) -> None:
-    """kill -9 mid-batch of a CLI rollout given secrets at its prompts: nothing secret on disk, and the next command
-    removes the private directory the killed process left."""
+    """kill -9 mid-batch of a CLI rollout given secrets at its prompts: nothing secret on disk, and the private
+    directory the killed process left goes once its orphaned playbook has exited (its keeper or the next command
+    removes it)."""
     inventory = _secret_inventory(fresh, tmp_path)
     command = [
         *(sys.executable, "-m", "patchorch", "--state-dir", str(state_dir)),
@@ -147,7 +149,12 @@ def test_killed_rollout_leaves_no_secret_and_the_next_start_removes_its_private_
     assert _hits(state_dir) == []
     assert _private_dirs(state_dir), "the killed process left no private directory to clean up"
     listing = subprocess.run([*command[:5], "runs", "--json"], check=True, capture_output=True, timeout=120)
+    run_id = json.loads(listing.stdout)[0]["id"]
+    # The orphaned playbook finishes its hosts and exits (bounded: polling real processes).
+    deadline = time.monotonic() + 180
+    while run_processes(run_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run_processes(run_id) == [], "the orphaned playbook did not exit"
+    subprocess.run([*command[:5], "runs", "--json"], check=True, capture_output=True, timeout=120)
     assert _private_dirs(state_dir) == []
     assert _hits(state_dir) == []
-    for pid in run_processes(json.loads(listing.stdout)[0]["id"]):
-        os.kill(pid, signal.SIGKILL)  # the orphaned ansible-playbook this test started
