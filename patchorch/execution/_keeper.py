@@ -127,7 +127,10 @@ def keep(command: list[str], private: str | None) -> int:
             if answer:
                 _write_all(master, answer)
             else:
+                # Nobody will answer a prompt now: end of input (^D) ends one the playbook still waits at, before
+                # any host ran; a playbook past its prompts never reads its terminal again.
                 inbound = False
+                _write_all(master, bytes([termios.tcgetattr(master)[6][termios.VEOF][0]]))
         if not watched:
             _, status = os.waitpid(pid, 0)
             break
