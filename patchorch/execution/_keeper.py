@@ -34,6 +34,15 @@ _POLL = 0.2
 _CHUNK = 65536
 # At most this many reads of what the playbook wrote before it exited (bounded: a process it left may go on).
 _LAST_READS = 256
+# How much of the playbook's latest output is kept to tell whether it waits at a password prompt.
+_TAIL = 256
+
+
+def _at_prompt(tail: bytes) -> bool:
+    """The playbook's output ends in a password prompt it waits at (`BECOME password: `, `Vault password (ops): `):
+    it has started nothing on any host yet."""
+    line = tail.rsplit(b"\n", 1)[-1].strip().lower()
+    return b"password" in line and line.endswith(b":")
 
 
 def _own_terminal() -> tuple[int, int]:
@@ -113,6 +122,8 @@ def keep(command: list[str], private: str | None) -> int:
     inbound = True  # runner's end may still send answers to prompts
     output = True  # the playbook's terminal may still have output
     status: int | None = None
+    tail = b""  # the end of the playbook's output
+    stopped = False  # the playbook was stopped at a prompt nobody will answer
     while status is None:
         watched = ([master] if output else []) + ([0] if inbound else [])
         ready = select.select(watched, [], [], _POLL)[0] if watched else []
@@ -120,8 +131,15 @@ def keep(command: list[str], private: str | None) -> int:
             data = _read(master)
             if not data:
                 output = False
-            elif outer:
-                outer = _write_all(1, data)
+            else:
+                tail = (tail + data)[-_TAIL:]
+                if outer:
+                    outer = _write_all(1, data)
+        if not stopped and os.getppid() != parent and _at_prompt(tail):
+            # The orchestrator died before it answered the playbook's password prompt: nobody ever will, and the
+            # playbook has touched no host yet, so it is stopped rather than left waiting for ever.
+            stopped = True
+            os.killpg(pid, signal.SIGTERM)
         if 0 in ready:
             answer = _read(0)
             if answer:
