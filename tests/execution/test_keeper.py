@@ -3,6 +3,9 @@ and exits by itself, and its private directory goes with it; the playbook's outp
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -112,3 +115,62 @@ def test_the_playbook_output_and_exit_status_pass_through_the_keeper(tmp_path: P
     assert outcome.outcomes[0].changed
     assert (tmp_path / "finished").exists()
     assert list((tmp_path / "work").iterdir()) == []
+
+
+# The orchestrator of the prompt test: starts the keeper on a command that asks for a password, holds the keeper's
+# input open (as runner's terminal would) and never answers.
+_SILENT_ORCHESTRATOR = """
+import subprocess, sys, time
+keeper, marker = sys.argv[1:3]
+asking = "import getpass, pathlib, sys; getpass.getpass('BECOME password: '); pathlib.Path(sys.argv[1]).touch()"
+child = subprocess.Popen([sys.executable, "-I", keeper, "--", sys.executable, "-c", asking, marker],
+                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+# Another process keeps the keeper's input open after the orchestrator dies (as a process that inherited runner's
+# terminal can): no end of input reaches the keeper, only its orchestrator's death.
+holder = subprocess.Popen(["sleep", "60"], pass_fds=[child.stdin.fileno()])
+print(child.pid, holder.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_playbook_at_its_password_prompt_stops_when_its_orchestrator_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the orchestrator while the command waits at `BECOME password:`: the keeper and the command exit
+    (nothing ran yet, nobody will answer) instead of waiting for ever; the command never went past its prompt."""
+    keeper = Path(patchorch.execution.ansible.__file__).with_name("_keeper.py")
+    marker = tmp_path / "answered"
+    orchestrator = subprocess.Popen(
+        [sys.executable, "-c", _SILENT_ORCHESTRATOR, str(keeper), str(marker)], stdout=subprocess.PIPE, text=True
+    )
+    holder_pid = 0
+    try:
+        assert orchestrator.stdout is not None
+        keeper_pid, holder_pid = (int(pid) for pid in orchestrator.stdout.readline().split())
+        assert _wait(lambda: _alive(keeper_pid) and _has_child(keeper_pid), 30), "the keeper never started its command"
+        orchestrator.kill()
+        orchestrator.wait(timeout=30)
+        assert _wait(lambda: not _alive(keeper_pid), 30), "the keeper still waits at the prompt"
+    finally:
+        if orchestrator.poll() is None:
+            orchestrator.kill()
+        if holder_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(holder_pid, signal.SIGKILL)
+    assert not marker.exists()
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _has_child(pid: int) -> bool:
+    """The process has started a child (the command it keeps)."""
+    return any(
+        Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        if Path(f"/proc/{pid}/task/{pid}/children").exists()
+        else []
+    )
