@@ -135,9 +135,11 @@ def keep(command: list[str], private: str | None) -> int:
                 tail = (tail + data)[-_TAIL:]
                 if outer:
                     outer = _write_all(1, data)
-        if not stopped and os.getppid() != parent and _at_prompt(tail):
+        gone = not outer or not inbound or os.getppid() != parent  # runner's end (the orchestrator) is gone
+        if not stopped and gone and _at_prompt(tail):
             # The orchestrator died before it answered the playbook's password prompt: nobody ever will, and the
-            # playbook has touched no host yet, so it is stopped rather than left waiting for ever.
+            # playbook has touched no host yet, so it is stopped rather than left waiting for ever. (Runner may
+            # start the keeper with init as its parent already: its end going away is what tells.)
             stopped = True
             os.killpg(pid, signal.SIGTERM)
         if 0 in ready:
