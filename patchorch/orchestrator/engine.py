@@ -377,7 +377,6 @@ class Orchestrator:
         ]
         tries = Counter(a.host for a in attempts if a.stage == stage.name)
         group = 1 + max((a.batch for a in attempts if a.stage == stage.name), default=0)
-        acknowledged = _acknowledged(attempts)
         clusters = {h.name: h.cluster for h in plan.hosts}
         down = Counter(
             clusters[h]
@@ -386,7 +385,7 @@ class Orchestrator:
         )
         dispatcher = StageDispatcher(
             [dispatch_host(plan, h, run.expected) for h in todo],
-            _limits(plan, stage, attempts, acknowledged),
+            _limits(plan, stage, run.failed()),
             unavailable={c: n for c, n in down.items() if c is not None},
         )
         retries: Counter[str] = Counter()
@@ -877,12 +876,9 @@ class _Finished:
     error: Exception | None = None
 
 
-def _limits(
-    plan: RolloutPlan, stage: Stage, attempts: Sequence[AttemptRecord], acknowledged: set[str]
-) -> DispatchLimits:
-    """The stage's dispatch limits; the failure budget is what is left of the run's and the stage's."""
-    latest = _latest(attempts)
-    failed = {h for h, a in latest.items() if a.status is not None and a.status.counts_as_failure} - acknowledged
+def _limits(plan: RolloutPlan, stage: Stage, failed: set[str]) -> DispatchLimits:
+    """The stage's dispatch limits; the failure budget is what is left of the run's and the stage's after the
+    `failed` hosts (unacknowledged failures)."""
     left = plan.failure_budget - len(failed)
     if stage.failure_budget is not None:
         left = min(left, stage.failure_budget - len(failed & set(stage.hosts)))
