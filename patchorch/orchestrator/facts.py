@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from patchorch.domain.eligibility import exclusion_detail, exclusion_reason
 from patchorch.domain.fleet import Fleet
-from patchorch.orchestrator.workspace import Workspace
 from patchorch.store.advisories import AdvisoryStore
+
+if TYPE_CHECKING:  # the workspace calls this module (`Workspace.refresh_facts`)
+    from patchorch.orchestrator.workspace import Workspace
 
 
 @dataclass(frozen=True)

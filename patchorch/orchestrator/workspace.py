@@ -16,11 +16,15 @@ import getpass
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 
 from patchorch.clock import Clock, SystemClock
 from patchorch.domain.drift import inventory_drift
 from patchorch.domain.drill import DrillReport, apply_durations, summarize_drill
+from patchorch.domain.eligibility import left_alone
+from patchorch.domain.exposure import AdvisoryTargets
+from patchorch.domain.fleet import Fleet
 from patchorch.domain.plan import RolloutPlan, UpdateSpec
 from patchorch.domain.planner import fleet_digest
 from patchorch.domain.policy import Policy
@@ -33,16 +37,21 @@ from patchorch.domain.run import (
     RunInputs,
     RunKind,
     RunRecord,
+    StageRecord,
 )
-from patchorch.domain.vulnerability import HostVulnerability
+from patchorch.domain.vulnerability import Decision, HostVulnerability
 from patchorch.errors import InventoryError, Problem
 from patchorch.execution.ansible import AnsibleRunnerExecutor
 from patchorch.execution.base import Credentials, Executor, FactsRequest, FactsResult
 from patchorch.orchestrator.engine import Orchestrator, RolloutReport, new_run_id
+from patchorch.orchestrator.exposure import advisory_targets, hosts_without_facts
+from patchorch.orchestrator.facts import FactsRefresh, refresh_facts
 from patchorch.orchestrator.observers import Observer
 from patchorch.orchestrator.planning import plan_rollback_of, plan_rollout
+from patchorch.orchestrator.stores import StoreLocation
 from patchorch.rendering.render import RenderedRun, render_run
 from patchorch.sources.inventory import InventoryLoad, load_fleet
+from patchorch.store.advisories import AdvisoryStore
 from patchorch.store.audit_export import (
     AuditExport,
     export_audit,
@@ -51,7 +60,6 @@ from patchorch.store.audit_export import (
     read_export,
     verify_against,
 )
-from patchorch.store.location import default_store_url
 from patchorch.store.runs import RunStore
 
 
@@ -65,10 +73,29 @@ class Leases:
 
 @dataclass(frozen=True)
 class RunView:
-    """Everything recorded about one run, for `show` and `status`."""
+    """Everything recorded about one run, for `show` and `status`: the run, where it stands (with its frozen plan),
+    its stages, every attempt and approval in the order recorded, and the runs that roll it back."""
 
     run: RunRecord
     report: RolloutReport
+    stages: tuple[StageRecord, ...]
+    attempts: tuple[AttemptRecord, ...]
+    approvals: tuple[ApprovalRecord, ...]
+    rolled_back_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AdvisoryScope:
+    """What `rollout --advisory` plans from: the hosts the advisory affects with the update that fixes them, and the
+    hosts that could be patched but are left out for want of fresh package facts (`facts refresh` reads them)."""
+
+    found: AdvisoryTargets
+    without_facts: tuple[str, ...]
+
+    @property
+    def emergency(self) -> bool:
+        """An 'immediate' decision chooses the emergency strategy."""
+        return self.found.decision is Decision.IMMEDIATE
 
 
 class Workspace:
@@ -128,8 +155,7 @@ class Workspace:
         those of the run's lock and of its host claims (default: 60 s and 10 min)."""
         state = Path(state_dir)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        url = store_url or default_store_url(state)
-        store = RunStore.open(url, actor=actor or getpass.getuser(), clock=clock)
+        store = StoreLocation(state, store_url).runs(actor=actor or getpass.getuser(), clock=clock)
         return cls(
             state,
             store,
@@ -337,6 +363,14 @@ class Workspace:
             {"planned_fleet": plan.fleet_digest, "fleet": digest, "accepted": [d.as_dict() for d in drift]},
         )
 
+    def observe(self, observer: Observer) -> None:
+        """Let `observer` watch every event of the runs this workspace drives from now on (a display, say)."""
+        self.orchestrator.add_observer(observer)
+
+    def new_run_id(self) -> str:
+        """A fresh run id on this workspace's clock, to name a run (in logs, on Ctrl-C) before `start` records it."""
+        return new_run_id(self.clock.now())
+
     def approve(self, run_id: str, approver: str, *, stage: str | None = None, comment: str = "") -> ApprovalRecord:
         """Approve the stage the run waits for (or `stage`)."""
         return self.orchestrator.approve(run_id, approver, stage=stage, comment=comment)
@@ -351,9 +385,24 @@ class Workspace:
         """The newest runs first."""
         return self.store.runs(limit)
 
+    def run(self, run_id: str) -> RunRecord:
+        """The record of run `run_id` (its state and the inputs it was started from); RunStateError if unknown."""
+        return self.store.run(run_id)
+
+    def recorded_plan(self, run_id: str) -> RolloutPlan:
+        """The frozen plan run `run_id` was started with."""
+        return self.store.plan(run_id)
+
     def view(self, run_id: str) -> RunView:
-        """A run and its report."""
-        return RunView(self.store.run(run_id), self.orchestrator.report(run_id))
+        """Everything recorded about run `run_id` (see `RunView`)."""
+        return RunView(
+            run=self.store.run(run_id),
+            report=self.orchestrator.report(run_id),
+            stages=tuple(self.store.stages(run_id)),
+            attempts=tuple(self.store.attempts(run_id)),
+            approvals=tuple(self.store.approvals(run_id)),
+            rolled_back_by=tuple(self.store.rollbacks_of(run_id)),
+        )
 
     def verify_audit(self, *, against: Path | None = None, trusted_key: Path | None = None) -> int:
         """Verify the audit chain and the state rows it covers, and (with `against`) that the store still holds the
@@ -371,7 +420,29 @@ class Workspace:
         """Where the run's rendered Ansible content lives."""
         return self.state_dir / "runs" / run_id
 
-    # -- facts --------------------------------------------------------------------------------------------------
+    # -- advisories and facts -----------------------------------------------------------------------------------
+
+    @cached_property
+    def _advisories(self) -> AdvisoryStore:
+        # The run store's engine: the same database, its schema already brought up to date when the store opened.
+        return AdvisoryStore(self.store.engine)
+
+    def advisory_scope(self, fleet: Fleet, advisory: str) -> AdvisoryScope:
+        """The hosts of `fleet` that imported advisory `advisory` (ID or CVE) affects, the update that fixes them,
+        and the hosts the planner could patch that are left out because their package facts are missing or stale.
+
+        PlanError when the advisory is not stored, or no affected package has a fixed version."""
+        now = self.clock.now()
+        found = advisory_targets(self._advisories, fleet, advisory, now)
+        stale = hosts_without_facts(self._advisories, fleet, now)
+        return AdvisoryScope(found, tuple(sorted(h for h in stale if left_alone(fleet.get(h)) is None)))
+
+    def refresh_facts(
+        self, fleet: Fleet, inventory: Sequence[Path], *, in_limit: frozenset[str] | None = None
+    ) -> FactsRefresh:
+        """Gather installed packages and OS details from the active hosts of `fleet` (those `in_limit`) and store
+        them with this workspace's time (see `patchorch.orchestrator.facts.refresh_facts`)."""
+        return refresh_facts(self, self._advisories, fleet, inventory, in_limit=in_limit)
 
     def gather_facts(self, inventory: Sequence[Path | str], hosts: Sequence[str]) -> FactsResult:
         """Read installed packages and OS details from `hosts` with the executor's read-only play."""
