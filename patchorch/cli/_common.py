@@ -159,6 +159,12 @@ def owners_in(fleet: Fleet, *, contact: bool = True) -> dict[str, str]:
     }
 
 
+def missing_setting(settings: Settings, field: str, message: str, allowed: str) -> ConfigError:
+    """A settings error naming the project file and the key that is missing."""
+    where = str(settings.config_file) if settings.config_file else None
+    return ConfigError([Problem(message, file=where, field=field, allowed=allowed)])
+
+
 def require_inventory(settings: Settings) -> tuple[Path, ...]:
     """The inventory sources of these settings; one clear error naming every way to give one when there is none."""
     if not settings.inventory:
@@ -183,8 +189,8 @@ def state(ctx: typer.Context) -> State:
 def configure_logging(log_format: str, stream: TextIO | None = None) -> None:
     """structlog to `stream` (stderr by default): readable console lines, or JSON lines with --log-format json.
 
-    While a live display owns the terminal the log goes to a file instead (`patchorch.cli.rollout`), so the two
-    never interleave. Only the commands that run something log (`patchorch.cli.rollout.open_workspace` configures it),
+    While a live display owns the terminal the log goes to a file instead (`patchorch.cli._driving`), so the two
+    never interleave. Only the commands that run something log (`patchorch.cli._wiring.open_workspace` configures it),
     so structlog, and the rich tracebacks its console renderer brings, load only there.
     """
     import structlog

@@ -1,4 +1,4 @@
-"""`patchorch advisories import|list|show` and `patchorch exposure`.
+"""`patchorch advisories import|list|show`, `exposure` (also `--new-since SYNC [--notify]`) and `facts refresh`.
 
 Exit statuses: 0 success (exposure: nothing affected or unknown); 1 exposure found affected or unknown hosts;
 2 bad input (an advisory file that does not validate: nothing was imported).
@@ -31,11 +31,14 @@ from patchorch.cli._common import (
     cell,
     console,
     console_err,
+    missing_setting,
     plain,
     print_json,
     require_inventory,
     state,
 )
+from patchorch.cli._groups import advisories_app
+from patchorch.cli._wiring import open_workspace, store_location
 from patchorch.config import Settings
 from patchorch.domain.spans import parse_span
 from patchorch.domain.vulnerability import DEFAULT_MAX_FACT_AGE
@@ -43,18 +46,13 @@ from patchorch.errors import ConfigError, PlanError, Problem
 
 # The store (sqlalchemy), the exposure report and the inventory (Ansible) load inside the commands that use them.
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from patchorch.domain.advisory import Advisory
     from patchorch.domain.exposure import ExposureReport
     from patchorch.domain.fleet import Fleet
     from patchorch.execution.base import VaultId
+    from patchorch.orchestrator.notify import NotifyResult
     from patchorch.store.advisories import AdvisoryStore
 
-advisories_app = typer.Typer(
-    help="Import and list security advisories (CSAF 2.0, CISA KEV, OSV).", no_args_is_help=True
-)
-app.add_typer(advisories_app, name="advisories")
 
 MaxFactAgeOption = Annotated[
     str | None,
@@ -63,24 +61,6 @@ MaxFactAgeOption = Annotated[
         help=f"Package facts older than this make a host UNKNOWN, e.g. 7d, 12h (default {DEFAULT_MAX_FACT_AGE.days}d).",
     ),
 ]
-
-
-def store_engine(settings: Settings) -> Engine:
-    """The store's engine for these settings; the state directory is made for SQLite."""
-    from patchorch.store.runs import create_store_engine
-
-    if settings.store_url is None:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-    return create_store_engine(settings.database_url)
-
-
-def open_advisory_store(settings: Settings) -> AdvisoryStore:
-    """The advisory store of these settings, tables created. (To become `patchorch.store.open_store(settings)`.)"""
-    from patchorch.store.advisories import AdvisoryStore
-
-    store = AdvisoryStore(store_engine(settings))
-    store.create_tables()
-    return store
 
 
 def _max_fact_age(value: str | None) -> timedelta:
@@ -117,7 +97,7 @@ def import_command(
     from patchorch.orchestrator.exposure import import_advisories
 
     settings = state(ctx).settings()
-    store = open_advisory_store(settings)
+    store = store_location(settings).advisories()
     report = import_advisories(paths, store, now=datetime.now(UTC))
     if json_output:
         print_json({**report.model_dump(mode="json"), "unmapped": report.unmapped})
@@ -168,7 +148,7 @@ def list_command(
     from patchorch.orchestrator.exposure import exposure
 
     settings = state(ctx).settings(inventory=inventory)
-    store = open_advisory_store(settings)
+    store = store_location(settings).advisories()
     now = datetime.now(UTC)
     fleet = _fleet(settings, limit, ask_vault_ids(vault_id, vault_password_file))
     report = exposure(fleet, store, now=now, max_fact_age=_max_fact_age(max_fact_age)) if fleet is not None else None
@@ -261,7 +241,7 @@ def show_command(
 ) -> None:
     """One stored advisory: CVEs, CVSS, exploitation, packages with their fixed versions, products not mapped."""
     settings = state(ctx).settings()
-    stored = open_advisory_store(settings).get(advisory_id)
+    stored = store_location(settings).advisories().get(advisory_id)
     if stored is None:
         raise PlanError(f"no advisory {advisory_id!r} in the store (see `patchorch advisories list`)")
     advisory = stored.advisory
@@ -365,7 +345,7 @@ def exposure_command(
     if fleet is None:
         require_inventory(settings)
         return
-    store = open_advisory_store(settings)
+    store = store_location(settings).advisories()
     from patchorch.orchestrator.exposure import exposure
     from patchorch.sources.policy import load_policy
 
@@ -378,16 +358,73 @@ def exposure_command(
         policy=load_policy(settings.policy),
     )
     if new_since is not None:
-        from patchorch.cli.advisory_sync import exposure_new_since
-
         raise typer.Exit(
-            exposure_new_since(settings, store, report, new_since=new_since, notify=notify, json_output=json_output)
+            _exposure_new_since(settings, store, report, new_since=new_since, notify=notify, json_output=json_output)
         )
     if json_output:
         print_json(report.to_json_data())
     else:
         _print_report(report)
     raise typer.Exit(EXIT_FINDINGS if report.affected_hosts or report.unknown_hosts else EXIT_OK)
+
+
+def _exposure_new_since(
+    settings: Settings,
+    store: AdvisoryStore,
+    report: ExposureReport,
+    *,
+    new_since: str,
+    notify: bool,
+    json_output: bool,
+) -> int:
+    """Narrow `report` to what syncs after `new_since` brought, print it per owner, optionally e-mail each owner.
+
+    Exit status: without --notify 1 when anything became affected or unknown; with --notify 0 when every owning
+    team was told (or nothing was new), 1 when a team could not be reached or hosts have no owner. When no message
+    failed, the syncs up to the latest are marked notified (`--new-since notified` starts after them).
+    """
+    from patchorch.orchestrator.notify import SmtpMailer, by_owner, exposure_since, notify_owners, resolve_sync
+
+    if notify and settings.smtp is None:
+        raise missing_setting(
+            settings, "smtp", "--notify needs SMTP settings", "smtp: {host, port, from, security: starttls|ssl|none}"
+        )
+    sync_state = store_location(settings).sync()
+    since = resolve_sync(sync_state.runs(), new_since)
+    narrowed = exposure_since(report, sync_state.changed_since(since), store.list())
+    notices = by_owner(narrowed)
+    result: NotifyResult | None = None
+    if notify and settings.smtp is not None:
+        mailer = SmtpMailer(settings.smtp)
+        result = notify_owners(notices, mailer, sender=settings.smtp.sender, since=since, now=report.generated_at)
+        runs = sync_state.runs()
+        if not result.failed and runs:
+            # Everything up to the latest sync has been told; `--new-since notified` starts after it next time.
+            sync_state.mark_notified(runs[-1].id, report.generated_at)
+    if json_output:
+        data: dict[str, Any] = narrowed.to_json_data()
+        data["since_sync"] = since
+        data["owners"] = [
+            {"team": notice.team, "contact": notice.contact, "hosts": list(notice.hosts)} for notice in notices
+        ]
+        data["notified"] = result.model_dump(mode="json") if result else None
+        print_json(data)
+    else:
+        console.print(Text(f"new since sync {since}:"))
+        for notice in notices:
+            owner = f"{notice.team} <{notice.contact}>" if notice.team else "(no owner)"
+            console.print(Text(f"{owner}: {len(notice.hosts)} host(s)"))
+        _print_report(narrowed)
+        if result is not None:
+            for team, contact in result.sent.items():
+                console.print(Text(f"notified {team} <{contact}>"))
+            for team, reason in result.failed.items():
+                console_err.print(Text(f"error: could not notify {team}: {reason}"))
+            if result.unowned_hosts:
+                console_err.print(Text(f"warning: no owner to notify for {', '.join(result.unowned_hosts)}"))
+    if result is not None:
+        return EXIT_OK if result.complete else EXIT_FINDINGS
+    return EXIT_FINDINGS if narrowed.rows else EXIT_OK
 
 
 def _print_report(report: ExposureReport) -> None:
@@ -455,8 +492,6 @@ def facts_refresh(
 
     Exit 0 when every host answered, 1 when some did not (their older facts age into UNKNOWN).
     """
-    from patchorch.cli.rollout import open_workspace
-    from patchorch.orchestrator.facts import refresh_facts
     from patchorch.sources.inventory import load_fleet
 
     settings = state(ctx).settings(inventory=inventory)
@@ -469,12 +504,8 @@ def facts_refresh(
         if (console_err.is_terminal and not as_json)
         else nullcontext()
     ):
-        result = refresh_facts(
-            open_workspace(settings, credentials=credentials),
-            open_advisory_store(settings),
-            loaded.fleet,
-            list(settings.inventory),
-            in_limit=loaded.in_limit,
+        result = open_workspace(settings, credentials=credentials).refresh_facts(
+            loaded.fleet, list(settings.inventory), in_limit=loaded.in_limit
         )
     if as_json:
         print_json({"refreshed": result.refreshed, "failed": result.failed, "skipped": result.skipped})

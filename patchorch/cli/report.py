@@ -26,6 +26,7 @@ from patchorch.cli._common import (
     print_json,
     state,
 )
+from patchorch.cli._wiring import actor, store_location
 from patchorch.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
@@ -84,12 +85,9 @@ def report_command(
     """Compliance report: SLA per risk class, time to patch per advisory, hosts needing attention with owners and
     due dates, decommissioned hosts that still answer, approvals, rehearsals and drills, the audit chain's state.
     """
-    from patchorch.cli.advisories import open_advisory_store
-    from patchorch.cli.rollout import actor
     from patchorch.report import gather, render_html, write_csv
     from patchorch.sources.inventory import load_fleet
     from patchorch.sources.policy import load_policy
-    from patchorch.store.runs import RunStore
 
     start = parse_since(since)
     settings = state(ctx).settings(inventory=inventory, policy=policy)
@@ -98,10 +96,10 @@ def report_command(
     fleet = (
         load_fleet(list(settings.inventory), limit=limit, vault_ids=vault_ids).selected if settings.inventory else None
     )
-    if settings.store_url is None:
-        settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    runs = RunStore.open(settings.database_url, actor=actor())
-    report = gather(runs, open_advisory_store(settings), fleet, resolved_policy, now=datetime.now(UTC), since=start)
+    location = store_location(settings)
+    report = gather(
+        location.runs(actor=actor()), location.advisories(), fleet, resolved_policy, now=datetime.now(UTC), since=start
+    )
     html_path = output if output is not None or as_json else Path("report.html")
     if html_path is not None:
         html_path.write_text(render_html(report), encoding="utf-8")

@@ -25,8 +25,7 @@ from patchorch.cli._common import (
     require_inventory,
     state,
 )
-from patchorch.cli.plan import render_plan
-from patchorch.cli.rollout import (
+from patchorch.cli._driving import (
     AskBecomePassOption,
     MaxWaitOption,
     ProgressObserver,
@@ -35,9 +34,10 @@ from patchorch.cli.rollout import (
     drive_new_run,
     finish,
     max_wait_span,
-    open_workspace,
-    owners_of,
 )
+from patchorch.cli._plan_view import render_plan
+from patchorch.cli._rollout_plan import owners_of
+from patchorch.cli._wiring import open_workspace
 from patchorch.domain.run import RunInputs
 
 
@@ -68,7 +68,7 @@ def rollback(
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     credentials = ask_credentials(ask_become_pass, vault_id, vault_password_file)
     workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
-    recorded = workspace.store.run(run_id).inputs
+    recorded = workspace.run(run_id).inputs
     sources = (
         tuple(inventory) if inventory else tuple(Path(p) for p in recorded.inventory) or require_inventory(settings)
     )
@@ -83,7 +83,7 @@ def rollback(
         err=as_json,
     )
     progress = ProgressObserver(plan)
-    workspace.orchestrator.add_observer(progress)
+    workspace.observe(progress)
     inputs = RunInputs(
         inventory=tuple(str(p.resolve()) for p in sources),
         policy=str(chosen_policy) if chosen_policy else None,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from patchorch.cli.drill import drill_exit, print_drill
+from patchorch.cli._drill_report import drill_exit, print_drill
 from patchorch.domain.drill import DrillBlocker, DrillChange, DrillReport, DrillStage
 
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)

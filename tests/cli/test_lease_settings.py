@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from patchorch.cli._app import main
-from patchorch.cli.rollout import open_workspace
+from patchorch.cli._wiring import open_workspace
 from patchorch.config import load_settings
 from patchorch.domain.plan import Stage
 from patchorch.domain.run import RunInputs, RunState

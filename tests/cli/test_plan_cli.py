@@ -224,7 +224,7 @@ def test_a_large_batch_shows_a_few_names_and_how_many_more() -> None:
     """A batch of 30 hosts prints its first HOSTS_SHOWN names and the count of the rest, not every name."""
     from rich.console import Console
 
-    from patchorch.cli.plan import HOSTS_SHOWN, render_plan
+    from patchorch.cli._plan_view import HOSTS_SHOWN, render_plan
     from patchorch.domain.fleet import Fleet, Host
     from patchorch.domain.planner import plan
     from patchorch.domain.policy import Policy
