@@ -96,13 +96,6 @@ class Settings(BaseModel):
                 break
         return value
 
-    @property
-    def database_url(self) -> str:
-        """The store's SQLAlchemy URL: `store_url`, or SQLite in the state directory."""
-        from patchorch.store.location import default_store_url  # here: the store package stays unloaded at start-up
-
-        return self.store_url or default_store_url(self.state_dir)
-
 
 def default_state_dir(environ: Mapping[str, str]) -> Path:
     """`$XDG_STATE_HOME/patchorch`, else `~/.local/state/patchorch`."""
