@@ -144,7 +144,6 @@ def list_command(
     vault_password_file: VaultPasswordFileOption = None,
 ) -> None:
     """Stored advisories with the hosts they affect and the owners of those hosts."""
-    from patchorch.domain.exposure import ExposureStatus
     from patchorch.orchestrator.exposure import exposure
 
     settings = state(ctx).settings(inventory=inventory)
@@ -155,12 +154,7 @@ def list_command(
     items: list[dict[str, Any]] = []
     for stored in store.list():
         advisory = stored.advisory
-        rows = [
-            row
-            for row in (report.rows if report else ())
-            if row.status is ExposureStatus.AFFECTED
-            and (row.advisory == advisory.id or (set(row.cves) & set(advisory.cves) and advisory.kev is not None))
-        ]
+        rows = report.affected_by(advisory) if report else ()
         items.append(
             {
                 "id": advisory.id,

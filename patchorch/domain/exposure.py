@@ -94,6 +94,16 @@ class ExposureReport(BaseModel):
         """Hosts whose exposure nobody can tell."""
         return tuple(sorted({row.host for row in self.rows if row.status is ExposureStatus.UNKNOWN}))
 
+    def affected_by(self, advisory: Advisory) -> tuple[ExposureRow, ...]:
+        """The affected rows `advisory` accounts for: its own, and for a KEV entry (which names no package) those of
+        the advisories that share one of its CVEs."""
+        kev_cves = set(advisory.cves) if advisory.kev is not None else set()
+        return tuple(
+            row
+            for row in self.rows
+            if row.status is ExposureStatus.AFFECTED and (row.advisory == advisory.id or kev_cves & set(row.cves))
+        )
+
     def to_json_data(self) -> dict[str, Any]:
         """The report as JSON-ready data, with the affected and unknown host lists."""
         data: dict[str, Any] = self.model_dump(mode="json")
