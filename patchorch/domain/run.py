@@ -138,17 +138,18 @@ class AttemptRecord(BaseModel):
 
     @property
     def started(self) -> datetime:
-        """When the host really started: its first task's event (the dispatch time when no event was seen)."""
+        """When the host really started: its first task's event, but never before its dispatch (a host started ahead
+        of its turn did its read-only steps first); the dispatch time when no event was seen."""
         if self.outcome is not None and self.outcome.started_at is not None:
-            return self.outcome.started_at
+            return max(self.outcome.started_at, self.dispatched_at)
         return self.dispatched_at
 
     @property
     def ended(self) -> datetime | None:
         """When the host really ended: its last task's event (the time the outcome was recorded when no event was
-        seen); None while the attempt is open."""
+        seen), never before it started; None while the attempt is open."""
         if self.outcome is not None and self.outcome.finished_at is not None:
-            return self.outcome.finished_at
+            return max(self.outcome.finished_at, self.started)
         return self.finished_at
 
 

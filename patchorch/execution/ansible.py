@@ -43,6 +43,7 @@ from patchorch.execution.base import (
     FactsRequest,
     FactsResult,
     HostEvent,
+    Release,
     TaskStatus,
 )
 
@@ -271,8 +272,10 @@ class AnsibleRunnerExecutor:
         *,
         on_event: EventCallback | None = None,
         cancelled: CancelCheck | None = None,
+        release: Release | None = None,
     ) -> BatchOutcome:
-        """Run the stage playbook limited to the batch's hosts and fold the events into outcomes."""
+        """Run the stage playbook limited to the batch's hosts and fold the events into outcomes; with `release`,
+        its hosts wait at the role's gate until `release()` answers (see `_Gate`)."""
         fold = _EventFold(
             request.hosts,
             request.stage,
@@ -292,6 +295,7 @@ class AnsibleRunnerExecutor:
             timeout=request.timeout,
             fold=fold,
             cancelled=cancelled,
+            release=release,
         )
         return BatchOutcome(
             stage=request.stage,
@@ -332,7 +336,7 @@ class AnsibleRunnerExecutor:
         timeout: int | None,
         fold: _EventFold,
         cancelled: CancelCheck | None,
-        extra_vars: Mapping[str, Any] | None = None,
+        release: Release | None = None,
     ) -> bool:
         if not hosts:
             return False
@@ -359,6 +363,7 @@ class AnsibleRunnerExecutor:
                 flag.set()
             return flag.is_set()
 
+        gate = _Gate(private, release) if release is not None else None
         interrupted = False
         try:
             thread, runner = ansible_runner.run_async(
@@ -366,11 +371,11 @@ class AnsibleRunnerExecutor:
                 # ansible-playbook runs under the keeper, on a terminal of its own that outlives this process:
                 # killed, the orchestrator leaves a playbook that finishes its hosts and exits (see _keeper).
                 binary=sys.executable,
-                cmdline=shlex.join(_keeper_command(private, [*arguments, str(playbook)])),
+                cmdline=shlex.join(_keeper_command(private, [*arguments, str(playbook)], gate)),
                 inventory=[str(p) for p in inventory],
                 limit=",".join(hosts),
                 envvars=envvars,
-                extravars=dict(extra_vars) if extra_vars else None,
+                extravars={"patchorch_patch_gate": str(gate.path)} if gate is not None else None,
                 passwords=passwords or None,
                 event_handler=fold,
                 cancel_callback=cancel_callback,
@@ -401,6 +406,8 @@ class AnsibleRunnerExecutor:
                 f"ansible-runner could not run {playbook}: {fold.scrub(str(exc))}", stage=fold.stage
             ) from exc
         finally:
+            if gate is not None:
+                gate.close()
             shutil.rmtree(private, ignore_errors=True)
         if interrupted:
             raise BatchInterrupted(fold.outcomes(check=check, cancelled=True))
@@ -425,10 +432,44 @@ class AnsibleRunnerExecutor:
 _KEEPER = Path(__file__).with_name("_keeper.py")
 
 
-def _keeper_command(private: Path, arguments: list[str]) -> list[str]:
+def _keeper_command(private: Path, arguments: list[str], gate: _Gate | None = None) -> list[str]:
     """The arguments after the interpreter that run ansible-playbook with `arguments` under the keeper (runner
     appends the inventory, limit and extra vars). -I: the keeper needs only the standard library."""
-    return ["-I", str(_KEEPER), "--private", str(private), "--", "ansible-playbook", *arguments]
+    gated = ["--gate", str(gate.path)] if gate is not None else []
+    return ["-I", str(_KEEPER), "--private", str(private), *gated, "--", "ansible-playbook", *arguments]
+
+
+class _Gate:
+    """The role's gate for one playbook started ahead of its turn: a named pipe in the private directory.
+
+    This process holds the pipe open for writing from the start, so the role's reader never waits to open it. A
+    thread waits for `release()` and writes its answer, `go` or `stop`, as one line. The pipe stays open until the
+    playbook has exited: a reader that opens it later still finds the answer. If this process dies first, the keeper
+    writes `stop` (its reader would otherwise wait for ever) and a playbook not yet released leaves its hosts alone.
+    """
+
+    def __init__(self, private: Path, release: Release) -> None:
+        self.path = private / "gate"
+        os.mkfifo(self.path, 0o600)
+        # Read and write: opening does not wait for a reader; nothing here ever reads it. Not inherited (PEP 446).
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+        self._lock = threading.Lock()
+        self._release = release
+        threading.Thread(target=self._answer, name="patchorch-gate", daemon=True).start()
+
+    def _answer(self) -> None:
+        go = self._release()
+        with self._lock:
+            if self._fd is None:  # the playbook ended before its turn came (a precheck failed)
+                return
+            os.write(self._fd, b"go\n" if go else b"stop\n")
+
+    def close(self) -> None:
+        """The playbook has exited: nothing will read the answer any more."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 _PRIVATE_PREFIX = "patchorch-"

@@ -112,6 +112,9 @@ class BatchInterrupted(KeyboardInterrupt):
 
 EventCallback = Callable[[HostEvent], None]
 CancelCheck = Callable[[], bool]
+# Blocks until the orchestrator decides whether a batch started ahead of its turn may disrupt its hosts: True (go on
+# past the role's gate) or False (end them there, untouched).
+Release = Callable[[], bool]
 
 
 @runtime_checkable
@@ -120,6 +123,8 @@ class Executor(Protocol):
 
     `on_event` is called for every task result (from the executor's thread); `cancelled` is polled and, once it
     returns True, the running playbook is stopped and every host without evidence is reported UNKNOWN.
+    With `release`, the batch is started ahead of its turn: its hosts do their read-only steps, then wait at the
+    role's gate for `release()`; when it returns False they end there untouched (UNKNOWN: no result).
     Raises ExecutionError only when the playbook could not be run at all.
     """
 
@@ -129,6 +134,7 @@ class Executor(Protocol):
         *,
         on_event: EventCallback | None = None,
         cancelled: CancelCheck | None = None,
+        release: Release | None = None,
     ) -> BatchOutcome:
         """Run the batch and fold what happened into a BatchOutcome."""
         ...

@@ -25,8 +25,10 @@ from patchorch.execution.base import (
     FactsRequest,
     FactsResult,
     HostEvent,
+    Release,
     TaskStatus,
 )
+from patchorch.testing._mock import not_released
 
 _EPOCH = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
@@ -107,10 +109,14 @@ class SimulatedExecutor:
         *,
         on_event: EventCallback | None = None,
         cancelled: CancelCheck | None = None,
+        release: Release | None = None,
     ) -> BatchOutcome:
-        """Simulate the role on each host of the batch (or its prepare phase: nothing installed)."""
+        """Simulate the role on each host of the batch (or its prepare phase: nothing installed). A batch started
+        ahead of its turn waits for `release` first; one never released touches nothing and is not a dispatch."""
         if request.phase == "prepare":
             return self._prepare(request)
+        if release is not None and not release():
+            return not_released(request)
         with self._lock:
             self.dispatches.append(
                 Dispatch(request.stage, request.batch, request.attempt, request.hosts, request.check)

@@ -23,6 +23,7 @@ from patchorch.execution.base import (
     FactsRequest,
     FactsResult,
     HostEvent,
+    Release,
     TaskStatus,
 )
 
@@ -59,8 +60,12 @@ class MockExecutor:
         *,
         on_event: EventCallback | None = None,
         cancelled: CancelCheck | None = None,
+        release: Release | None = None,
     ) -> BatchOutcome:
-        """Answer the batch with the handler's outcome (checked against the request)."""
+        """Answer the batch with the handler's outcome (checked against the request). A batch started ahead of its
+        turn first waits for `release`; one never released reaches no handler and reports its hosts UNKNOWN."""
+        if release is not None and not release():
+            return not_released(request)
         with self._lock:
             self.requests.append(request)
         if cancelled is not None and cancelled():
@@ -83,6 +88,12 @@ class MockExecutor:
         if self._facts is None:
             return FactsResult(facts={}, failed=dict.fromkeys(request.hosts, "MockExecutor was given no facts handler"))
         return self._facts(request)
+
+
+def not_released(request: BatchRequest) -> BatchOutcome:
+    """What a batch that waited at the role's gate and was never released reports: no result on any host."""
+    unknown = tuple(HostOutcome(host=h, status=HostStatus.UNKNOWN, message="not released") for h in request.hosts)
+    return BatchOutcome(stage=request.stage, batch=request.batch, attempt=request.attempt, outcomes=unknown)
 
 
 def _check(request: BatchRequest, outcome: BatchOutcome) -> None:
