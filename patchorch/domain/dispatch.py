@@ -150,6 +150,28 @@ class StageDispatcher:
                 times.append(start)
         return min(times) if times else None
 
+    def next_up(self, now: datetime) -> tuple[str, ...]:
+        """Pending hosts held back now only by a free slot or their cluster's room, in the order they would start:
+        the first of each cluster (any host without one). Nothing when the stage is halted.
+
+        A caller may start their read-only steps ahead of their turn; starting them for real stays `startable`'s.
+        """
+        if self.halted:
+            return ()
+        result: list[str] = []
+        seen: set[str] = set()
+        for host in self._pending:
+            not_before = self._not_before.get(host)
+            if (not_before is not None and now < not_before) or not self.fits_window(host, now):
+                continue
+            cluster = self._hosts[host].cluster
+            if cluster is not None:
+                if cluster in seen:
+                    continue
+                seen.add(cluster)
+            result.append(host)
+        return tuple(result)
+
     # -- transitions --------------------------------------------------------------------------------------------
 
     def startable(self, now: datetime) -> tuple[str, ...]:

@@ -9,6 +9,9 @@ Invariants it keeps:
   and never dispatches the update again to a host that has it;
 - inside a stage there is no batch barrier: `domain.dispatch.StageDispatcher` says which hosts may start (slots,
   cluster room, windows, failure budget) and hosts that may start together share one ansible-playbook;
+- the host next in line of each busy cluster is started ahead of its turn: its playbook does the read-only steps
+  (facts, prechecks, versions) and waits at the role's gate; it counts as started, and its intent is recorded, only
+  when the dispatcher lets it start and the gate releases it;
 - unreachable hosts (only those) are retried with doubling back-off, each attempt recorded.
 """
 
@@ -63,6 +66,8 @@ _POLL_SECONDS = 0.2
 _STOP_GRACE_SECONDS = 60.0
 # How often a host another run holds is tried again while the run waits for its claim (--wait-for-claims).
 _CLAIM_POLL = timedelta(seconds=30)
+# At most this many hosts of a stage wait at the role's gate at once (never more than the stage's concurrency).
+_AHEAD = 4
 
 
 class StageContent(Protocol):
@@ -396,6 +401,8 @@ class Orchestrator:
         stopping = threading.Event()  # stops this stage's other playbooks after one was interrupted
         threads: list[threading.Thread] = []
         claim_waits: dict[str, datetime] = {}  # until when each host another run holds is waited for
+        ahead: dict[str, _Ahead] = {}  # hosts whose playbook waits at the gate, not yet released
+        cold: set[str] = set()  # hosts never to start ahead again in this stage (their early playbook ended itself)
 
         def cancelled() -> bool:
             return self._cancel.is_set() or stopping.is_set()
@@ -409,6 +416,16 @@ class Orchestrator:
                 if stop is None and interrupted is None and not self._cancel.is_set():
                     ready = dispatcher.startable(now)
                     if ready:
+                        # A host waiting at the gate goes on in the playbook it is in; the others start one.
+                        for host in [h for h in ready if h in ahead and ahead[h].release.ended]:
+                            del ahead[host]  # its early playbook ended on its own: it starts afresh below
+                        released = [h for h in ready if h in ahead]
+                        for host in released:
+                            early = ahead.pop(host)
+                            self._release(run, stage, early)
+                            tries[host] = early.attempt
+                            running[early.group] = ((host,), early.attempt)
+                        ready = tuple(h for h in ready if h not in released)
                         # One playbook per attempt number: a retried host never drags a first try into its attempt.
                         for attempt in sorted({tries[h] + 1 for h in ready}):
                             hosts = tuple(h for h in ready if tries[h] + 1 == attempt)
@@ -425,10 +442,23 @@ class Orchestrator:
                             running[group] = (hosts, attempt)
                             group += 1
                         continue
+                    if running:
+                        group = self._start_ahead(
+                            run, stage, dispatcher.next_up(now), group, ahead, cold, done, cancelled
+                        )
+                        threads.extend(early.thread for early in ahead.values() if early.thread not in threads)
                 if running:
                     finished = self._next_finished(done, until=None if stop else dispatcher.next_event(now))
                     if finished is None:
                         continue  # a window opened or a retry fell due while hosts ran: start what may start
+                    if finished.group not in running:
+                        # A playbook started ahead of its turn ended before it was released: its host was left
+                        # untouched (stopped at the gate) or a read-only step failed; it starts afresh in its turn.
+                        for host, early in list(ahead.items()):
+                            if early.group == finished.group:
+                                del ahead[host]
+                                cold.add(host)
+                        continue
                     hosts, attempt = running.pop(finished.group)
                     if finished.interrupted is not None:
                         self._record(run, stage, attempt, finished.interrupted.outcomes)
@@ -467,9 +497,11 @@ class Orchestrator:
             stopping.set()
             if running:
                 # Ctrl-C while playbooks run: stop them, record what their events proved, then stop the run.
+                for early in ahead.values():
+                    early.release.answer(go=False)
                 while running:
                     finished = self._next_finished(done, interruptible=False)
-                    if finished is None:  # pragma: no cover  # without `until` it always returns a result
+                    if finished is None or finished.group not in running:  # or one that was never released
                         continue
                     hosts, attempt = running.pop(finished.group)
                     got = finished.outcome.outcomes if finished.outcome is not None else ()
@@ -482,7 +514,9 @@ class Orchestrator:
         finally:
             # However the stage ends, none of its playbooks outlives it: a playbook thread still running (an
             # interrupt that landed between its start and its bookkeeping) is told to stop, which kills its
-            # ansible-playbook's process group, and waited for.
+            # ansible-playbook's process group, and waited for. One still waiting at the gate is told to stop there.
+            for early in ahead.values():
+                early.release.answer(go=False)
             if any(thread.is_alive() for thread in threads):
                 stopping.set()
                 for thread in threads:
@@ -582,11 +616,74 @@ class Orchestrator:
         self._claims.claim(run_id, hosts)
         run.absorb(self.store.record_intent(run_id, stage.name, group, attempt, hosts))
         self._notify(lambda o: o.batch_started(run_id, stage, group, attempt, hosts))
-        request = _request(run_id, stage, group, attempt, hosts, run.content, check=run.inputs.check)
+        return self._play(run, stage, numbers, hosts, done, cancelled)
+
+    def _start_ahead(
+        self,
+        run: _Run,
+        stage: Stage,
+        next_up: Sequence[str],
+        group: int,
+        ahead: dict[str, _Ahead],
+        cold: set[str],
+        done: queue.Queue[_Finished],
+        cancelled: Callable[[], bool],
+    ) -> int:
+        """Keep the hosts next in line (`next_up`, at most the stage's concurrency and _AHEAD) waiting at the gate,
+        each in a playbook of its own that does the read-only steps meanwhile; stop those no longer next in line.
+        Returns the next free group number. Nothing is recorded: a host is dispatched when it is released."""
+        wanted = [h for h in next_up if h not in cold][: min(_AHEAD, stage.concurrency)]
+        for host in [h for h in ahead if h not in wanted]:
+            ahead.pop(host).release.answer(go=False)  # a retry or a window came first: it starts afresh later
+        for host in wanted:
+            if host in ahead:
+                continue
+            try:
+                self._claims.claim(run.id, (host,))
+            except HostClaimedError:
+                cold.add(host)  # another run holds it: its turn waits for the claim as any start does
+                continue
+            attempt = 1 + sum(1 for a in run.attempts if a.stage == stage.name and a.host == host)
+            release = _Release()
+            thread = self._play(run, stage, (group, attempt), (host,), done, cancelled, release=release)
+            ahead[host] = _Ahead(host, group, attempt, release, thread)
+            group += 1
+        return group
+
+    def _release(self, run: _Run, stage: Stage, early: _Ahead) -> None:
+        """The dispatcher started a host that waits at the gate: record intent, then let its playbook go on."""
+        run_id, hosts = run.id, (early.host,)
+        run.absorb(self.store.record_intent(run_id, stage.name, early.group, early.attempt, hosts))
+        self._notify(lambda o: o.batch_started(run_id, stage, early.group, early.attempt, hosts))
+        early.release.answer(go=True)
+
+    def _play(
+        self,
+        run: _Run,
+        stage: Stage,
+        numbers: tuple[int, int],
+        hosts: tuple[str, ...],
+        done: queue.Queue[_Finished],
+        cancelled: Callable[[], bool],
+        *,
+        release: _Release | None = None,
+    ) -> threading.Thread:
+        """Run the stage playbook on `hosts` in a thread that reports to `done`; with `release`, its hosts wait at
+        the role's gate for it, and their events reach the observers only once released."""
+        group, attempt = numbers
+        request = _request(run.id, stage, group, attempt, hosts, run.content, check=run.inputs.check)
+
+        def on_event(event: HostEvent) -> None:
+            if release is None or release.go:
+                self._on_event(event)
 
         def work() -> None:
             try:
-                outcome = self.executor.run_batch(request, on_event=self._on_event, cancelled=cancelled)
+                try:
+                    outcome = self.executor.run_batch(request, on_event=on_event, cancelled=cancelled, release=release)
+                finally:
+                    if release is not None:
+                        release.ended = True
                 done.put(_Finished(group, outcome=outcome))
             except BatchInterrupted as interrupted:
                 done.put(_Finished(group, interrupted=interrupted))
@@ -864,6 +961,36 @@ def _prepared(history: Iterable[AuditRecord]) -> dict[str, dict[str, str]]:
             for host in record.data.get("failed", {}):
                 prepared.pop(str(host), None)
     return prepared
+
+
+class _Release:
+    """The answer a playbook started ahead of its turn waits for at the role's gate (the executor's `release`)."""
+
+    def __init__(self) -> None:
+        self._answered = threading.Event()
+        self.go = False
+        self.ended = False  # the playbook has returned (released or not)
+
+    def __call__(self) -> bool:
+        self._answered.wait()
+        return self.go
+
+    def answer(self, *, go: bool) -> None:
+        """Release the hosts (`go`) or end them at the gate; only the first answer counts."""
+        if not self._answered.is_set():
+            self.go = go
+            self._answered.set()
+
+
+@dataclass(frozen=True)
+class _Ahead:
+    """A host's playbook started ahead of its turn, waiting at the gate until the dispatcher starts the host."""
+
+    host: str
+    group: int
+    attempt: int
+    release: _Release
+    thread: threading.Thread
 
 
 @dataclass(frozen=True)

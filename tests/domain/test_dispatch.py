@@ -164,3 +164,30 @@ def test_failure_ending_with_a_success_stops_the_next_start() -> None:
     timeline = simulate([stage], MONDAY, failures={"b"})
     assert sorted(p.host for p in timeline.hosts) == ["a", "b"]
     assert timeline.failed == ("b",)
+
+
+def test_next_up_is_the_first_waiting_member_of_each_busy_cluster_and_never_a_host_out_of_its_window() -> None:
+    """With a and x running, next up are b (c's next member) and y (no cluster); c waits behind b, and w's window is
+    closed."""
+    closed = MaintenanceWindow(days=("tue",), start="02:00", duration="1h")
+    hosts = [
+        DispatchHost("a", cluster="c"),
+        DispatchHost("b", cluster="c"),
+        DispatchHost("c", cluster="c"),
+        DispatchHost("x"),
+        DispatchHost("w", windows=(closed,)),
+        DispatchHost("y"),
+    ]
+    dispatcher = StageDispatcher(hosts, DispatchLimits(concurrency=2, room={"c": 1}, use_windows=True))
+    assert dispatcher.startable(MONDAY) == ("a", "x")
+    assert dispatcher.next_up(MONDAY) == ("b", "y")
+
+
+def test_nothing_is_next_up_once_the_failure_budget_is_spent() -> None:
+    """A halted stage starts nothing, so nothing is started ahead of its turn either."""
+    dispatcher = StageDispatcher(
+        [DispatchHost("a"), DispatchHost("b")], DispatchLimits(concurrency=1, failure_budget=0)
+    )
+    assert dispatcher.startable(MONDAY) == ("a",)
+    dispatcher.complete("a", failed=True)
+    assert dispatcher.next_up(MONDAY) == ()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from patchorch.domain.fleet import MaintenanceWindow
+from patchorch.domain.outcomes import BatchOutcome, HostOutcome, HostStatus
 from patchorch.domain.plan import Mode, RolloutPlan
 from patchorch.domain.run import RunInputs, RunState
 from patchorch.domain.windows import WeeklyWindow
@@ -168,3 +171,75 @@ def test_an_emergency_run_records_that_windows_are_ignored(store, clock, tmp_pat
     orchestrator.start(regular, CONTENT, RunInputs(), run_id="r")
     assert [r.event for r in store.audit_log("e")].count("windows-ignored") == 1
     assert "windows-ignored" not in [r.event for r in store.audit_log("r")]
+
+
+@dataclass
+class _AheadRecorder(SimulatedExecutor):
+    """Records each call as (hosts, started ahead of its turn); `lost_early` hosts end before their gate once, as a
+    playbook whose read-only step failed does, without waiting for the release."""
+
+    calls: list[tuple[tuple[str, ...], bool]] = field(default_factory=list)
+    lost_early: set[str] = field(default_factory=set)
+
+    def run_batch(self, request, *, on_event=None, cancelled=None, release=None):  # type: ignore[no-untyped-def]
+        self.calls.append((request.hosts, release is not None))
+        if release is not None and set(request.hosts) & self.lost_early:
+            self.lost_early -= set(request.hosts)
+            lost = tuple(
+                HostOutcome(host=h, status=HostStatus.UNREACHABLE, message="ssh: refused") for h in request.hosts
+            )
+            return BatchOutcome(stage=request.stage, batch=request.batch, attempt=request.attempt, outcomes=lost)
+        return super().run_batch(request, on_event=on_event, cancelled=cancelled, release=release)
+
+
+def _one_room_cluster(hosts: list[str], **options: object) -> RolloutPlan:
+    plan = _with(make_plan([[[h] for h in hosts]], canary=False, **options), **{h: {"cluster": "c"} for h in hosts})
+    return plan.model_copy(update={"cluster_room": {"c": 1}})
+
+
+def test_the_next_member_of_a_busy_cluster_starts_ahead_and_is_dispatched_only_in_its_turn(
+    store, clock, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """b and c start ahead of their turn, but each is dispatched (intent, update) only after the member before it."""
+    executor = _AheadRecorder(clock=clock, durations={"a": 60.0, "b": 60.0, "c": 60.0})
+    report = _orchestrator(store, executor, clock, tmp_path).start(
+        _one_room_cluster(["a", "b", "c"]), CONTENT, RunInputs(), run_id="r"
+    )
+    assert report.succeeded
+    assert (("b",), True) in executor.calls
+    assert (("c",), True) in executor.calls
+    assert [d.hosts for d in executor.dispatches] == [("a",), ("b",), ("c",)]
+    attempts = sorted(store.attempts("r"), key=lambda a: a.started)
+    assert [a.host for a in attempts] == ["a", "b", "c"]
+    assert all(x.ended is not None and x.ended <= y.started for x, y in itertools.pairwise(attempts))
+    order = [
+        (r.event, tuple(r.data.get("hosts", ()))) for r in store.audit_log("r") if r.event in ("dispatch", "outcomes")
+    ]
+    assert [e for e, _ in order] == ["dispatch", "outcomes"] * 3
+
+
+def test_a_host_started_ahead_is_left_untouched_when_the_stage_halts_first(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """a fails and halts the stage while b waits at the gate: b is released with `stop`, never dispatched."""
+    executor = _AheadRecorder(clock=clock, fail={"a"}, durations={"a": 60.0})
+    report = _orchestrator(store, executor, clock, tmp_path).start(
+        _one_room_cluster(["a", "b"], failure_budget=0), CONTENT, RunInputs(), run_id="r"
+    )
+    assert report.state is RunState.HALTED
+    assert (("b",), True) in executor.calls
+    assert [d.hosts for d in executor.dispatches] == [("a",)]
+    assert [a.host for a in store.attempts("r")] == ["a"]
+
+
+def test_a_host_whose_early_playbook_ends_before_its_gate_is_patched_once_in_its_turn(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """b's early playbook ends on its own (a read-only step failed): b is started again in its turn and patched
+    once, and no attempt of b is recorded as running while a ran."""
+    executor = _AheadRecorder(clock=clock, lost_early={"b"}, durations={"a": 60.0, "b": 60.0})
+    report = _orchestrator(store, executor, clock, tmp_path).start(
+        _one_room_cluster(["a", "b"]), CONTENT, RunInputs(), run_id="r"
+    )
+    assert report.succeeded
+    assert executor.calls.count((("b",), True)) == 1
+    assert executor.patched == {"a": 1, "b": 1}
+    (a,) = [x for x in store.attempts("r") if x.host == "a"]
+    assert a.ended is not None
+    assert all(b.started >= a.ended for b in store.attempts("r") if b.host == "b")

@@ -136,8 +136,8 @@ def test_lost_results_pause_the_run(store, clock, tmp_path) -> None:  # type: ig
     """A host with no evidence of its outcome pauses the run instead of letting it proceed."""
 
     class LosingExecutor(SimulatedExecutor):
-        def run_batch(self, request, *, on_event=None, cancelled=None):  # type: ignore[no-untyped-def]
-            outcome = super().run_batch(request, on_event=on_event, cancelled=cancelled)
+        def run_batch(self, request, *, on_event=None, cancelled=None, release=None):  # type: ignore[no-untyped-def]
+            outcome = super().run_batch(request, on_event=on_event, cancelled=cancelled, release=release)
             if request.phase == "prepare":
                 return outcome
             lost = tuple(o.model_copy(update={"status": HostStatus.UNKNOWN}) if o.host == "b" else o for o in outcome)
