@@ -10,9 +10,9 @@ runner's answers to its prompts (become and vault passwords) back. When runner's
 reading the playbook's output, and drops it, until the playbook exits; then it removes the run's private directory
 (`--private`), which the dead orchestrator can no longer remove, and exits with the playbook's status.
 
-A playbook started ahead of its turn (`--gate PIPE`) waits at the role's gate for the orchestrator's `go` on a named
-pipe. When the orchestrator dies before it answered, nobody ever will: the keeper writes `stop` into the pipe, and the
-playbook ends its hosts at the gate, untouched (an answer already written is read first).
+A playbook started ahead of its turn (`--gate DIR`) waits at the role's gate for the orchestrator's `go` on a named
+pipe per host in DIR. When the orchestrator dies before it answered, nobody ever will: the keeper writes `stop` into
+each pipe, and the playbook ends its hosts at the gate, untouched (an answer already written is read first).
 
 When the keeper itself is killed (runner's cancel and timeout kill its process group) the playbook's terminal hangs
 up: the playbook gets SIGHUP and stops, as it did when it ran on runner's terminal.
@@ -115,16 +115,17 @@ def _exit_code(status: int) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def _stop_gate(gate: str) -> int | None:
-    """Write `stop` into the gate's pipe and hold it open (so that a reader that opens it later finds the line);
-    the descriptor, or None when the pipe is gone."""
-    try:
-        fd = os.open(gate, os.O_RDWR | os.O_NONBLOCK)
-    except OSError:
-        return None
-    with contextlib.suppress(OSError):  # a full pipe already holds an answer
-        os.write(fd, b"stop\n")
-    return fd
+def _stop_gate(gate: str) -> list[int]:
+    """Write `stop` into each pipe of the gate's directory and hold them open (so that a reader that opens one later
+    finds the line); the descriptors (none when the directory is gone)."""
+    fds = []
+    with contextlib.suppress(OSError):
+        for name in sorted(os.listdir(gate)):
+            with contextlib.suppress(OSError):
+                fd = os.open(os.path.join(gate, name), os.O_RDWR | os.O_NONBLOCK)
+                fds.append(fd)
+                os.write(fd, b"stop\n")  # fails only on a full pipe, which already holds an answer
+    return fds
 
 
 def keep(command: list[str], private: str | None, gate: str | None = None) -> int:
@@ -141,7 +142,7 @@ def keep(command: list[str], private: str | None, gate: str | None = None) -> in
     status: int | None = None
     tail = b""  # the end of the playbook's output
     stopped = False  # the playbook was stopped at a prompt nobody will answer
-    gate_fd: int | None = None  # the gate's pipe, once the keeper answered `stop` in the orchestrator's place
+    gate_fds: list[int] = []  # the gate's pipes, once the keeper answered `stop` in the orchestrator's place
     while status is None:
         watched = ([master] if output else []) + ([0] if inbound else [])
         ready = select.select(watched, [], [], _POLL)[0] if watched else []
@@ -160,8 +161,8 @@ def keep(command: list[str], private: str | None, gate: str | None = None) -> in
             # start the keeper with init as its parent already: its end going away is what tells.)
             stopped = True
             os.killpg(pid, signal.SIGTERM)
-        if gate is not None and gate_fd is None and gone:
-            gate_fd = _stop_gate(gate)
+        if gate is not None and gone:
+            gate_fds = _stop_gate(gate)
             gate = None
         if 0 in ready:
             answer = _read(0)
@@ -188,20 +189,20 @@ def keep(command: list[str], private: str | None, gate: str | None = None) -> in
         if outer:
             outer = _write_all(1, data)
     os.close(master)
-    if gate_fd is not None:
-        os.close(gate_fd)
+    for fd in gate_fds:
+        os.close(fd)
     if private and (not outer or os.getppid() != parent):
         shutil.rmtree(private, ignore_errors=True)  # the orchestrator that would have removed it is gone
     return _exit_code(status)
 
 
 def main(argv: list[str]) -> int:
-    """`[--private DIR] [--gate PIPE] -- COMMAND...`"""
+    """`[--private DIR] [--gate DIR] -- COMMAND...`"""
     options: dict[str, str] = {}
     while argv[:1] in (["--private"], ["--gate"]) and len(argv) > 1:
         options[argv[0]], argv = argv[1], argv[2:]
     if argv[:1] != ["--"] or len(argv) < 2:
-        os.write(2, b"usage: _keeper.py [--private DIR] [--gate PIPE] -- COMMAND [ARGS...]\n")
+        os.write(2, b"usage: _keeper.py [--private DIR] [--gate DIR] -- COMMAND [ARGS...]\n")
         return 2
     return keep(argv[1:], options.get("--private"), options.get("--gate"))
 

@@ -363,7 +363,7 @@ class AnsibleRunnerExecutor:
                 flag.set()
             return flag.is_set()
 
-        gate = _Gate(private, release) if release is not None else None
+        gate = _Gate(private, hosts, release) if release is not None else None
         interrupted = False
         try:
             thread, runner = ansible_runner.run_async(
@@ -375,7 +375,7 @@ class AnsibleRunnerExecutor:
                 inventory=[str(p) for p in inventory],
                 limit=",".join(hosts),
                 envvars=envvars,
-                extravars={"patchorch_patch_gate": str(gate.path)} if gate is not None else None,
+                extravars={"patchorch_patch_gate": gate.pipes} if gate is not None else None,
                 passwords=passwords or None,
                 event_handler=fold,
                 cancel_callback=cancel_callback,
@@ -440,36 +440,41 @@ def _keeper_command(private: Path, arguments: list[str], gate: _Gate | None = No
 
 
 class _Gate:
-    """The role's gate for one playbook started ahead of its turn: a named pipe in the private directory.
+    """The role's gate for one playbook started ahead of its turn: a named pipe per host in `private`/gate.
 
-    This process holds the pipe open for writing from the start, so the role's reader never waits to open it. A
-    thread waits for `release()` and writes its answer, `go` or `stop`, as one line. The pipe stays open until the
-    playbook has exited: a reader that opens it later still finds the answer. If this process dies first, the keeper
-    writes `stop` (its reader would otherwise wait for ever) and a playbook not yet released leaves its hosts alone.
+    This process holds every pipe open for writing from the start, so the role's reader never waits to open one. A
+    thread waits for `release()` and writes its answer, `go` or `stop`, as one line into each. The pipes stay open
+    until the playbook has exited: a reader that opens one later still finds the answer. If this process dies first,
+    the keeper writes `stop` (the readers would otherwise wait for ever) and hosts not yet released are left alone.
     """
 
-    def __init__(self, private: Path, release: Release) -> None:
+    def __init__(self, private: Path, hosts: tuple[str, ...], release: Release) -> None:
         self.path = private / "gate"
-        os.mkfifo(self.path, 0o600)
-        # Read and write: opening does not wait for a reader; nothing here ever reads it. Not inherited (PEP 446).
-        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+        self.path.mkdir(mode=0o700)
+        self.pipes: dict[str, str] = {}  # host -> its pipe (numbered: host names need not be file names)
+        self._fds: list[int] = []
+        for index, host in enumerate(hosts):
+            pipe = self.path / str(index)
+            os.mkfifo(pipe, 0o600)
+            # Read and write: opening does not wait for a reader; nothing here ever reads. Not inherited (PEP 446).
+            self._fds.append(os.open(pipe, os.O_RDWR | os.O_NONBLOCK))
+            self.pipes[host] = str(pipe)
         self._lock = threading.Lock()
         self._release = release
         threading.Thread(target=self._answer, name="patchorch-gate", daemon=True).start()
 
     def _answer(self) -> None:
         go = self._release()
-        with self._lock:
-            if self._fd is None:  # the playbook ended before its turn came (a precheck failed)
-                return
-            os.write(self._fd, b"go\n" if go else b"stop\n")
+        with self._lock:  # nothing once the playbook has ended (a read-only step failed before the answer came)
+            for fd in self._fds:
+                os.write(fd, b"go\n" if go else b"stop\n")
 
     def close(self) -> None:
-        """The playbook has exited: nothing will read the answer any more."""
+        """The playbook has exited: nothing will read an answer any more."""
         with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+            for fd in self._fds:
+                os.close(fd)
+            self._fds = []
 
 
 _PRIVATE_PREFIX = "patchorch-"

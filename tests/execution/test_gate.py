@@ -42,7 +42,7 @@ def _gated_play(directory: Path) -> tuple[Path, Path]:
     ]
     play = directory / "play.yml"
     play.write_text(
-        yaml.safe_dump([{"hosts": "all", "gather_facts": False, "vars": {"patchorch_patch_gate": ""}, "tasks": tasks}])
+        yaml.safe_dump([{"hosts": "all", "gather_facts": False, "vars": {"patchorch_patch_gate": {}}, "tasks": tasks}])
     )
     inventory = directory / "inventory.yml"
     local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
