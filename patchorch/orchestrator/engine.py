@@ -9,20 +9,22 @@ Invariants it keeps:
   and never dispatches the update again to a host that has it;
 - inside a stage there is no batch barrier: `domain.dispatch.StageDispatcher` says which hosts may start (slots,
   cluster room, windows, failure budget) and hosts that may start together share one ansible-playbook;
-- the host next in line of each busy cluster is started ahead of its turn: its playbook does the read-only steps
-  (facts, prechecks, versions) and waits at the role's gate; it counts as started, and its intent is recorded, only
-  when the dispatcher lets it start and the gate releases it;
+- the host next in line of each busy cluster, and the hosts the next stage starts with once every host of a stage
+  has started (emergency, nothing to wait for between), are started ahead of their turn: their playbook does the
+  read-only steps (facts, prechecks, versions) and waits at the role's gate; they count as started, and their intent
+  is recorded, only when the dispatcher lets them all start and the gate releases them;
 - unreachable hosts (only those) are retried with doubling back-off, each attempt recorded.
 """
 
 from __future__ import annotations
 
+import itertools
 import queue
 import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -293,6 +295,13 @@ class Orchestrator:
                 previous = self._finish_stage(run, stage)
         except _Stopped:
             return self._report(run)
+        finally:
+            # However the drive ends, no playbook started ahead of its turn outlives it: each one still waiting at
+            # the gate ends its host there, untouched, and is waited for.
+            waiting = [e.thread for e in _batches(run.ahead.values())]
+            _stop_ahead(run)
+            for thread in waiting:
+                thread.join(timeout=_STOP_GRACE_SECONDS)
         if previous is not None and previous.state is StageState.SOAKING:
             self.store.set_stage_state(run_id, previous.name, StageState.COMPLETED)
         report = self._report(run)
@@ -372,36 +381,24 @@ class Orchestrator:
         Hosts that become startable together share one ansible-playbook (the stage playbook with --limit); several
         playbooks run at once in threads, so a slow host never holds back a free slot.
         """
-        run_id, plan = run.id, run.plan
+        run_id = run.id
+        todo, dispatcher = _stage_dispatcher(run, stage)
         attempts = run.attempts
-        latest = _latest(attempts)
-        todo = [
-            h
-            for h in stage.hosts
-            if h not in run.blocked and _needs_dispatch(latest.get(h), retry_failed=run.retry_failed)
-        ]
+        ahead = run.ahead
         tries = Counter(a.host for a in attempts if a.stage == stage.name)
-        group = 1 + max((a.batch for a in attempts if a.stage == stage.name), default=0)
-        clusters = {h.name: h.cluster for h in plan.hosts}
-        down = Counter(
-            clusters[h]
-            for h, a in latest.items()
-            if h not in todo and clusters.get(h) is not None and a.status is not None and a.status.counts_as_failure
-        )
-        dispatcher = StageDispatcher(
-            [dispatch_host(plan, h, run.expected) for h in todo],
-            _limits(plan, stage, run.failed()),
-            unavailable={c: n for c, n in down.items() if c is not None},
+        group = 1 + max(
+            [a.batch for a in attempts if a.stage == stage.name]
+            + [e.batch for e in ahead.values() if e.stage == stage.name],
+            default=0,
         )
         retries: Counter[str] = Counter()
-        running: dict[int, tuple[tuple[str, ...], int]] = {}
-        done: queue.Queue[_Finished] = queue.Queue()
+        running: dict[int, tuple[tuple[str, ...], int]] = {}  # playbooks by token: their hosts and attempt number
+        done = run.done
         stop: GateDecision | None = None
         interrupted: str | None = None
         stopping = threading.Event()  # stops this stage's other playbooks after one was interrupted
         threads: list[threading.Thread] = []
         claim_waits: dict[str, datetime] = {}  # until when each host another run holds is waited for
-        ahead: dict[str, _Ahead] = {}  # hosts whose playbook waits at the gate, not yet released
         cold: set[str] = set()  # hosts never to start ahead again in this stage (their early playbook ended itself)
 
         def cancelled() -> bool:
@@ -416,50 +413,58 @@ class Orchestrator:
                 if stop is None and interrupted is None and not self._cancel.is_set():
                     ready = dispatcher.startable(now)
                     if ready:
-                        # A host waiting at the gate goes on in the playbook it is in; the others start one.
-                        for host in [h for h in ready if h in ahead and ahead[h].release.ended]:
-                            del ahead[host]  # its early playbook ended on its own: it starts afresh below
-                        released = [h for h in ready if h in ahead]
-                        for host in released:
-                            early = ahead.pop(host)
+                        # Hosts waiting at the gate go on in the playbook they are in, when all of its hosts may
+                        # start; any other (its playbook ended on its own, or only part of it may start) is told to
+                        # stop there and its hosts that may start start afresh below, with the rest.
+                        released: set[str] = set()
+                        for early in _batches(ahead[h] for h in ready if h in ahead):
+                            _drop(run, early)
+                            if early.release.ended or not set(early.hosts) <= set(ready):
+                                early.release.answer(go=False)
+                                continue
                             self._release(run, stage, early)
-                            tries[host] = early.attempt
-                            running[early.group] = ((host,), early.attempt)
+                            tries.update(dict.fromkeys(early.hosts, early.attempt))
+                            running[early.token] = (early.hosts, early.attempt)
+                            released.update(early.hosts)
                         ready = tuple(h for h in ready if h not in released)
                         # One playbook per attempt number: a retried host never drags a first try into its attempt.
                         for attempt in sorted({tries[h] + 1 for h in ready}):
                             hosts = tuple(h for h in ready if tries[h] + 1 == attempt)
                             try:
-                                threads.append(self._launch(run, stage, (group, attempt), hosts, done, cancelled))
+                                token, thread = self._launch(run, stage, (group, attempt), hosts, cancelled)
                             except HostClaimedError as exc:
                                 if self._wait_for_claim(run_id, stage, exc, hosts, dispatcher, claim_waits, now):
                                     continue
                                 # Another run holds one of these hosts: start nothing more, let the running finish.
                                 stop = GateDecision(Verdict.PAUSE, "host-claimed", str(exc))
                                 break
+                            threads.append(thread)
                             for host in hosts:
                                 tries[host] = attempt
-                            running[group] = (hosts, attempt)
+                            running[token] = (hosts, attempt)
                             group += 1
                         continue
                     if running:
-                        group = self._start_ahead(
-                            run, stage, dispatcher.next_up(now), group, ahead, cold, done, cancelled
+                        group = self._start_ahead(run, stage, dispatcher.next_up(now), group, cold, cancelled)
+                        threads.extend(
+                            e.thread
+                            for e in _batches(ahead.values())
+                            if e.stage == stage.name and e.thread not in threads
                         )
-                        threads.extend(early.thread for early in ahead.values() if early.thread not in threads)
+                        if not dispatcher.pending:
+                            self._start_next_stage_ahead(run, stage)
                 if running:
                     finished = self._next_finished(done, until=None if stop else dispatcher.next_event(now))
                     if finished is None:
                         continue  # a window opened or a retry fell due while hosts ran: start what may start
-                    if finished.group not in running:
+                    if finished.token not in running:
                         # A playbook started ahead of its turn ended before it was released: its host was left
                         # untouched (stopped at the gate) or a read-only step failed; it starts afresh in its turn.
-                        for host, early in list(ahead.items()):
-                            if early.group == finished.group:
-                                del ahead[host]
-                                cold.add(host)
+                        for early in _batches(e for e in ahead.values() if e.token == finished.token):
+                            _drop(run, early)
+                            cold.update(early.hosts)
                         continue
-                    hosts, attempt = running.pop(finished.group)
+                    hosts, attempt = running.pop(finished.token)
                     if finished.interrupted is not None:
                         self._record(run, stage, attempt, finished.interrupted.outcomes)
                         interrupted = "interrupted by the operator (Ctrl-C)"
@@ -497,13 +502,12 @@ class Orchestrator:
             stopping.set()
             if running:
                 # Ctrl-C while playbooks run: stop them, record what their events proved, then stop the run.
-                for early in ahead.values():
-                    early.release.answer(go=False)
+                _stop_ahead(run)
                 while running:
                     finished = self._next_finished(done, interruptible=False)
-                    if finished is None or finished.group not in running:  # or one that was never released
+                    if finished is None or finished.token not in running:  # or one that was never released
                         continue
-                    hosts, attempt = running.pop(finished.group)
+                    hosts, attempt = running.pop(finished.token)
                     got = finished.outcome.outcomes if finished.outcome is not None else ()
                     if finished.interrupted is not None:
                         got = finished.interrupted.outcomes
@@ -514,9 +518,9 @@ class Orchestrator:
         finally:
             # However the stage ends, none of its playbooks outlives it: a playbook thread still running (an
             # interrupt that landed between its start and its bookkeeping) is told to stop, which kills its
-            # ansible-playbook's process group, and waited for. One still waiting at the gate is told to stop there.
-            for early in ahead.values():
-                early.release.answer(go=False)
+            # ansible-playbook's process group, and waited for. One of the stage still waiting at the gate is told to
+            # stop there (one of the next stage, started ahead, stays for it; `_drive` stops it if the run ends).
+            _stop_ahead(run, stage.name)
             if any(thread.is_alive() for thread in threads):
                 stopping.set()
                 for thread in threads:
@@ -607,54 +611,87 @@ class Orchestrator:
         stage: Stage,
         numbers: tuple[int, int],
         hosts: tuple[str, ...],
-        done: queue.Queue[_Finished],
         cancelled: Callable[[], bool],
-    ) -> threading.Thread:
+    ) -> tuple[int, threading.Thread]:
         """Claim `hosts` in the store (HostClaimedError if another run holds one), record intent, then run one
-        ansible-playbook on them in a thread that reports to `done`."""
+        ansible-playbook on them in a thread that reports to the run's queue; its token and thread."""
         run_id, (group, attempt) = run.id, numbers
         self._claims.claim(run_id, hosts)
         run.absorb(self.store.record_intent(run_id, stage.name, group, attempt, hosts))
         self._notify(lambda o: o.batch_started(run_id, stage, group, attempt, hosts))
-        return self._play(run, stage, numbers, hosts, done, cancelled)
+        return self._play(run, stage, numbers, hosts, cancelled)
 
     def _start_ahead(
         self,
         run: _Run,
         stage: Stage,
         next_up: Sequence[str],
-        group: int,
-        ahead: dict[str, _Ahead],
+        batch: int,
         cold: set[str],
-        done: queue.Queue[_Finished],
         cancelled: Callable[[], bool],
     ) -> int:
         """Keep the hosts next in line (`next_up`, at most the stage's concurrency and _AHEAD) waiting at the gate,
         each in a playbook of its own that does the read-only steps meanwhile; stop those no longer next in line.
-        Returns the next free group number. Nothing is recorded: a host is dispatched when it is released."""
+        Returns the next free batch number. Nothing is recorded: a host is dispatched when it is released."""
         wanted = [h for h in next_up if h not in cold][: min(_AHEAD, stage.concurrency)]
-        for host in [h for h in ahead if h not in wanted]:
-            ahead.pop(host).release.answer(go=False)  # a retry or a window came first: it starts afresh later
+        for early in _batches(run.ahead.values()):
+            if early.stage == stage.name and not set(early.hosts) <= set(wanted):
+                _drop(run, early)  # a retry or a window came first: its hosts start afresh later
+                early.release.answer(go=False)
         for host in wanted:
-            if host in ahead:
+            if host in run.ahead:
                 continue
-            try:
-                self._claims.claim(run.id, (host,))
-            except HostClaimedError:
+            if not self._ahead(run, stage, (host,), batch, cancelled):
                 cold.add(host)  # another run holds it: its turn waits for the claim as any start does
                 continue
-            attempt = 1 + sum(1 for a in run.attempts if a.stage == stage.name and a.host == host)
-            release = _Release()
-            thread = self._play(run, stage, (group, attempt), (host,), done, cancelled, release=release)
-            ahead[host] = _Ahead(host, group, attempt, release, thread)
-            group += 1
-        return group
+            batch += 1
+        return batch
+
+    def _start_next_stage_ahead(self, run: _Run, stage: Stage) -> None:
+        """Every host of `stage` has started: the hosts the next stage starts with wait at its gate already, when
+        that stage follows at once (emergency: no windows; no soak after this stage, no approval before the next)."""
+        plan = run.plan
+        following = next((s for s in plan.stages if s.index == stage.index + 1), None)
+        if (
+            following is None
+            or plan.mode is not Mode.EMERGENCY
+            or stage.soak > timedelta(0)
+            or following.approval_required
+            or following.name in run.started_ahead
+        ):
+            return
+        run.started_ahead.add(following.name)  # once: a host whose early playbook ends starts in its turn
+        _, preview = _stage_dispatcher(run, following)
+        first = preview.startable(self.clock.now())  # what the stage starts with: one playbook, as it would start
+        tries = Counter(a.host for a in run.attempts if a.stage == following.name)
+        batch = 1 + max((a.batch for a in run.attempts if a.stage == following.name), default=0)
+        for attempt in sorted({tries[h] + 1 for h in first}):
+            if self._ahead(
+                run, following, tuple(h for h in first if tries[h] + 1 == attempt), batch, self._cancel.is_set
+            ):
+                batch += 1
+
+    def _ahead(
+        self, run: _Run, stage: Stage, hosts: tuple[str, ...], batch: int, cancelled: Callable[[], bool]
+    ) -> bool:
+        """Start one playbook of `stage` on `hosts` (one attempt number) ahead of their turn, as batch `batch`;
+        False when another run holds one of them."""
+        try:
+            self._claims.claim(run.id, hosts)
+        except HostClaimedError:
+            return False
+        attempt = 1 + sum(1 for a in run.attempts if a.stage == stage.name and a.host == hosts[0])
+        release = _Release()
+        token, thread = self._play(run, stage, (batch, attempt), hosts, cancelled, release=release)
+        early = _Ahead(hosts, stage.name, token, batch, attempt, release, thread)
+        run.ahead.update(dict.fromkeys(hosts, early))
+        return True
 
     def _release(self, run: _Run, stage: Stage, early: _Ahead) -> None:
         """The dispatcher started a host that waits at the gate: record intent, then let its playbook go on."""
-        run_id, hosts = run.id, (early.host,)
-        run.absorb(self.store.record_intent(run_id, stage.name, early.group, early.attempt, hosts))
-        self._notify(lambda o: o.batch_started(run_id, stage, early.group, early.attempt, hosts))
+        run_id, hosts = run.id, early.hosts
+        run.absorb(self.store.record_intent(run_id, stage.name, early.batch, early.attempt, hosts))
+        self._notify(lambda o: o.batch_started(run_id, stage, early.batch, early.attempt, hosts))
         early.release.answer(go=True)
 
     def _play(
@@ -663,14 +700,15 @@ class Orchestrator:
         stage: Stage,
         numbers: tuple[int, int],
         hosts: tuple[str, ...],
-        done: queue.Queue[_Finished],
         cancelled: Callable[[], bool],
         *,
         release: _Release | None = None,
-    ) -> threading.Thread:
-        """Run the stage playbook on `hosts` in a thread that reports to `done`; with `release`, its hosts wait at
-        the role's gate for it, and their events reach the observers only once released."""
+    ) -> tuple[int, threading.Thread]:
+        """Run the stage playbook on `hosts` in a thread that reports to the run's queue under a token of its own;
+        with `release`, its hosts wait at the role's gate for it, and their events reach the observers only once
+        released. The token and the thread."""
         group, attempt = numbers
+        token, done = next(run.tokens), run.done
         request = _request(run.id, stage, group, attempt, hosts, run.content, check=run.inputs.check)
 
         def on_event(event: HostEvent) -> None:
@@ -684,15 +722,15 @@ class Orchestrator:
                 finally:
                     if release is not None:
                         release.ended = True
-                done.put(_Finished(group, outcome=outcome))
+                done.put(_Finished(token, outcome=outcome))
             except BatchInterrupted as interrupted:
-                done.put(_Finished(group, interrupted=interrupted))
+                done.put(_Finished(token, interrupted=interrupted))
             except Exception as exc:  # handed to the orchestrator's thread, which raises it
-                done.put(_Finished(group, error=exc))
+                done.put(_Finished(token, error=exc))
 
         thread = threading.Thread(target=work, name=f"patchorch-{stage.name}-{group}", daemon=True)
         thread.start()
-        return thread
+        return token, thread
 
     def _next_finished(
         self, done: queue.Queue[_Finished], *, until: datetime | None = None, interruptible: bool = True
@@ -924,6 +962,12 @@ class _Run:
     expected: dict[str, timedelta] = field(default_factory=dict)
     # A drill's hosts that failed to prepare: blockers, recorded and left out of the stages.
     blocked: set[str] = field(default_factory=set)
+    # Hosts whose playbook waits at the role's gate, started ahead of their turn (in their stage or the next one).
+    ahead: dict[str, _Ahead] = field(default_factory=dict)
+    started_ahead: set[str] = field(default_factory=set)  # stages whose first hosts were started ahead already
+    # Where every playbook thread of the drive reports, each under a token from `tokens`.
+    done: queue.Queue[_Finished] = field(default_factory=queue.Queue)
+    tokens: Iterator[int] = field(default_factory=itertools.count)
     _index: dict[tuple[str, str, int], int] = field(default_factory=dict, repr=False)
 
     def absorb(self, records: Iterable[AttemptRecord]) -> None:
@@ -984,10 +1028,12 @@ class _Release:
 
 @dataclass(frozen=True)
 class _Ahead:
-    """A host's playbook started ahead of its turn, waiting at the gate until the dispatcher starts the host."""
+    """A playbook started ahead of its turn, its hosts waiting at the gate until the dispatcher starts them all."""
 
-    host: str
-    group: int
+    hosts: tuple[str, ...]
+    stage: str
+    token: int
+    batch: int
     attempt: int
     release: _Release
     thread: threading.Thread
@@ -995,12 +1041,54 @@ class _Ahead:
 
 @dataclass(frozen=True)
 class _Finished:
-    """What a playbook thread reports: its outcome, the outcomes of an interrupted run, or an error."""
+    """What a playbook thread reports (under its token): its outcome, the outcomes of an interrupted run, or an
+    error."""
 
-    group: int
+    token: int
     outcome: BatchOutcome | None = None
     interrupted: BatchInterrupted | None = None
     error: Exception | None = None
+
+
+def _batches(entries: Iterable[_Ahead]) -> list[_Ahead]:
+    """Each playbook started ahead once (several hosts may wait in one)."""
+    return list({id(e): e for e in entries}.values())
+
+
+def _drop(run: _Run, early: _Ahead) -> None:
+    """Forget `early`'s hosts as waiting at the gate."""
+    for host in early.hosts:
+        if run.ahead.get(host) is early:
+            del run.ahead[host]
+
+
+def _stop_ahead(run: _Run, stage: str | None = None) -> None:
+    """Tell the playbooks waiting at the gate (of `stage`, or all) to end their hosts there, untouched."""
+    for early in _batches(run.ahead.values()):
+        if stage is None or early.stage == stage:
+            _drop(run, early)
+            early.release.answer(go=False)
+
+
+def _stage_dispatcher(run: _Run, stage: Stage) -> tuple[list[str], StageDispatcher]:
+    """The hosts of `stage` still to dispatch, and a dispatcher over them: the run's failure budget left, and each
+    cluster's members that failed earlier in the run counted as unavailable."""
+    plan, latest = run.plan, run.latest()
+    todo = [
+        h for h in stage.hosts if h not in run.blocked and _needs_dispatch(latest.get(h), retry_failed=run.retry_failed)
+    ]
+    clusters = {h.name: h.cluster for h in plan.hosts}
+    down = Counter(
+        clusters[h]
+        for h, a in latest.items()
+        if h not in todo and clusters.get(h) is not None and a.status is not None and a.status.counts_as_failure
+    )
+    dispatcher = StageDispatcher(
+        [dispatch_host(plan, h, run.expected) for h in todo],
+        _limits(plan, stage, run.failed()),
+        unavailable={c: n for c, n in down.items() if c is not None},
+    )
+    return todo, dispatcher
 
 
 def _limits(plan: RolloutPlan, stage: Stage, failed: set[str]) -> DispatchLimits:

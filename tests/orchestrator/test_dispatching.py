@@ -175,14 +175,15 @@ def test_an_emergency_run_records_that_windows_are_ignored(store, clock, tmp_pat
 
 @dataclass
 class _AheadRecorder(SimulatedExecutor):
-    """Records each call as (hosts, started ahead of its turn); `lost_early` hosts end before their gate once, as a
-    playbook whose read-only step failed does, without waiting for the release."""
+    """Records each apply call as (hosts, started ahead of its turn); `lost_early` hosts end before their gate once,
+    as a playbook whose read-only step failed does, without waiting for the release."""
 
     calls: list[tuple[tuple[str, ...], bool]] = field(default_factory=list)
     lost_early: set[str] = field(default_factory=set)
 
     def run_batch(self, request, *, on_event=None, cancelled=None, release=None):  # type: ignore[no-untyped-def]
-        self.calls.append((request.hosts, release is not None))
+        if request.phase != "prepare":
+            self.calls.append((request.hosts, release is not None))
         if release is not None and set(request.hosts) & self.lost_early:
             self.lost_early -= set(request.hosts)
             lost = tuple(
@@ -243,3 +244,42 @@ def test_a_host_whose_early_playbook_ends_before_its_gate_is_patched_once_in_its
     (a,) = [x for x in store.attempts("r") if x.host == "a"]
     assert a.ended is not None
     assert all(b.started >= a.ended for b in store.attempts("r") if b.host == "b")
+
+
+def test_the_next_stage_s_first_hosts_start_ahead_while_the_last_host_of_a_stage_runs(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """canary, then wave-1 at once (emergency, no soak, no approval): b and c wait at the gate, in the one playbook
+    wave-1 starts with, while the canary runs; they are dispatched only once wave-1 has begun."""
+    executor = _AheadRecorder(clock=clock, durations={"c1": 60.0})
+    report = _orchestrator(store, executor, clock, tmp_path).start(
+        make_plan([[["c1"]], [["b", "c"]]]), CONTENT, RunInputs(), run_id="r"
+    )
+    assert report.succeeded
+    assert executor.calls[0] == (("c1",), False)
+    assert [hosts for hosts, ahead in executor.calls if ahead] == [("b", "c")]
+    assert executor.dispatches[0].hosts == ("c1",)
+    events = [(r.event, r.data.get("stage")) for r in store.audit_log("r") if r.event in ("dispatch", "stage-state")]
+    assert events.index(("dispatch", "wave-1")) > events.index(("stage-state", "wave-1"))
+
+
+def test_nothing_of_the_next_stage_starts_ahead_when_it_needs_an_approval(store, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """wave-1 waits for an approval: its hosts are not touched, not even their read-only steps, before it is given."""
+    executor = _AheadRecorder(clock=clock, durations={"c1": 60.0})
+    report = _orchestrator(store, executor, clock, tmp_path).start(
+        make_plan([[["c1"]], [["b"]]], approval={"wave-1"}), CONTENT, RunInputs(), run_id="r"
+    )
+    assert report.state is RunState.AWAITING_APPROVAL
+    assert executor.calls == [(("c1",), False)]
+
+
+def test_the_next_stage_s_hosts_waiting_at_the_gate_are_left_untouched_when_the_canary_fails(
+    store, clock, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The canary fails and halts the run while b waits at the gate: b is told to stop and never dispatched."""
+    executor = _AheadRecorder(clock=clock, fail={"c1"}, durations={"c1": 60.0})
+    report = _orchestrator(store, executor, clock, tmp_path).start(
+        make_plan([[["c1"]], [["b"]]], failure_budget=0), CONTENT, RunInputs(), run_id="r"
+    )
+    assert report.state is RunState.HALTED
+    assert (("b",), True) in executor.calls
+    assert [d.hosts for d in executor.dispatches] == [("c1",)]
+    assert [a.host for a in store.attempts("r")] == ["c1"]
