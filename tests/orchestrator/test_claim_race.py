@@ -22,16 +22,25 @@ PLANS = {"r1": [[["c", "a"]], [["b"]]], "r2": [[["c", "d"]], [["e"]]]}
 
 
 class _HeldExecutor(SimulatedExecutor):
-    """The simulated role, holding each stage batch at `barrier` (until both processes are in one, or it breaks)."""
+    """The simulated role, holding each stage batch at `barrier` (until both processes are in one, or it breaks); a
+    batch started ahead of its turn is held once it is released, when it really starts."""
 
     barrier: Any = None
 
     def run_batch(self, request: BatchRequest, **kwargs: Any) -> Any:  # type: ignore[override]
         if request.phase != "prepare":
-            # A broken barrier: the other process stopped, there is nothing to overlap with any more.
-            with contextlib.suppress(threading.BrokenBarrierError):
-                self.barrier.wait(timeout=60)
+            release = kwargs.get("release")
+            if release is None:
+                self._hold()
+            else:
+                kwargs["release"] = lambda: release() and self._hold()
         return super().run_batch(request, **kwargs)
+
+    def _hold(self) -> bool:
+        # A broken barrier: the other process stopped, there is nothing to overlap with any more.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.barrier.wait(timeout=60)
+        return True
 
 
 def _drive(url: str, run_id: str, start: Any, held: Any, results: Any) -> None:
