@@ -12,6 +12,7 @@ its hosts and exits, instead of one that dies or hangs writing to the dead orche
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -345,6 +346,7 @@ class AnsibleRunnerExecutor:
         # The owner's process id in the name: a later start removes the directory once that process is gone.
         private = Path(tempfile.mkdtemp(prefix=f"{_PRIVATE_PREFIX}{os.getpid()}-{run_id}-", dir=self._work_dir))
         private.chmod(0o700)
+        _write_settings(private)
         envvars = {
             RUN_MARKER_ENV: run_id,
             "PATH": f"{self._bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -383,7 +385,6 @@ class AnsibleRunnerExecutor:
                 timeout=timeout,
                 # No env/ files (envvars, passwords, extravars) and no artifacts/stdout: nothing secret on disk.
                 suppress_env_files=True,
-                settings={"pexpect_timeout": _CANCEL_POLL, "suppress_output_file": True},
             )
             # The playbook runs in runner's thread; this one waits, so Ctrl-C lands here and stops the child
             # (ansible-playbook runs in its own session and would otherwise outlive us).
@@ -430,6 +431,17 @@ class AnsibleRunnerExecutor:
 
 
 _KEEPER = Path(__file__).with_name("_keeper.py")
+# Runner's settings: no stdout or stderr file in the artifacts (Ansible's output, -vvv included, can carry what the
+# inventory put on an SSH command line), and how often runner asks whether to cancel.
+_SETTINGS = {"suppress_output_file": True, "pexpect_timeout": _CANCEL_POLL}
+
+
+def _write_settings(private: Path) -> None:
+    """Runner's settings as the file it reads (`env/settings`): settings handed to it as an argument are dropped
+    when that file is missing. They hold no secret."""
+    env = private / "env"
+    env.mkdir(mode=0o700)
+    (env / "settings").write_text(json.dumps(_SETTINGS), encoding="utf-8")
 
 
 def _keeper_command(private: Path, arguments: list[str], gate: _Gate | None = None) -> list[str]:
