@@ -688,7 +688,7 @@ class Orchestrator:
         return True
 
     def _release(self, run: _Run, stage: Stage, early: _Ahead) -> None:
-        """The dispatcher started a host that waits at the gate: record intent, then let its playbook go on."""
+        """The dispatcher started the hosts that wait at `early`'s gate: record intent, then let the playbook go on."""
         run_id, hosts = run.id, early.hosts
         run.absorb(self.store.record_intent(run_id, stage.name, early.batch, early.attempt, hosts))
         self._notify(lambda o: o.batch_started(run_id, stage, early.batch, early.attempt, hosts))
