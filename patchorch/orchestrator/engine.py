@@ -641,7 +641,8 @@ class Orchestrator:
         for host in wanted:
             if host in run.ahead:
                 continue
-            if not self._ahead(run, stage, (host,), batch, cancelled):
+            attempt = 1 + sum(1 for a in run.attempts if a.stage == stage.name and a.host == host)
+            if not self._ahead(run, stage, (host,), (batch, attempt), cancelled):
                 cold.add(host)  # another run holds it: its turn waits for the claim as any start does
                 continue
             batch += 1
@@ -666,23 +667,27 @@ class Orchestrator:
         tries = Counter(a.host for a in run.attempts if a.stage == following.name)
         batch = 1 + max((a.batch for a in run.attempts if a.stage == following.name), default=0)
         for attempt in sorted({tries[h] + 1 for h in first}):
-            if self._ahead(
-                run, following, tuple(h for h in first if tries[h] + 1 == attempt), batch, self._cancel.is_set
-            ):
+            hosts = tuple(h for h in first if tries[h] + 1 == attempt)
+            if self._ahead(run, following, hosts, (batch, attempt), self._cancel.is_set):
                 batch += 1
 
     def _ahead(
-        self, run: _Run, stage: Stage, hosts: tuple[str, ...], batch: int, cancelled: Callable[[], bool]
+        self,
+        run: _Run,
+        stage: Stage,
+        hosts: tuple[str, ...],
+        numbers: tuple[int, int],
+        cancelled: Callable[[], bool],
     ) -> bool:
-        """Start one playbook of `stage` on `hosts` (one attempt number) ahead of their turn, as batch `batch`;
-        False when another run holds one of them."""
+        """Start one playbook of `stage` on `hosts` ahead of their turn, as (batch, attempt) `numbers`; False when
+        another run holds one of them."""
         try:
             self._claims.claim(run.id, hosts)
         except HostClaimedError:
             return False
-        attempt = 1 + sum(1 for a in run.attempts if a.stage == stage.name and a.host == hosts[0])
+        batch, attempt = numbers
         release = _Release()
-        token, thread = self._play(run, stage, (batch, attempt), hosts, cancelled, release=release)
+        token, thread = self._play(run, stage, numbers, hosts, cancelled, release=release)
         early = _Ahead(hosts, stage.name, token, batch, attempt, release, thread)
         run.ahead.update(dict.fromkeys(hosts, early))
         return True
