@@ -35,6 +35,7 @@ from patchorch.domain.advisory import HostFacts
 from patchorch.domain.outcomes import BatchOutcome, CheckResult, HostOutcome, HostStatus, RoleResult
 from patchorch.errors import ExecutionError
 from patchorch.execution.base import (
+    FACT_CACHE_SECONDS,
     RUN_MARKER_ENV,
     BatchInterrupted,
     BatchRequest,
@@ -290,6 +291,7 @@ class AnsibleRunnerExecutor:
             inventory=request.inventory,
             hosts=request.hosts,
             ansible_cfg=request.ansible_cfg,
+            fact_cache=request.fact_cache,
             run_id=request.run_id,
             check=request.check,
             forks=request.forks,
@@ -338,6 +340,7 @@ class AnsibleRunnerExecutor:
         fold: _EventFold,
         cancelled: CancelCheck | None,
         release: Release | None = None,
+        fact_cache: Path | None = None,
     ) -> bool:
         if not hosts:
             return False
@@ -355,6 +358,12 @@ class AnsibleRunnerExecutor:
         }
         if ansible_cfg is not None:
             envvars["ANSIBLE_CONFIG"] = str(ansible_cfg)
+        if fact_cache is not None:
+            envvars |= {
+                "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
+                "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(fact_cache),
+                "ANSIBLE_CACHE_PLUGIN_TIMEOUT": str(FACT_CACHE_SECONDS),
+            }
         arguments, passwords = self._prompts()
         if check:
             arguments = ["--check", "--diff", *arguments]
@@ -385,6 +394,9 @@ class AnsibleRunnerExecutor:
                 timeout=timeout,
                 # No env/ files (envvars, passwords, extravars) and no artifacts/stdout: nothing secret on disk.
                 suppress_env_files=True,
+                # runner would point Ansible's fact cache at its artifacts (a cache per playbook): the run's own, or
+                # none, comes from envvars above.
+                fact_cache_type="",
             )
             # The playbook runs in runner's thread; this one waits, so Ctrl-C lands here and stops the child
             # (ansible-playbook runs in its own session and would otherwise outlive us).

@@ -38,6 +38,12 @@ class HostEvent:
     status: TaskStatus
 
 
+# How long what a playbook learned about a host stays in the fact cache (Ansible's fact_caching_timeout, counted from
+# the host's last write). Within it, a host's apply takes its prepare phase's reads; later it reads the host again, so
+# a host that waited, say, for its maintenance window is never patched on what it looked like long before.
+FACT_CACHE_SECONDS = 900
+
+
 @dataclass(frozen=True)
 class BatchRequest:
     """Run one stage playbook on the hosts of one batch (one attempt).
@@ -58,6 +64,10 @@ class BatchRequest:
     forks: int = 5
     timeout: int | None = None  # seconds for the whole batch; None: no limit
     phase: str = "apply"  # "prepare": the non-disruptive prepare playbook (the playbook decides; fakes read this)
+    # Where the run's playbooks keep what they learned about each host (Ansible's jsonfile fact cache): the apply then
+    # takes the facts, versions and targets its host's prepare phase read instead of reading them again (the role
+    # decides; see FACT_CACHE_SECONDS). None: no cache, every playbook reads for itself.
+    fact_cache: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,11 @@ class StageContent(Protocol):
         """The ansible.cfg of the run directory."""
         ...
 
+    @property
+    def fact_cache(self) -> Path | None:
+        """Where the run's playbooks share what they learned about each host (None: nowhere)."""
+        ...
+
 
 @dataclass(frozen=True)
 class RolloutReport:
@@ -551,6 +556,7 @@ class Orchestrator:
             playbook=content.prepare_playbook,
             inventory=content.inventory_sources,
             ansible_cfg=content.ansible_cfg,
+            fact_cache=content.fact_cache,
             check=inputs.check,
             forks=min(len(todo), PREPARE_FORKS),
             phase="prepare",
@@ -1122,6 +1128,7 @@ def _request(
         playbook=content.stage_playbook(stage.name),
         inventory=content.inventory_sources,
         ansible_cfg=content.ansible_cfg,
+        fact_cache=content.fact_cache,
         check=check,
         forks=stage.concurrency,
     )

@@ -93,6 +93,12 @@ class RenderedRun:
     run_id: str
     prepare_playbook: Path
 
+    @property
+    def fact_cache(self) -> Path:
+        """Where the run's playbooks keep what they learned about each host when patchorch runs them (Ansible's
+        fact cache; made by Ansible, removed with the directory when the run is rendered again)."""
+        return self.directory / "facts"
+
     def stage_playbook(self, stage_name: str) -> Path:
         """The playbook of stage `stage_name`; KeyError if the plan has no such stage."""
         for name, path in self.stage_playbooks:

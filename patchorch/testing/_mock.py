@@ -134,3 +134,8 @@ class FakeContent:
     def ansible_cfg(self) -> Path | None:
         """No ansible.cfg."""
         return None
+
+    @property
+    def fact_cache(self) -> Path | None:
+        """No fact cache."""
+        return None

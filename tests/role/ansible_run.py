@@ -15,6 +15,7 @@ from typing import Any
 import ansible_runner
 
 from patchorch.domain.outcomes import RoleResult
+from patchorch.execution.base import FACT_CACHE_SECONDS
 from patchorch.rendering import RenderedRun
 
 EXPORT_TASK = "patchorch_patch : export result"
@@ -49,13 +50,15 @@ def run_batch(
     path_prefix: Path | None = None,
     prepare: bool = True,
     on_event: Callable[[dict[str, Any]], None] | None = None,
+    fact_cache: Path | None = None,
 ) -> BatchRun:
     """`ansible-playbook -i SOURCES --limit HOSTS STAGE_PLAYBOOK` through ansible-runner with the run's ansible.cfg.
 
     `path_prefix` is searched first for commands (fake package managers for a local host). With `prepare` (the
     default for stage playbooks) the run's prepare playbook runs on the hosts first, as patchorch and site.yml do: the
     stage playbook installs from the cache the prepare phase filled and refreshes nothing. `on_event` sees each
-    runner event as it arrives, while the playbook runs.
+    runner event as it arrives, while the playbook runs. `fact_cache` keeps Ansible's fact cache there, as the
+    executor does for a run (BatchRequest.fact_cache).
     """
     if prepare and playbook is None:
         run_batch(
@@ -67,6 +70,7 @@ def run_batch(
             playbook=rendered.prepare_playbook,
             path_prefix=path_prefix,
             prepare=False,
+            fact_cache=fact_cache,
         )
     events: list[dict[str, Any]] = []
 
@@ -85,6 +89,15 @@ def run_batch(
         envvars={
             "ANSIBLE_CONFIG": str(rendered.ansible_cfg),
             "ANSIBLE_NOCOLOR": "1",
+            **(
+                {
+                    "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
+                    "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(fact_cache),
+                    "ANSIBLE_CACHE_PLUGIN_TIMEOUT": str(FACT_CACHE_SECONDS),
+                }
+                if fact_cache is not None
+                else {}
+            ),
             "PATH": os.pathsep.join(
                 [
                     *([str(path_prefix)] if path_prefix else []),
