@@ -107,6 +107,7 @@ def run_batch(
             ),
         },
         cmdline="--check" if check else None,
+        fact_cache_type="",  # as the executor: the fact cache is `fact_cache`'s, or none, never runner's own
         quiet=True,
         event_handler=handle,
     )
