@@ -132,6 +132,10 @@ def test_processes_opening_an_empty_store_at_once_all_succeed(store_url: str) ->
         ("sqlite:////nonexistent/dir/p.db", "cannot create /nonexistent/dir/p.db: the directory /nonexistent/dir does"),
         ("sqlite:////etc/passwd", "/etc/passwd is not an SQLite database"),
         ("sqlite:////etc", "/etc is a directory, not an SQLite file"),
+        ("sqlite://", "sqlite:// is an in-memory SQLite database: nothing recorded in it would outlast the process"),
+        ("sqlite:///:memory:", "sqlite:///:memory: is an in-memory SQLite database"),
+        ("sqlite:///file::memory:?uri=true", "sqlite:///file::memory:?uri=true is an in-memory SQLite database"),
+        ("sqlite:///file:s?mode=memory&uri=true", "sqlite:///file:s?mode=memory&uri=true is an in-memory SQLite"),
     ],
 )
 def test_unusable_store_url_is_bad_input(url: str, says: str) -> None:
