@@ -40,7 +40,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from patchorch.clock import Clock, SystemClock
@@ -246,8 +246,8 @@ def create_store_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, synchronous=FULL, a busy timeout and BEGIN IMMEDIATE transactions.
 
     A URL that names no database patchorch can use (an unknown scheme, a missing driver, an SQLite file that cannot
-    be opened, SQLite in memory, whose records would die with the process) is a ConfigError naming the store URL,
-    before anything is written.
+    be opened, SQLite in memory, whose records would die with the process) or a database server that does not answer
+    is a ConfigError naming the store URL (never its password), before anything is written.
     """
     try:
         parsed = make_url(url)
@@ -268,6 +268,7 @@ def create_store_engine(url: str) -> Engine:
         hint = ": install patchorch[postgres]" if parsed.get_backend_name() == "postgresql" else ""
         driver = exc.name or parsed.drivername
         raise _bad_url(f"{shown} needs the driver {driver}, which is not installed{hint}") from exc
+    _check_reachable(engine, shown, parsed.password)
     return engine
 
 
@@ -295,6 +296,34 @@ def _in_memory(url: URL) -> bool:
         return False
     mode = url.query.get("mode", ())
     return "memory" in ((mode,) if isinstance(mode, str) else mode) or database in ("file:", "file::memory:")
+
+
+def _check_reachable(engine: Engine, shown: str, password: str | None) -> None:
+    """Connect once, so that a server that does not answer (or refuses the URL's user) is one clear line before
+    anything runs; the connection goes back to the pool for the store's first use."""
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        engine.dispose()
+        reason = _short_reason(str(exc.orig if exc.orig is not None else exc))
+        if password:
+            reason = reason.replace(password, "***")
+        check = (
+            "check that the database server is running and accepts connections at the URL's host and port, "
+            "and that the URL's user, password and database name are right"
+        )
+        raise _bad_url(f"cannot reach the store at {shown}: {reason}; {check}", value=shown, allowed=None) from exc
+
+
+def _short_reason(message: str) -> str:
+    """The driver's reason in a few words: what follows the last "failed: " of the first line that has one
+    (psycopg: 'connection to server at "127.0.0.1", port 1 failed: Connection refused'), else the first line."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for line in lines:
+        if "failed: " in line:
+            return line.rsplit("failed: ", 1)[1]
+    return lines[0] if lines else "no reason given"
 
 
 def _sqlite_engine(url: str, database: Path | None) -> Engine:

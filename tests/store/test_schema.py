@@ -144,3 +144,15 @@ def test_unusable_store_url_is_bad_input(url: str, says: str) -> None:
         create_store_engine(url)
     assert str(caught.value).startswith(f"store_url: {says}")
     assert "secret" not in str(caught.value)
+
+
+def test_unreachable_postgresql_store_is_bad_input_with_the_password_masked(unreachable_postgres_url: str) -> None:
+    """A PostgreSQL store nothing answers for is a ConfigError naming the URL without its password and the reason."""
+    with pytest.raises(ConfigError) as caught:
+        create_store_engine(unreachable_postgres_url)
+    masked = unreachable_postgres_url.replace("s3cret-pw", "***")
+    (problem,) = caught.value.problems
+    assert problem.field == "store_url"
+    assert problem.value == masked
+    assert str(caught.value).startswith(f"store_url: cannot reach the store at {masked}: Connection refused; check ")
+    assert "s3cret-pw" not in str(caught.value)
