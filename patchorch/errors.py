@@ -6,6 +6,7 @@
     │   ├── PolicyError             a policy file that does not parse or validate
     │   ├── AdvisoryError           a CSAF / KEV / OSV document that does not parse or validate
     │   ├── ConfigError             patchorch.yml, PATCHORCH_* variables or flags that contradict or do not validate
+    │   │                           (a store URL patchorch cannot use, or whose server does not answer)
     │   └── PlanError               inputs that cannot make a plan (no such run, a stored plan that does not match)
     ├── RenderError                 a template that failed or produced content that does not re-parse
     ├── ExecutionError              ansible-runner could not run a stage at all (not a host failure: that is data)

@@ -1,4 +1,5 @@
-"""A private PostgreSQL server for the test session, and the `store_url` fixture that runs a test on SQLite and on it.
+"""A private PostgreSQL server for the test session, the `store_url` fixture that runs a test on SQLite and on it,
+and a PostgreSQL URL where nothing answers.
 
 The server is Debian's PostgreSQL (`scripts/install-postgres.sh`), started by `initdb` + `pg_ctl` in a temporary
 directory, listening only on a Unix socket there (no TCP port at all), as the `postgres` user when the tests run as
@@ -11,6 +12,7 @@ import itertools
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -115,3 +117,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = server.database()
     yield url
     server.drop(url)
+
+
+@pytest.fixture
+def unreachable_postgres_url() -> str:
+    """A PostgreSQL URL with a password, on a port of 127.0.0.1 where nothing listens (bound, then closed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    return f"postgresql+psycopg://ops:s3cret-pw@127.0.0.1:{port}/patchorch?connect_timeout=2"

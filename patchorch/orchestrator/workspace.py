@@ -154,8 +154,9 @@ class Workspace:
         `credentials` (a become password, vault ids) reach Ansible's prompts from memory, never a file. `leases` are
         those of the run's lock and of its host claims (default: 60 s and 10 min)."""
         state = Path(state_dir)
-        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The store first: a store URL refused, or a server that does not answer, leaves no state directory behind.
         store = StoreLocation(state, store_url).runs(actor=actor or getpass.getuser(), clock=clock)
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
         return cls(
             state,
             store,

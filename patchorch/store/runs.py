@@ -39,8 +39,8 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from patchorch.clock import Clock, SystemClock
@@ -246,7 +246,8 @@ def create_store_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, synchronous=FULL, a busy timeout and BEGIN IMMEDIATE transactions.
 
     A URL that names no database patchorch can use (an unknown scheme, a missing driver, an SQLite file that cannot
-    be opened) is a ConfigError naming the store URL, before anything is written.
+    be opened, SQLite in memory, whose records would die with the process) or a database server that does not answer
+    is a ConfigError naming the store URL (never its password), before anything is written.
     """
     try:
         parsed = make_url(url)
@@ -254,26 +255,82 @@ def create_store_engine(url: str) -> Engine:
         raise _bad_url(f"{url!r} is not a database URL") from exc
     shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database)
+        if _in_memory(parsed):
+            # As written: an SQLite URL has no password to hide, and rendering it would escape its ':'.
+            message = f"{url} is an in-memory SQLite database: nothing recorded in it would outlast the process"
+            raise _bad_url(message, value=url)
+        return _sqlite_engine(url, Path(parsed.database or ""))
     try:
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True)
     except NoSuchModuleError as exc:
         raise _bad_url(f"{shown} names no database patchorch knows ({parsed.drivername})") from exc
     except ImportError as exc:
         hint = ": install patchorch[postgres]" if parsed.get_backend_name() == "postgresql" else ""
         driver = exc.name or parsed.drivername
         raise _bad_url(f"{shown} needs the driver {driver}, which is not installed{hint}") from exc
+    _check_reachable(engine, shown, parsed.password)
+    return engine
 
 
-def _bad_url(message: str) -> ConfigError:
-    allowed = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
-    return ConfigError([Problem(message, field="store_url", allowed=allowed)])
+def memory_engine() -> Engine:
+    """A store engine on a private in-memory SQLite database, for tests (`patchorch.testing.memory_store`).
+
+    No store URL reaches it: `create_store_engine` refuses SQLite in memory, whose records would die with the process.
+    """
+    return _sqlite_engine("sqlite://", None)
 
 
-def _sqlite_engine(url: str, database: str | None) -> Engine:
-    memory = database in (None, "", ":memory:")
-    if not memory and database is not None:
-        _check_sqlite_file(Path(database))
+_ALLOWED_URLS = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+
+
+def _bad_url(message: str, *, value: str | None = None, allowed: str | None = _ALLOWED_URLS) -> ConfigError:
+    return ConfigError([Problem(message, field="store_url", value=value, allowed=allowed)])
+
+
+def _in_memory(url: URL) -> bool:
+    """Whether an SQLite URL names no file: no path, `:memory:`, or a `file:` URI (`?uri=true`) in memory mode."""
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        return True
+    if "uri" not in url.query or not database.startswith("file:"):
+        return False
+    mode = url.query.get("mode", ())
+    return "memory" in ((mode,) if isinstance(mode, str) else mode) or database in ("file:", "file::memory:")
+
+
+def _check_reachable(engine: Engine, shown: str, password: str | None) -> None:
+    """Connect once, so that a server that does not answer (or refuses the URL's user) is one clear line before
+    anything runs; the connection goes back to the pool for the store's first use."""
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        engine.dispose()
+        reason = _short_reason(str(exc.orig if exc.orig is not None else exc))
+        if password:
+            reason = reason.replace(password, "***")
+        check = (
+            "check that the database server is running and accepts connections at the URL's host and port, "
+            "and that the URL's user, password and database name are right"
+        )
+        raise _bad_url(f"cannot reach the store at {shown}: {reason}; {check}", value=shown, allowed=None) from exc
+
+
+def _short_reason(message: str) -> str:
+    """The driver's reason in a few words: what follows the last "failed: " of the first line that has one
+    (psycopg: 'connection to server at "127.0.0.1", port 1 failed: Connection refused'), else the first line."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for line in lines:
+        if "failed: " in line:
+            return line.rsplit("failed: ", 1)[1]
+    return lines[0] if lines else "no reason given"
+
+
+def _sqlite_engine(url: str, database: Path | None) -> Engine:
+    """An SQLite engine on the file `database`, or in memory when it is None."""
+    memory = database is None
+    if database is not None:
+        _check_sqlite_file(database)
     engine = create_engine(
         url,
         connect_args={"timeout": 30, "check_same_thread": False},

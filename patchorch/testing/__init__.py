@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from patchorch.store.runs import RunStore
+from patchorch.store.runs import RunStore, memory_engine
 from patchorch.testing._fakes import Dispatch, FakeClock, SimulatedExecutor
 from patchorch.testing._mock import BatchHandler, FactsHandler, FakeContent, MockExecutor
 from patchorch.testing._recording import ObservedEvent, RecordingObserver
@@ -18,7 +18,7 @@ from patchorch.testing._recording import ObservedEvent, RecordingObserver
 
 def memory_store(*, actor: str = "test", clock: FakeClock | None = None) -> RunStore:
     """A fresh RunStore in memory (real SQLite, nothing on disk)."""
-    return RunStore.open("sqlite://", actor=actor, clock=clock)
+    return RunStore(memory_engine(), actor=actor, clock=clock)
 
 
 __all__ = [

@@ -1,8 +1,10 @@
-"""Bad input exits 2 with one line naming what is wrong, and nothing runs: store URLs, state directories, YAML nested
-too deep, limits Ansible would quietly widen."""
+"""Bad input exits 2 with one line naming what is wrong, and nothing runs: store URLs (SQLite in memory, a server
+that does not answer), state directories, YAML nested too deep, limits Ansible would quietly widen."""
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -100,3 +102,43 @@ def test_resume_of_a_run_another_process_drives_exits_2_naming_it(
     assert err.startswith("error: run r1 is being driven by alice (bastion-2:4242) since ")
     assert err.count("\n") == 1
     assert store.attempts("r1") == []
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_in_memory_store_url_is_refused_before_a_rollout_runs(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SQLite in memory as the store (nothing recorded would outlast the process): one line naming it, exit 2, and the
+    rollout never starts (no state directory, no run directory)."""
+    with socket.socket() as probe:  # the host's SSH port: nothing listens there, should Ansible ever run
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(f"all:\n  hosts:\n    web1:\n      ansible_host: 127.0.0.1\n      ansible_port: {port}\n")
+    state = tmp_path / "state"
+    argv = ["--state-dir", str(state), "--store-url", url, "rollout", "--emergency", "--yes", "-i", str(inventory)]
+    status = main(argv)
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err == (
+        f"error: store_url: {url} is an in-memory SQLite database: nothing recorded in it would outlast the process "
+        "(allowed: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)\n"
+    )
+    assert not state.exists()
+
+
+def test_unreachable_postgresql_store_exits_2_naming_it_without_the_password(
+    unreachable_postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PostgreSQL store nothing answers for: one line (also as JSON) with the URL, its password masked, the driver's
+    reason and what to check; exit 2 and nothing written (no state directory, no debug log)."""
+    state = tmp_path / "state"
+    status = main(["--state-dir", str(state), "--store-url", unreachable_postgres_url, "runs", "--json"])
+    captured = capsys.readouterr()
+    masked = unreachable_postgres_url.replace("s3cret-pw", "***")
+    assert status == 2
+    assert captured.err.startswith(f"error: store_url: cannot reach the store at {masked}: Connection refused; check ")
+    assert captured.err.count("\n") == 1
+    assert json.loads(captured.out)["problems"][0]["value"] == masked
+    assert "s3cret-pw" not in captured.err + captured.out
+    assert not state.exists()

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from patchorch.domain.advisory import OsRelease, PackageFact
 from patchorch.domain.run import RunInputs
+from patchorch.errors import ConfigError
 from patchorch.orchestrator.stores import StoreLocation
+from patchorch.orchestrator.workspace import Workspace
 from tests.plans import make_plan
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -46,3 +50,13 @@ def test_the_stores_of_one_location_share_one_database(tmp_path: Path) -> None:
     assert location.advisories().facts("mx1") is not None
     assert [r.id for r in location.runs(actor="pytest").runs()] == ["r1"]
     assert [r.id for r in location.sync().runs()] == [sync_id]
+
+
+def test_a_workspace_on_sqlite_in_memory_is_refused_before_its_state_directory_is_made(tmp_path: Path) -> None:
+    """Workspace.open with an in-memory SQLite store URL raises ConfigError naming store_url and the URL, and makes no
+    state directory."""
+    with pytest.raises(ConfigError) as caught:
+        Workspace.open(tmp_path / "state", store_url="sqlite:///:memory:")
+    (problem,) = caught.value.problems
+    assert (problem.field, problem.value) == ("store_url", "sqlite:///:memory:")
+    assert not (tmp_path / "state").exists()

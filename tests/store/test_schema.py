@@ -132,6 +132,10 @@ def test_processes_opening_an_empty_store_at_once_all_succeed(store_url: str) ->
         ("sqlite:////nonexistent/dir/p.db", "cannot create /nonexistent/dir/p.db: the directory /nonexistent/dir does"),
         ("sqlite:////etc/passwd", "/etc/passwd is not an SQLite database"),
         ("sqlite:////etc", "/etc is a directory, not an SQLite file"),
+        ("sqlite://", "sqlite:// is an in-memory SQLite database: nothing recorded in it would outlast the process"),
+        ("sqlite:///:memory:", "sqlite:///:memory: is an in-memory SQLite database"),
+        ("sqlite:///file::memory:?uri=true", "sqlite:///file::memory:?uri=true is an in-memory SQLite database"),
+        ("sqlite:///file:s?mode=memory&uri=true", "sqlite:///file:s?mode=memory&uri=true is an in-memory SQLite"),
     ],
 )
 def test_unusable_store_url_is_bad_input(url: str, says: str) -> None:
@@ -140,3 +144,15 @@ def test_unusable_store_url_is_bad_input(url: str, says: str) -> None:
         create_store_engine(url)
     assert str(caught.value).startswith(f"store_url: {says}")
     assert "secret" not in str(caught.value)
+
+
+def test_unreachable_postgresql_store_is_bad_input_with_the_password_masked(unreachable_postgres_url: str) -> None:
+    """A PostgreSQL store nothing answers for is a ConfigError naming the URL without its password and the reason."""
+    with pytest.raises(ConfigError) as caught:
+        create_store_engine(unreachable_postgres_url)
+    masked = unreachable_postgres_url.replace("s3cret-pw", "***")
+    (problem,) = caught.value.problems
+    assert problem.field == "store_url"
+    assert problem.value == masked
+    assert str(caught.value).startswith(f"store_url: cannot reach the store at {masked}: Connection refused; check ")
+    assert "s3cret-pw" not in str(caught.value)
