@@ -3,14 +3,16 @@
     .venv/bin/python bench/makespan.py [--size 30] [--simulated-only] [--keep]
 
 Real part (the 30-host emergency rollout of bench/overhead.py, on a test fleet of its own, hosts reset between runs):
-- bare: `ansible-playbook --limit BATCH` for every batch of the plan, one after the other, with the rendered content
-  as a person would run it (the prepare playbook first, then each stage playbook per batch group);
+- bare: `ansible-playbook --limit BATCH` for every batch of the plan, one after the other, with the rendered stage
+  playbooks and ansible.cfg, each batch refreshing the index and downloading for itself (bench/overhead.py's `bare`);
 - barrier: the same batches one after the other through the executor (the way patchorch ran before: intent, run,
   record, gate, with the prepare phase inside every batch's own playbook: no separate prepare);
 - dispatcher: `Workspace.start`, i.e. the prepare phase over all targets, then sliding-window dispatch.
 For the dispatcher run the lower bound comes from the plan's budgets and stage order with each host's measured apply
 duration (`domain.dispatch.lower_bound`), plus the measured prepare phase; the time until every internet-exposed host
-is patched is reported too.
+is patched is reported too. Each real run's CPU time (every process on the machine: controller, containers, their sshd
+and package managers) is reported as well: bare's, spread over every core, is the shortest time any schedule doing the
+same work could take on this machine (`bare_work_floor_over_bare`).
 
 Simulated part: 1,000 synthetic hosts (bench/synthetic.py, the example estate's policy), log-normal apply durations
 (median 10 minutes, sigma 0.6, seeded), emergency and regular plans: the dispatcher's makespan against the lower bound,
@@ -114,13 +116,20 @@ def real(size: int, keep: bool) -> dict[str, object]:
         rendered = render_run(plan, work / "bare-run", inventory_sources=[fleet.inventory_path])
 
         reset(fleet)
+        busy = _busy_cpu_seconds()
         bare_seconds = bare(plan, rendered)
+        bare_cpu = _busy_cpu_seconds() - busy
 
         reset(fleet)
+        busy = _busy_cpu_seconds()
         barrier_seconds = _barrier(plan, rendered, work / "barrier-state")
+        barrier_cpu = _busy_cpu_seconds() - busy
 
         reset(fleet)
+        busy = _busy_cpu_seconds()
         new_seconds, _ = orchestrated(fleet, work / "new-state")  # plans, renders, prepares, dispatches, records
+        new_cpu = _busy_cpu_seconds() - busy
+        cpus = os.cpu_count() or 1
         new = Workspace.open(work / "new-state", actor="bench")
         run_id = new.runs()[0].id
         return {
@@ -131,11 +140,28 @@ def real(size: int, keep: bool) -> dict[str, object]:
             "barrier_seconds": round(barrier_seconds, 2),
             "dispatcher_seconds": round(new_seconds, 2),
             "dispatcher_over_bare": round(new_seconds / bare_seconds, 3),
+            # The machine's busy CPU time during each run: controller, containers and their sshd and package managers
+            # all share these cores. Bare's CPU time spread over every core is the shortest any schedule doing bare's
+            # work could take here, whatever its order.
+            "cpus": cpus,
+            "bare_cpu_seconds": round(bare_cpu, 1),
+            "barrier_cpu_seconds": round(barrier_cpu, 1),
+            "dispatcher_cpu_seconds": round(new_cpu, 1),
+            "dispatcher_work_over_bare": round(new_cpu / bare_cpu, 3),
+            "bare_work_floor_over_bare": round(bare_cpu / cpus / bare_seconds, 3),
             **_bounds(new, run_id, plan),
         }
     finally:
         if not keep:
             fleet.destroy()
+
+
+def _busy_cpu_seconds() -> float:
+    """Seconds the cores of this machine have spent working since boot (user, nice, system, irq, softirq; not time
+    the hypervisor stole)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def _barrier(plan: RolloutPlan, rendered: object, state: Path) -> float:
