@@ -349,7 +349,6 @@ class AnsibleRunnerExecutor:
         # The owner's process id in the name: a later start removes the directory once that process is gone.
         private = Path(tempfile.mkdtemp(prefix=f"{_PRIVATE_PREFIX}{os.getpid()}-{run_id}-", dir=self._work_dir))
         private.chmod(0o700)
-        _write_settings(private)
         envvars = {
             RUN_MARKER_ENV: run_id,
             "PATH": f"{self._bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -374,9 +373,13 @@ class AnsibleRunnerExecutor:
                 flag.set()
             return flag.is_set()
 
-        gate = _Gate(private, hosts, release) if release is not None else None
+        gate: _Gate | None = None
         interrupted = False
         try:
+            # Inside the try: when either fails (a full disk), the private directory goes with the error.
+            _write_settings(private)
+            if release is not None:
+                gate = _Gate(private, hosts, release)
             thread, runner = ansible_runner.run_async(
                 private_data_dir=str(private),
                 # ansible-playbook runs under the keeper, on a terminal of its own that outlives this process:
@@ -477,13 +480,17 @@ class _Gate:
         self.path.mkdir(mode=0o700)
         self.pipes: dict[str, str] = {}  # host -> its pipe (numbered: host names need not be file names)
         self._fds: list[int] = []
-        for index, host in enumerate(hosts):
-            pipe = self.path / str(index)
-            os.mkfifo(pipe, 0o600)
-            # Read and write: opening does not wait for a reader; nothing here ever reads. Not inherited (PEP 446).
-            self._fds.append(os.open(pipe, os.O_RDWR | os.O_NONBLOCK))
-            self.pipes[host] = str(pipe)
         self._lock = threading.Lock()
+        try:
+            for index, host in enumerate(hosts):
+                pipe = self.path / str(index)
+                os.mkfifo(pipe, 0o600)
+                # Read and write: opening does not wait for a reader; nothing here ever reads. Not inherited (PEP 446).
+                self._fds.append(os.open(pipe, os.O_RDWR | os.O_NONBLOCK))
+                self.pipes[host] = str(pipe)
+        except OSError:
+            self.close()  # no answer thread yet: nothing else holds these
+            raise
         self._release = release
         threading.Thread(target=self._answer, name="patchorch-gate", daemon=True).start()
 

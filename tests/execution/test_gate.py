@@ -4,14 +4,18 @@ untouched. A local-connection playbook runs the role's own gate file between a r
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import pytest
 import yaml
 
 from patchorch.domain.outcomes import HostStatus
+from patchorch.errors import ExecutionError
 from patchorch.execution.ansible import AnsibleRunnerExecutor
 from patchorch.execution.base import BatchRequest
 from patchorch.orchestrator.processes import run_processes
@@ -116,3 +120,37 @@ def test_a_playbook_waiting_at_the_gate_when_its_orchestrator_is_killed_exits_un
         if orchestrator.poll() is None:
             orchestrator.kill()
     assert not (tmp_path / "disrupted").exists()
+
+
+def test_a_gate_that_cannot_make_its_pipes_fails_the_batch_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while the gate makes its second pipe: the batch fails with an ExecutionError naming why, no
+    playbook starts, the private directory is removed and the first pipe's descriptor is closed."""
+    play, inventory = _gated_play(tmp_path)
+    made: list[str] = []
+    real_mkfifo = os.mkfifo
+
+    def mkfifo(path: str, mode: int = 0o666) -> None:
+        if made:
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        made.append(str(path))
+        real_mkfifo(path, mode)
+
+    monkeypatch.setattr(os, "mkfifo", mkfifo)
+    open_before = len(os.listdir("/proc/self/fd"))
+    request = BatchRequest(
+        run_id="gate-full",
+        stage="s",
+        batch=1,
+        attempt=1,
+        hosts=("local", "other"),
+        playbook=play,
+        inventory=(inventory,),
+    )
+    with pytest.raises(ExecutionError, match="No space left on device"):
+        AnsibleRunnerExecutor(work_dir=tmp_path / "work").run_batch(request, release=lambda: True)
+    assert len(made) == 1
+    assert list((tmp_path / "work").iterdir()) == []
+    assert len(os.listdir("/proc/self/fd")) == open_before
+    assert not (tmp_path / "checked").exists()
