@@ -358,11 +358,7 @@ class AnsibleRunnerExecutor:
         if ansible_cfg is not None:
             envvars["ANSIBLE_CONFIG"] = str(ansible_cfg)
         if fact_cache is not None:
-            envvars |= {
-                "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
-                "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(fact_cache),
-                "ANSIBLE_CACHE_PLUGIN_TIMEOUT": str(FACT_CACHE_SECONDS),
-            }
+            envvars |= fact_cache_env(fact_cache)
         arguments, passwords = self._prompts()
         if check:
             arguments = ["--check", "--diff", *arguments]
@@ -443,6 +439,16 @@ class AnsibleRunnerExecutor:
             elif vault.source is not None:
                 arguments += ["--vault-id", f"{vault.label}@{vault.source}"]
         return arguments, passwords
+
+
+def fact_cache_env(directory: Path) -> dict[str, str]:
+    """The environment that gives ansible-playbook Ansible's jsonfile fact cache in `directory`, entries kept for
+    FACT_CACHE_SECONDS (runner must be told `fact_cache_type=""`, or it points the cache at its artifacts)."""
+    return {
+        "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(directory),
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": str(FACT_CACHE_SECONDS),
+    }
 
 
 _KEEPER = Path(__file__).with_name("_keeper.py")

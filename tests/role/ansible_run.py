@@ -15,7 +15,7 @@ from typing import Any
 import ansible_runner
 
 from patchorch.domain.outcomes import RoleResult
-from patchorch.execution.base import FACT_CACHE_SECONDS
+from patchorch.execution.ansible import fact_cache_env
 from patchorch.rendering import RenderedRun
 
 EXPORT_TASK = "patchorch_patch : export result"
@@ -89,15 +89,7 @@ def run_batch(
         envvars={
             "ANSIBLE_CONFIG": str(rendered.ansible_cfg),
             "ANSIBLE_NOCOLOR": "1",
-            **(
-                {
-                    "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.jsonfile",
-                    "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(fact_cache),
-                    "ANSIBLE_CACHE_PLUGIN_TIMEOUT": str(FACT_CACHE_SECONDS),
-                }
-                if fact_cache is not None
-                else {}
-            ),
+            **(fact_cache_env(fact_cache) if fact_cache is not None else {}),
             "PATH": os.pathsep.join(
                 [
                     *([str(path_prefix)] if path_prefix else []),
