@@ -7,7 +7,10 @@ Real part (the 30-host emergency rollout of bench/overhead.py, on a test fleet o
   playbooks and ansible.cfg, each batch refreshing the index and downloading for itself (bench/overhead.py's `bare`);
 - barrier: the same batches one after the other through the executor (the way patchorch ran before: intent, run,
   record, gate, with the prepare phase inside every batch's own playbook: no separate prepare);
-- dispatcher: `Workspace.start`, i.e. the prepare phase over all targets, then sliding-window dispatch.
+- dispatcher: `Workspace.start`, i.e. the prepare phase over all targets, then sliding-window dispatch;
+- all at once: bare's own work (the same role, refreshing and downloading per host) on every target in one
+  ansible-playbook with a fork per host: no budgets, no stage order, no prepare phase. No schedule of bare's work can
+  do better on this machine, so `all_at_once_over_bare` is the floor for any dispatcher doing at least that work.
 For the dispatcher run the lower bound comes from the plan's budgets and stage order with each host's measured apply
 duration (`domain.dispatch.lower_bound`), plus the measured prepare phase; the time until every internet-exposed host
 is patched is reported too. Each real run's CPU time (every process on the machine: controller, containers, their sshd
@@ -28,6 +31,7 @@ import os
 import platform
 import random
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +41,7 @@ from pathlib import Path
 from patchorch.domain.dispatch import lower_bound, plan_stages, project
 from patchorch.domain.plan import Mode, RolloutPlan
 from patchorch.domain.planner import plan as make_plan
+from patchorch.rendering import RenderedRun
 from patchorch.sources.policy import load_policy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -127,6 +132,11 @@ def real(size: int, keep: bool) -> dict[str, object]:
 
         reset(fleet)
         busy = _busy_cpu_seconds()
+        all_at_once_seconds = _all_at_once(rendered, len(plan.targets))
+        all_at_once_cpu = _busy_cpu_seconds() - busy
+
+        reset(fleet)
+        busy = _busy_cpu_seconds()
         new_seconds, _ = orchestrated(fleet, work / "new-state")  # plans, renders, prepares, dispatches, records
         new_cpu = _busy_cpu_seconds() - busy
         cpus = os.cpu_count() or 1
@@ -140,6 +150,10 @@ def real(size: int, keep: bool) -> dict[str, object]:
             "barrier_seconds": round(barrier_seconds, 2),
             "dispatcher_seconds": round(new_seconds, 2),
             "dispatcher_over_bare": round(new_seconds / bare_seconds, 3),
+            # Bare's own work with nothing holding it back: every target at once, one process, no budgets.
+            "all_at_once_seconds": round(all_at_once_seconds, 2),
+            "all_at_once_over_bare": round(all_at_once_seconds / bare_seconds, 3),
+            "all_at_once_cpu_seconds": round(all_at_once_cpu, 1),
             # The machine's busy CPU time during each run: controller, containers and their sshd and package managers
             # all share these cores. Bare's CPU time spread over every core is the shortest any schedule doing bare's
             # work could take here, whatever its order.
@@ -164,7 +178,7 @@ def _busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def _barrier(plan: RolloutPlan, rendered: object, state: Path) -> float:
+def _barrier(plan: RolloutPlan, rendered: RenderedRun, state: Path) -> float:
     """Seconds for the executor to run each batch in order, recording intent and outcomes (the old barrier path)."""
     from patchorch.domain.run import RunInputs
     from patchorch.execution.ansible import AnsibleRunnerExecutor
@@ -186,8 +200,8 @@ def _barrier(plan: RolloutPlan, rendered: object, state: Path) -> float:
                 attempt=1,
                 hosts=batch.hosts,
                 playbook=_unprepared(rendered, stage.name),
-                inventory=rendered.inventory_sources,  # type: ignore[attr-defined]
-                ansible_cfg=rendered.ansible_cfg,  # type: ignore[attr-defined]
+                inventory=rendered.inventory_sources,
+                ansible_cfg=rendered.ansible_cfg,
                 forks=stage.concurrency,
             )
             outcome = executor.run_batch(request)
@@ -197,9 +211,32 @@ def _barrier(plan: RolloutPlan, rendered: object, state: Path) -> float:
     return time.perf_counter() - started
 
 
-def _unprepared(rendered: object, stage: str) -> Path:
+def _all_at_once(rendered: RenderedRun, forks: int) -> float:
+    """Seconds for one ansible-playbook to run the role as bare does (no prepare phase) on every target at once."""
+    playbook = rendered.directory / "bench-all-at-once.yml"
+    playbook.write_text(
+        "- name: Bare's work on every target at once (bench only)\n"
+        "  hosts: patchorch_targets\n"
+        "  gather_facts: false\n"
+        "  vars_files: [vars/run.yml, vars/settings.yml]\n"
+        "  vars: {patchorch_patch_stage: all-at-once, patchorch_patch_phase: apply, patchorch_patch_prepared: false}\n"
+        "  roles: [patchorch_patch]\n"
+    )
+    env = {**os.environ, "ANSIBLE_CONFIG": str(rendered.ansible_cfg)}
+    inventory = [arg for source in rendered.inventory_sources for arg in ("-i", str(source))]
+    playbook_bin = Path(sys.executable).with_name("ansible-playbook")
+    command = [str(playbook_bin), *inventory, "--forks", str(forks), str(playbook)]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"all-at-once ansible-playbook failed:\n{done.stdout[-3000:]}")
+    return seconds
+
+
+def _unprepared(rendered: RenderedRun, stage: str) -> Path:
     """A copy of the stage playbook that refreshes and downloads in every batch (no prepare phase), as before."""
-    path = rendered.stage_playbook(stage)  # type: ignore[attr-defined]
+    path = rendered.stage_playbook(stage)
     copy = path.with_name(f"unprepared-{path.name}")
     if not copy.exists():
         copy.write_text(path.read_text().replace("patchorch_patch_prepared: true", "patchorch_patch_prepared: false"))
