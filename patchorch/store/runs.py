@@ -243,7 +243,8 @@ _COVERED: dict[str, _Covered] = {
 
 
 def create_store_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, synchronous=FULL, a busy timeout and BEGIN IMMEDIATE transactions.
+    """An engine for `url`; SQLite gets WAL, synchronous=FULL, a busy timeout and BEGIN IMMEDIATE transactions;
+    PostgreSQL gets a connect timeout of `_POSTGRES_CONNECT_TIMEOUT` seconds unless the URL sets its own.
 
     A URL that names no database patchorch can use (an unknown scheme, a missing driver, an SQLite file that cannot
     be opened, SQLite in memory, whose records would die with the process) or a database server that does not answer
@@ -261,7 +262,7 @@ def create_store_engine(url: str) -> Engine:
             raise _bad_url(message, value=url)
         return _sqlite_engine(url, Path(parsed.database or ""))
     try:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=_connect_args(parsed))
     except NoSuchModuleError as exc:
         raise _bad_url(f"{shown} names no database patchorch knows ({parsed.drivername})") from exc
     except ImportError as exc:
@@ -281,6 +282,20 @@ def memory_engine() -> Engine:
 
 
 _ALLOWED_URLS = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+
+_POSTGRES_CONNECT_TIMEOUT = 10
+"""Seconds a PostgreSQL store may take to answer when its URL sets no `?connect_timeout=N`: a host that drops
+packets is "cannot reach the store" after this, not after the operating system's TCP timeout of minutes."""
+
+_LIBPQ_DRIVERS = ("psycopg", "psycopg2")
+
+
+def _connect_args(url: URL) -> dict[str, Any]:
+    """What the driver gets beside the URL: the default connect timeout for libpq's drivers, unless the URL has one
+    (SQLAlchemy's `connect_args` would override the URL's own)."""
+    if url.get_driver_name() in _LIBPQ_DRIVERS and "connect_timeout" not in url.query:
+        return {"connect_timeout": _POSTGRES_CONNECT_TIMEOUT}
+    return {}
 
 
 def _bad_url(message: str, *, value: str | None = None, allowed: str | None = _ALLOWED_URLS) -> ConfigError:
