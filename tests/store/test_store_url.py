@@ -1,5 +1,5 @@
-"""PostgreSQL store URLs get a connect timeout unless they set their own, so a server that never answers is one clear
-line within seconds, not after the operating system's TCP timeout."""
+"""PostgreSQL store URLs: a connect timeout unless they set their own, so a server that never answers is one clear
+line within seconds, not after the operating system's TCP timeout; `postgresql://` and `postgres://` use psycopg 3."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 from patchorch.errors import ConfigError
 from patchorch.store.runs import create_store_engine
+from tests.postgres import PostgresServer
 
 
 @pytest.fixture
@@ -70,4 +71,30 @@ def test_server_that_never_answers_is_unreachable_after_the_timeout(silent_port:
         create_store_engine(url)
     masked = url.replace("s3cret-pw", "***")
     assert str(caught.value).startswith(f"store_url: cannot reach the store at {masked}: connection timeout expired; ")
+    assert "s3cret-pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_url_without_a_driver_opens_the_store_with_psycopg_3(scheme: str, postgres_server: PostgresServer) -> None:
+    """`postgresql://` and `postgres://` reach a real server through psycopg 3, what patchorch[postgres] installs."""
+    url = postgres_server.database()
+    try:
+        engine = create_store_engine(url.replace("postgresql+psycopg://", f"{scheme}://"))
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar() == 1
+        engine.dispose()
+        assert engine.dialect.driver == "psycopg"
+    finally:
+        postgres_server.drop(url)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_unreachable_url_without_a_driver_names_it_as_written_with_the_password_masked(
+    scheme: str, refused_port: int
+) -> None:
+    """A `postgresql://` or `postgres://` store nothing answers for is named as the user wrote it, password masked."""
+    with pytest.raises(ConfigError) as caught:
+        create_store_engine(f"{scheme}://ops:s3cret-pw@127.0.0.1:{refused_port}/patchorch")
+    masked = f"{scheme}://ops:***@127.0.0.1:{refused_port}/patchorch"
+    assert str(caught.value).startswith(f"store_url: cannot reach the store at {masked}: Connection refused; check ")
     assert "s3cret-pw" not in str(caught.value)
