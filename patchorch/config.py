@@ -5,7 +5,7 @@ The project file is found in the working directory (or given with `--config`). E
     inventory: [inventories/example-mail]   # one path or a list; relative paths are relative to the file
     policy: inventories/example-mail/policy.yml
     state_dir: .patchorch                   # SQLite store, run directories, debug logs
-    store_url: postgresql+psycopg://...     # instead of SQLite in state_dir
+    store_url: postgresql://USER@HOST/DB    # instead of SQLite in state_dir
     template_dir: my-templates              # overrides of patchorch's stage templates
     log_format: console                     # or json
     advisory_sources:                       # what `advisories sync` pulls (docs/ADVISORY_SYNC.md)

@@ -199,7 +199,6 @@ def _log_to_file(settings: Settings, run_id: str) -> Iterator[Path]:
 
 
 def drive(
-    workspace: Workspace,
     progress: ProgressObserver,
     action: Callable[[], Driven],
     *,
@@ -281,9 +280,7 @@ def drive_new_run(
     run_id = workspace.new_run_id()
     if announce is not None:
         announce(run_id)
-    return drive(
-        workspace, progress, lambda: start(run_id), settings=settings, run_id=run_id, live=live_display(as_json)
-    )
+    return drive(progress, lambda: start(run_id), settings=settings, run_id=run_id, live=live_display(as_json))
 
 
 def finish(report: RolloutReport, log_path: Path | None, *, as_json: bool) -> None:

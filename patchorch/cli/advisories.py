@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from patchorch.domain.fleet import Fleet
     from patchorch.execution.base import VaultId
     from patchorch.orchestrator.notify import NotifyResult
+    from patchorch.orchestrator.stores import StoreLocation
     from patchorch.store.advisories import AdvisoryStore
 
 
@@ -339,7 +340,8 @@ def exposure_command(
     if fleet is None:
         require_inventory(settings)
         return
-    store = store_location(settings).advisories()
+    location = store_location(settings)
+    store = location.advisories()
     from patchorch.orchestrator.exposure import exposure
     from patchorch.sources.policy import load_policy
 
@@ -353,7 +355,9 @@ def exposure_command(
     )
     if new_since is not None:
         raise typer.Exit(
-            _exposure_new_since(settings, store, report, new_since=new_since, notify=notify, json_output=json_output)
+            _exposure_new_since(
+                settings, location, store, report, new_since=new_since, notify=notify, json_output=json_output
+            )
         )
     if json_output:
         print_json(report.to_json_data())
@@ -364,6 +368,7 @@ def exposure_command(
 
 def _exposure_new_since(
     settings: Settings,
+    location: StoreLocation,
     store: AdvisoryStore,
     report: ExposureReport,
     *,
@@ -371,7 +376,8 @@ def _exposure_new_since(
     notify: bool,
     json_output: bool,
 ) -> int:
-    """Narrow `report` to what syncs after `new_since` brought, print it per owner, optionally e-mail each owner.
+    """Narrow `report` to what syncs after `new_since` brought (the sync state of `location`, whose advisory store is
+    `store`), print it per owner, optionally e-mail each owner.
 
     Exit status: without --notify 1 when anything became affected or unknown; with --notify 0 when every owning
     team was told (or nothing was new), 1 when a team could not be reached or hosts have no owner. When no message
@@ -383,7 +389,7 @@ def _exposure_new_since(
         raise missing_setting(
             settings, "smtp", "--notify needs SMTP settings", "smtp: {host, port, from, security: starttls|ssl|none}"
         )
-    sync_state = store_location(settings).sync()
+    sync_state = location.sync()
     since = resolve_sync(sync_state.runs(), new_since)
     narrowed = exposure_since(report, sync_state.changed_since(since), store.list())
     notices = by_owner(narrowed)

@@ -6,7 +6,6 @@ recorded like a rollout; its record names the run it undoes, and `show` and `run
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,7 +21,6 @@ from patchorch.cli._common import (
     console,
     console_err,
     plain,
-    require_inventory,
     state,
 )
 from patchorch.cli._driving import (
@@ -38,7 +36,6 @@ from patchorch.cli._driving import (
 from patchorch.cli._plan_view import render_plan
 from patchorch.cli._rollout_plan import owners_of
 from patchorch.cli._wiring import open_workspace
-from patchorch.domain.run import RunInputs
 
 
 @app.command()
@@ -63,19 +60,18 @@ def rollback(
 ) -> None:
     """Take the hosts RUN changed back to the exact versions recorded before it: a new run, planned, gated and
     recorded like a rollout and linked to RUN. Hosts RUN did not change or did not patch are left alone, and the
-    plan says why. The inventory and policy default to those RUN was started from."""
+    plan says why. The inventory and policy default to those RUN was started from, the templates to those it was
+    rendered with."""
     out = console_err if as_json else console
     settings = state(ctx).settings(inventory=inventory, policy=policy)
     credentials = ask_credentials(ask_become_pass, vault_id, vault_password_file)
     workspace = open_workspace(settings, max_wait=max_wait_span(max_wait), credentials=credentials)
-    recorded = workspace.run(run_id).inputs
-    sources = (
-        tuple(inventory) if inventory else tuple(Path(p) for p in recorded.inventory) or require_inventory(settings)
+    chosen = workspace.rollback_inputs(run_id, inventory=inventory, policy=policy, hosts=hosts)
+    plan = workspace.plan_rollback(
+        run_id, inventory=chosen.inventory, policy=chosen.policy, hosts=hosts, emergency=emergency
     )
-    chosen_policy = policy or (Path(recorded.policy) if recorded.policy else settings.policy)
-    plan = workspace.plan_rollback(run_id, inventory=sources, policy=chosen_policy, hosts=hosts, emergency=emergency)
-    policy_label = str(chosen_policy) if chosen_policy else "built-in default"
-    owners = owners_of(sources, contact=False, vault_ids=workspace.vault_ids)
+    policy_label = str(chosen.policy) if chosen.policy is not None else "built-in default"
+    owners = owners_of(chosen.inventory, contact=False, vault_ids=workspace.vault_ids)
     out.print(render_plan(plan, policy_label=policy_label, owners=owners))
     confirm(
         yes,
@@ -84,16 +80,10 @@ def rollback(
     )
     progress = ProgressObserver(plan)
     workspace.observe(progress)
-    inputs = RunInputs(
-        inventory=tuple(str(p.resolve()) for p in sources),
-        policy=str(chosen_policy) if chosen_policy else None,
-        limit=hosts,
-        template_dir=str(settings.template_dir) if settings.template_dir else None,
-    )
     report, log_path = drive_new_run(
         workspace,
         progress,
-        lambda new_id: workspace.start(plan, inventory=sources, inputs=inputs, run_id=new_id),
+        lambda new_id: workspace.start(plan, inventory=chosen.inventory, inputs=chosen.recorded, run_id=new_id),
         settings=settings,
         as_json=as_json,
         announce=lambda new_id: out.print(Text(f"run {new_id} rolls back run {plain(run_id)}")),

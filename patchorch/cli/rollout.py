@@ -179,7 +179,6 @@ def resume(
     progress = ProgressObserver(workspace.recorded_plan(run_id))
     workspace.observe(progress)
     report, log_path = drive(
-        workspace,
         progress,
         lambda: workspace.resume(run_id, retry_failed=retry_failed, accept_inventory_change=accept_inventory_change),
         settings=settings,

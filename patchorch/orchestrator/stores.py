@@ -1,12 +1,14 @@
 """Where a workspace's records live, and the one place their stores are opened (runs, advisories, sync state).
 
 A `Workspace` opens its run store here; commands that only read or import advisories (no executor, no engine) open
-the advisory and sync stores of the same location without building a workspace.
+the advisory and sync stores of the same location without building a workspace. The stores of one location share
+one database engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -35,7 +37,13 @@ class StoreLocation:
         return self.store_url is not None or (self.state_dir / STORE_FILE).exists()
 
     def engine(self) -> Engine:
-        """A new engine for the store; for SQLite the state directory (private to its user) is made first."""
+        """The store's engine, opened on first use and shared by every store of this location, so that a command
+        reading runs, advisories and sync state connects once; for SQLite the state directory (private to its user)
+        is made first."""
+        return self._engine
+
+    @cached_property
+    def _engine(self) -> Engine:
         if self.store_url is None:
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return create_store_engine(self.url)

@@ -40,7 +40,7 @@ from patchorch.domain.run import (
     StageRecord,
 )
 from patchorch.domain.vulnerability import Decision, HostVulnerability
-from patchorch.errors import InventoryError, Problem
+from patchorch.errors import InventoryError, PlanError, Problem
 from patchorch.execution.ansible import AnsibleRunnerExecutor
 from patchorch.execution.base import Credentials, Executor, FactsRequest, FactsResult
 from patchorch.orchestrator.engine import Orchestrator, RolloutReport, new_run_id
@@ -82,6 +82,16 @@ class RunView:
     attempts: tuple[AttemptRecord, ...]
     approvals: tuple[ApprovalRecord, ...]
     rolled_back_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RollbackInputs:
+    """What a rollback of a run plans from (`inventory`, `policy`) and records as its own inputs (`recorded`); see
+    `Workspace.rollback_inputs`."""
+
+    inventory: tuple[Path | str, ...]
+    policy: Path | Policy | None
+    recorded: RunInputs
 
 
 @dataclass(frozen=True)
@@ -216,11 +226,11 @@ class Workspace:
 
         Raises `RunStateError` for an unknown run and `PlanError` for a run still running or with nothing to undo.
         """
-        sources, policy = _recorded_defaults(self.store.run(run_id).inputs, inventory, policy)
+        chosen = self.rollback_inputs(run_id, inventory=inventory, policy=policy, hosts=hosts)
         return plan_rollback_of(
             self.run_changes(run_id),
-            sources,
-            policy,
+            chosen.inventory,
+            chosen.policy,
             emergency=emergency,
             hosts=hosts,
             now=now or self.clock.now(),
@@ -237,16 +247,38 @@ class Workspace:
         emergency: bool = False,
     ) -> RolloutReport:
         """Plan the rollback of run `run_id` (see `plan_rollback`), record it linked to that run and drive it."""
-        recorded = self.store.run(run_id).inputs
-        sources, policy = _recorded_defaults(recorded, inventory, policy)
-        plan = self.plan_rollback(run_id, inventory=sources, policy=policy, hosts=hosts, emergency=emergency)
-        inputs = RunInputs(
-            inventory=tuple(str(Path(p).resolve()) for p in sources),
-            policy=str(policy) if isinstance(policy, Path) else None,
-            limit=hosts,
-            template_dir=recorded.template_dir,
+        chosen = self.rollback_inputs(run_id, inventory=inventory, policy=policy, hosts=hosts)
+        plan = self.plan_rollback(
+            run_id, inventory=chosen.inventory, policy=chosen.policy, hosts=hosts, emergency=emergency
         )
-        return self.start(plan, inventory=sources, inputs=inputs)
+        return self.start(plan, inventory=chosen.inventory, inputs=chosen.recorded)
+
+    def rollback_inputs(
+        self,
+        run_id: str,
+        *,
+        inventory: Sequence[Path | str] | None = None,
+        policy: Path | Policy | None = None,
+        hosts: str | None = None,
+    ) -> RollbackInputs:
+        """What a rollback of run `run_id` uses, one rule for scripts and the CLI: the inventory and policy given,
+        else those the run was started from (a run that recorded no policy used the built-in default), and the
+        template directory the run was rendered with, else this workspace's.
+
+        Raises `RunStateError` for an unknown run and `PlanError` when no inventory is given and the run recorded
+        none.
+        """
+        recorded = self.store.run(run_id).inputs
+        sources = tuple(inventory) if inventory else tuple(recorded.inventory)
+        if not sources:
+            raise PlanError(f"run {run_id} recorded no inventory: give the inventory to roll it back with")
+        if policy is None and recorded.policy is not None:
+            policy = Path(recorded.policy)
+        # `_inputs` adds the inventory, made absolute, and this workspace's templates where the run recorded none.
+        inputs = RunInputs(
+            policy=str(policy) if isinstance(policy, Path) else None, limit=hosts, template_dir=recorded.template_dir
+        )
+        return RollbackInputs(inventory=sources, policy=policy, recorded=self._inputs(sources, inputs))
 
     def render(self, plan: RolloutPlan, run_id: str, inputs: RunInputs) -> RenderedRun:
         """Render the plan's playbooks into the run's directory, from the inventory and templates `inputs` record."""
@@ -463,12 +495,3 @@ def _to_dispatch(latest: AttemptRecord | None, *, retry_failed: bool) -> bool:
     if latest.status.is_success:
         return False
     return retry_failed or not latest.status.counts_as_failure
-
-
-def _recorded_defaults(
-    recorded: RunInputs, inventory: Sequence[Path | str] | None, policy: Path | Policy | None
-) -> tuple[tuple[Path | str, ...], Path | Policy | None]:
-    """The inventory and policy a rollback uses: those given, else those the run it undoes was started from."""
-    if policy is None and recorded.policy is not None:
-        policy = Path(recorded.policy)
-    return tuple(inventory if inventory is not None else recorded.inventory), policy

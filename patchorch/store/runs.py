@@ -243,7 +243,9 @@ _COVERED: dict[str, _Covered] = {
 
 
 def create_store_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, synchronous=FULL, a busy timeout and BEGIN IMMEDIATE transactions.
+    """An engine for `url`; SQLite gets WAL, synchronous=FULL, a busy timeout and BEGIN IMMEDIATE transactions;
+    PostgreSQL gets a connect timeout of `_POSTGRES_CONNECT_TIMEOUT` seconds unless the URL sets its own, and a URL
+    that names no driver (`postgresql://`, `postgres://`) uses psycopg 3, the driver `patchorch[postgres]` installs.
 
     A URL that names no database patchorch can use (an unknown scheme, a missing driver, an SQLite file that cannot
     be opened, SQLite in memory, whose records would die with the process) or a database server that does not answer
@@ -254,6 +256,7 @@ def create_store_engine(url: str) -> Engine:
     except ArgumentError as exc:
         raise _bad_url(f"{url!r} is not a database URL") from exc
     shown = parsed.render_as_string(hide_password=True)
+    parsed = _with_driver(parsed)
     if parsed.get_backend_name() == "sqlite":
         if _in_memory(parsed):
             # As written: an SQLite URL has no password to hide, and rendering it would escape its ':'.
@@ -261,11 +264,11 @@ def create_store_engine(url: str) -> Engine:
             raise _bad_url(message, value=url)
         return _sqlite_engine(url, Path(parsed.database or ""))
     try:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=_connect_args(parsed))
     except NoSuchModuleError as exc:
         raise _bad_url(f"{shown} names no database patchorch knows ({parsed.drivername})") from exc
     except ImportError as exc:
-        hint = ": install patchorch[postgres]" if parsed.get_backend_name() == "postgresql" else ""
+        hint = _install_hint(parsed)
         driver = exc.name or parsed.drivername
         raise _bad_url(f"{shown} needs the driver {driver}, which is not installed{hint}") from exc
     _check_reachable(engine, shown, parsed.password)
@@ -280,7 +283,38 @@ def memory_engine() -> Engine:
     return _sqlite_engine("sqlite://", None)
 
 
-_ALLOWED_URLS = "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+_ALLOWED_URLS = "sqlite:///PATH or postgresql://USER@HOST/DB"
+
+_POSTGRES_CONNECT_TIMEOUT = 10
+"""Seconds a PostgreSQL store may take to answer when its URL sets no `?connect_timeout=N`: a host that drops
+packets is "cannot reach the store" after this, not after the operating system's TCP timeout of minutes."""
+
+_LIBPQ_DRIVERS = ("psycopg", "psycopg2")
+
+
+def _connect_args(url: URL) -> dict[str, Any]:
+    """What the driver gets beside the URL: the default connect timeout for libpq's drivers, unless the URL has one
+    (SQLAlchemy's `connect_args` would override the URL's own)."""
+    if url.get_driver_name() in _LIBPQ_DRIVERS and "connect_timeout" not in url.query:
+        return {"connect_timeout": _POSTGRES_CONNECT_TIMEOUT}
+    return {}
+
+
+def _with_driver(url: URL) -> URL:
+    """`url` with psycopg 3 as its driver when it names none: SQLAlchemy would pick psycopg2 for `postgresql://`,
+    which `patchorch[postgres]` does not install, and knows no `postgres://` (libpq's own spelling) at all."""
+    if url.drivername in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _install_hint(url: URL) -> str:
+    """What to install for a missing driver: `patchorch[postgres]` brings psycopg 3 and no other PostgreSQL driver."""
+    if url.get_backend_name() != "postgresql":
+        return ""
+    if url.get_driver_name() == "psycopg":
+        return ": install patchorch[postgres]"
+    return ": install it, or use postgresql://USER@HOST/DB with patchorch[postgres] installed (psycopg 3)"
 
 
 def _bad_url(message: str, *, value: str | None = None, allowed: str | None = _ALLOWED_URLS) -> ConfigError:

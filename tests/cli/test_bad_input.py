@@ -30,7 +30,7 @@ def _deep(path: Path) -> Path:
         (["--store-url", "garbage://x", "runs"], "store_url: garbage://x names no database patchorch knows"),
         (
             ["--store-url", "postgresql+pg8000://ops:pw@db/patchorch", "runs"],
-            "which is not installed: install patchorch[postgres]",
+            "which is not installed: install it, or use postgresql://USER@HOST/DB with patchorch[postgres] installed",
         ),
         (["--store-url", "sqlite:////nonexistent/dir/p.db", "runs"], "the directory /nonexistent/dir does not exist"),
         (["--state-dir", "/etc/passwd", "runs"], "state_dir: /etc/passwd is a file, not a directory"),
@@ -122,7 +122,7 @@ def test_in_memory_store_url_is_refused_before_a_rollout_runs(
     assert status == 2
     assert err == (
         f"error: store_url: {url} is an in-memory SQLite database: nothing recorded in it would outlast the process "
-        "(allowed: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)\n"
+        "(allowed: sqlite:///PATH or postgresql://USER@HOST/DB)\n"
     )
     assert not state.exists()
 

@@ -53,6 +53,12 @@ def test_report_json_without_inventory_says_owners_are_unknown(
     assert data["audit"]["intact"] is True
 
 
+def test_report_opens_the_store_once(recorded: Path, engines_opened: list[object]) -> None:
+    """The report reads runs and advisories through one database engine."""
+    assert main(["--state-dir", str(recorded), "report", "--json"]) == 0
+    assert len(engines_opened) == 1
+
+
 def test_bad_since_is_one_error_naming_the_flag(recorded: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A --since that is no date exits 2 with one line naming --since and what it accepts."""
     assert main(["--state-dir", str(recorded), "report", "--json", "--since", "last tuesday"]) == 2

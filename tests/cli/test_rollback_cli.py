@@ -118,3 +118,20 @@ def test_runs_and_show_link_a_rollback_and_the_run_it_undoes(
     assert f"rolled back by run {later}" in capsys.readouterr().out
     assert main([*state, "show", later]) == 0
     assert f"rolls back run {ROLLOUT}" in capsys.readouterr().out
+
+
+def test_the_plan_uses_the_runs_own_policy_not_the_configured_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run started under the built-in policy is rolled back under it, whatever policy is configured now."""
+    _recorded_rollout(tmp_path)
+    configured = tmp_path / "policy.yml"
+    configured.write_text("classes: {low: {sla: 30d, concurrency: 5}}\nwave_order: [low]\ndefault_class: low\n")
+    monkeypatch.setenv("PATCHORCH_POLICY", str(configured))
+    monkeypatch.chdir(tmp_path)
+    status = main(["--state-dir", str(tmp_path / "state"), "rollback", ROLLOUT])
+    shown = capsys.readouterr()
+    assert (status, shown.err) == (2, "error: --yes: refusing to run without a terminal to confirm; pass --yes\n")
+    compact = "".join(shown.out.split())  # the plan wraps at the terminal's width
+    assert "·policybuilt-indefault(" in compact
+    assert str(configured) not in compact

@@ -1,4 +1,5 @@
-"""Drills on the orchestrator: read-only, past prepare blockers, soaks shortened, approvals asked or skipped."""
+"""Drills on the orchestrator: read-only, past prepare blockers, soaks shortened, approvals asked or skipped, and a
+projection the real rollout meets exactly when its hosts take the durations injected into the simulated executor."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from patchorch.clock import DrillClock
-from patchorch.domain.drill import summarize_drill
-from patchorch.domain.plan import RolloutPlan
+from patchorch.domain.drill import DrillReport, summarize_drill
+from patchorch.domain.plan import PackageSpec, RolloutPlan, UpdateScope, UpdateSpec
+from patchorch.domain.policy import Policy
 from patchorch.domain.run import RunInputs, RunKind, RunState
 from patchorch.orchestrator.engine import Orchestrator
+from patchorch.orchestrator.workspace import Workspace
 from patchorch.store.runs import RunStore
 from patchorch.testing import FakeClock, SimulatedExecutor, memory_store
 from tests.plans import FakeContent, make_plan
@@ -103,3 +106,61 @@ def test_drill_clock_skips_waits_without_sleeping() -> None:
     clock.sleep(90)
     assert clock.now() - before == timedelta(seconds=90)
     assert base.sleeps == []
+
+
+# One host at a time: the simulated executor moves the fake clock by each host's duration, so the real rollout's
+# duration is exactly what the dispatcher did with the durations injected, with nothing of the machine's load in it.
+SERIAL = Policy.model_validate(
+    {"classes": {"low": {"sla": "30d", "concurrency": 1}}, "wave_order": ["low"], "default_class": "low"}
+)
+HOSTS = {"c1": 40.0, "a": 75.0, "b": 20.0, "d": 130.0}
+ACME = UpdateSpec(scope=UpdateScope.PACKAGES, packages=(PackageSpec(name="acme-mta"),))
+
+
+def _drill_then_rollout(
+    tmp_path: Path, drilled: dict[str, float], real: dict[str, float]
+) -> tuple[Workspace, DrillReport, float, dict[str, float]]:
+    """Drill "drill" with hosts taking `drilled` seconds, then the real rollout of the same plan with hosts taking
+    `real`: the workspace, the drill's report before the rollout, the rollout's duration and its stages' starts."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n" + "".join(f"    {h}:\n" for h in HOSTS))
+    base = FakeClock()
+    state = tmp_path / "state"
+    rehearsal = Workspace.open(
+        state, actor="pytest", clock=DrillClock(base), executor=SimulatedExecutor(clock=base, durations=drilled)
+    )
+    plan = rehearsal.plan([inventory], policy=SERIAL, update=ACME)
+    report = rehearsal.drill(plan, inventory=[inventory], run_id="drill")
+    workspace = Workspace.open(
+        state, actor="pytest", clock=base, executor=SimulatedExecutor(clock=base, durations=real)
+    )
+    rollout = workspace.start(plan, inventory=[inventory], run_id="real")
+    assert rollout.state is RunState.COMPLETED, rollout.reason
+    run = workspace.store.run("real")
+    starts = {
+        s.name: (s.started_at - run.created_at).total_seconds() for s in workspace.store.stages("real") if s.started_at
+    }
+    return workspace, report, (run.updated_at - run.created_at).total_seconds(), starts
+
+
+def test_the_real_rollout_takes_exactly_the_projected_time_when_hosts_take_the_drills_durations(
+    tmp_path: Path,
+) -> None:
+    """With every host as fast as in the drill, the real rollout (its canary's soak included) ends when the drill
+    projected and each stage starts when it projected."""
+    _, report, took, starts = _drill_then_rollout(tmp_path, HOSTS, HOSTS)
+    assert set(report.duration_basis.values()) == {"drill"}
+    assert report.projected_seconds == took
+    assert {s.name: s.projected_after_seconds for s in report.stages} == starts
+    assert took == sum(HOSTS.values()) + 3600  # the canary's soak, which the drill skipped, is in the projection
+
+
+def test_a_drill_after_a_real_run_projects_from_its_measured_durations(tmp_path: Path) -> None:
+    """When the real update takes longer than its check-mode rehearsal, the drill's report read after a real run
+    projects from the real run's durations, and that projection is exactly the real run's duration."""
+    slower = {host: seconds * 3 for host, seconds in HOSTS.items()}
+    workspace, before, took, _ = _drill_then_rollout(tmp_path, HOSTS, slower)
+    after = workspace.drill_report("drill")
+    assert before.projected_seconds < took
+    assert set(after.duration_basis.values()) == {"measured"}
+    assert after.projected_seconds == took

@@ -52,6 +52,15 @@ def test_the_stores_of_one_location_share_one_database(tmp_path: Path) -> None:
     assert [r.id for r in location.sync().runs()] == [sync_id]
 
 
+def test_the_stores_of_one_location_connect_through_one_engine(tmp_path: Path, engines_opened: list[object]) -> None:
+    """Opening the run, advisory and sync stores of one location, and reading each, opens one database engine."""
+    location = StoreLocation(tmp_path)
+    location.runs(actor="pytest").runs()
+    location.advisories().list()
+    location.sync().runs()
+    assert len(engines_opened) == 1
+
+
 def test_a_workspace_on_sqlite_in_memory_is_refused_before_its_state_directory_is_made(tmp_path: Path) -> None:
     """Workspace.open with an in-memory SQLite store URL raises ConfigError naming store_url and the URL, and makes no
     state directory."""

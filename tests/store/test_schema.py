@@ -126,8 +126,8 @@ def test_processes_opening_an_empty_store_at_once_all_succeed(store_url: str) ->
         ("not a url", "'not a url' is not a database URL"),
         (
             "postgresql+pg8000://u:secret@localhost/db",
-            "postgresql+pg8000://u:***@localhost/db needs the driver pg8000, which is not installed: "
-            "install patchorch[postgres]",
+            "postgresql+pg8000://u:***@localhost/db needs the driver pg8000, which is not installed: install it, "
+            "or use postgresql://USER@HOST/DB with patchorch[postgres] installed (psycopg 3)",
         ),
         ("sqlite:////nonexistent/dir/p.db", "cannot create /nonexistent/dir/p.db: the directory /nonexistent/dir does"),
         ("sqlite:////etc/passwd", "/etc/passwd is not an SQLite database"),

@@ -194,6 +194,16 @@ def test_new_since_without_notify_lists_owners_and_exits_1(
     assert "web1" not in out
 
 
+def test_new_since_opens_the_store_once(
+    tmp_path: Path, server: AdvisoryServer, test_ca: TestCA, engines_opened: list[object]
+) -> None:
+    """`exposure --new-since` reads advisories and sync state through one database engine."""
+    config = _synced(tmp_path, server, test_ca, None)
+    engines_opened.clear()  # the syncs before
+    assert main(["--config", str(config), "exposure", "--new-since", "previous", "--json"]) == 1
+    assert len(engines_opened) == 1
+
+
 def test_nothing_new_since_the_latest_sync_lists_nothing_and_sends_nothing(
     tmp_path: Path,
     server: AdvisoryServer,
