@@ -122,7 +122,8 @@ def real(size: int, keep: bool) -> dict[str, object]:
 
         reset(fleet)
         busy = _busy_cpu_seconds()
-        bare_seconds = bare(plan, rendered)
+        bare_stage_ends: dict[str, float] = {}
+        bare_seconds = bare(plan, rendered, bare_stage_ends)
         bare_cpu = _busy_cpu_seconds() - busy
 
         reset(fleet)
@@ -164,6 +165,10 @@ def real(size: int, keep: bool) -> dict[str, object]:
             "dispatcher_work_over_bare": round(new_cpu / bare_cpu, 3),
             "bare_work_floor_over_bare": round(bare_cpu / cpus / bare_seconds, 3),
             **_bounds(new, run_id, plan),
+            # The same moment for bare: the end of the last stage of internet-exposed hosts (the rule of _bounds).
+            "bare_internet_exposed_patched_after_seconds": max(
+                (round(end, 2) for name, end in bare_stage_ends.items() if "internet" in name), default=None
+            ),
         }
     finally:
         if not keep:

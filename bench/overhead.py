@@ -47,8 +47,9 @@ def reset(fleet: TestFleet) -> None:
         list(pool.map(one, [h.name for h in fleet.hosts]))
 
 
-def bare(plan: RolloutPlan, rendered: RenderedRun) -> float:
-    """Seconds for ansible-playbook to run every batch of the plan, one after the other.
+def bare(plan: RolloutPlan, rendered: RenderedRun, stage_ends: dict[str, float] | None = None) -> float:
+    """Seconds for ansible-playbook to run every batch of the plan, one after the other; `stage_ends`, when given,
+    gets the seconds after the start at which each stage's last batch ended.
 
     Each batch refreshes the package index and downloads for itself (`patchorch_patch_prepared=false`), as a batch
     run without a prepare phase must.
@@ -73,6 +74,8 @@ def bare(plan: RolloutPlan, rendered: RenderedRun) -> float:
             done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise SystemExit(f"bare ansible-playbook failed on {batch.hosts}:\n{done.stdout[-3000:]}")
+        if stage_ends is not None:
+            stage_ends[stage.name] = time.perf_counter() - started
     return time.perf_counter() - started
 
 
